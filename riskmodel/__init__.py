@@ -1,0 +1,23 @@
+"""riskmodel: how likely an Amazon co-op campaign is to fail, why, and what to change."""
+
+from riskmodel.errors import ArtifactError, DataError, FieldError, RiskModelError, SchemaError
+from riskmodel.schema import FAMILIES, SCHEMA, Column, Schema
+from riskmodel.validation import CampaignBatch, Validated, read_table, validate_campaigns
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SCHEMA",
+    "FAMILIES",
+    "ArtifactError",
+    "CampaignBatch",
+    "Column",
+    "DataError",
+    "FieldError",
+    "RiskModelError",
+    "Schema",
+    "SchemaError",
+    "Validated",
+    "read_table",
+    "validate_campaigns",
+]

@@ -1,0 +1,35 @@
+"""Shared fixtures, layered: history -> trained registry -> loaded model; plus a CLI runner."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from training.synthetic import generate
+from training.train import train
+
+
+@pytest.fixture(scope="session")
+def history_df():
+    """4,000 generated campaigns with outcomes and truth."""
+    return generate(4000, seed=11, with_truth=True)
+
+
+@pytest.fixture(scope="session")
+def history_csv(tmp_path_factory, history_df):
+    path = tmp_path_factory.mktemp("data") / "history.csv"
+    history_df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, history_csv):
+    """An artifacts root with one promoted version trained on ``history_csv``."""
+    root = tmp_path_factory.mktemp("artifacts")
+    result = train(history_csv, out=root, progress=False, code_version="test")
+    return root, result
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()

@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskmodel import FAMILIES, SCHEMA, validate_campaigns
+from training.synthetic import FIXED_DATE_TYPES, World, family_terms, generate, reason_split
+
+
+def test_same_seed_same_rows_different_seed_different_rows():
+    a, b, c = generate(300, seed=5), generate(300, seed=5), generate(300, seed=6)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.drop(columns="campaign_id").equals(c.drop(columns="campaign_id"))
+
+
+def test_generated_rows_meet_the_contract(history_df):
+    v = validate_campaigns(history_df, outcomes=True)
+    assert v.errors == []
+    assert set(v.ignored_columns) == {"true_failure_probability"} | {f"true_{f}"
+                                                                     for f in FAMILIES}
+
+
+def test_optional_values_are_sometimes_empty_required_never(history_df):
+    for col in SCHEMA.columns:
+        share = history_df[col.name].isna().mean()
+        if col.required:
+            assert share == 0, col.name
+        else:
+            assert 0 < share < 0.6, col.name
+
+
+@pytest.mark.slow
+def test_failure_reasons_reproduce_the_source_split_on_50k_rows():
+    split = reason_split(generate(50_000, seed=3))
+    assert abs(split["goal_misalignment"] - 0.47) <= 0.03
+    assert abs(split["material_delay"] - 0.31) <= 0.03
+    other = split["budget_shortfall"] + split["attribution_gap"] + split["other"]
+    assert abs(other - 0.22) <= 0.03
+
+
+def test_reasons_only_on_failures(history_df):
+    failed = history_df["failed"].astype(bool)
+    assert history_df.loc[~failed, "failure_reason"].isna().all()
+    assert history_df.loc[failed, "failure_reason"].notna().all()
+
+
+def test_traits_are_correlated_as_documented(history_df):
+    df = history_df.dropna(subset=["annual_sales_usd", "monthly_ad_spend_usd",
+                                   "bsr_top100_products", "attribution_enabled"])
+    big = df["annual_sales_usd"] > df["annual_sales_usd"].median()
+    assert df.loc[big, "monthly_ad_spend_usd"].median() > \
+        1.5 * df.loc[~big, "monthly_ad_spend_usd"].median()
+    assert df.loc[big, "bsr_top100_products"].mean() > df.loc[~big, "bsr_top100_products"].mean()
+    assert df.loc[big, "attribution_enabled"].astype(float).mean() > \
+        df.loc[~big, "attribution_enabled"].astype(float).mean()
+    video = history_df["custom_video_required"].astype("boolean")
+    late = history_df["material_delay_days"]
+    assert late[video == True].mean() > late[video == False].mean() + 3  # noqa: E712
+
+
+def test_truth_is_consistent(history_df):
+    p = history_df["true_failure_probability"]
+    assert ((p > 0) & (p < 1)).all()
+    # the family shares are centred on the population: their means are near zero
+    for fam in FAMILIES:
+        assert abs(history_df[f"true_{fam}"].mean()) < 0.1, fam
+    # observed failure rate matches the mean true probability
+    assert abs(history_df["failed"].mean() - p.mean()) < 0.03
+
+
+def test_late_materials_hurt_fixed_date_placements_more():
+    n = 2
+    plans = {c.name: np.zeros(n) for c in SCHEMA.feature_columns}
+    plans.update(campaign_type=np.array([FIXED_DATE_TYPES[0], "search_top_banner"]),
+                 category=np.array(["home", "home"]), marketplace=np.array(["US", "US"]),
+                 annual_sales_usd=np.full(n, 1.5e6), resource_value_usd=np.full(n, 1e4),
+                 committed_ad_budget_usd=np.full(n, 3e3),
+                 brand_avg_past_delay_days=np.full(n, np.nan))
+    on_time = family_terms(dict(plans, material_delay_days=np.zeros(n)), World())["delivery"]
+    late = family_terms(dict(plans, material_delay_days=np.full(n, 10.0)), World())["delivery"]
+    harm = late - on_time
+    assert harm[0] > 1.5 * harm[1] > 0
