@@ -70,13 +70,18 @@ FACTORS = build_factors()
 
 
 def factor_values(batch: CampaignBatch, factor: Factor) -> np.ndarray:
-    """The factor's input: floats (NaN = unknown) or level codes (-1 = unknown)."""
+    """The factor's input: floats (NaN = unknown; booleans 0/1) or category codes
+    (-1 = unknown). :func:`level_codes` turns either kind of level input into codes."""
     if factor.name == BUDGET_RATIO:
         return budget_ratio(batch["committed_ad_budget_usd"], batch["resource_value_usd"])
-    values = batch[factor.columns[0]]
-    if factor.kind == "level" and values.dtype.kind == "f":  # booleans: 0/1/NaN -> codes
-        return np.where(np.isnan(values), -1, values).astype(np.int16)
-    return values
+    return batch[factor.columns[0]]
+
+
+def level_codes(x: np.ndarray, unknown: int) -> np.ndarray:
+    """Level codes with ``unknown`` for an unknown value (booleans arrive as 0/1/NaN)."""
+    if x.dtype.kind == "f":
+        return np.where(np.isnan(x), unknown, x).astype(np.intp)
+    return np.where(x < 0, unknown, x)
 
 
 def budget_ratio(committed: np.ndarray, resource: np.ndarray) -> np.ndarray:

@@ -181,10 +181,14 @@ def _empty_array(col: Column, n: int) -> np.ndarray:
     return np.full(n, np.nan)
 
 
+_DEFAULT = {"category": -1, "string": None, "date": None}
+_DTYPE = {"category": np.int16, "string": object, "date": object}
+
+
 def _validate_records(records: Sequence[Mapping], cols: Sequence[Column],
                       present: set[str], nan_is_missing: bool) -> tuple[dict, list]:
     n = len(records)
-    out = {c.name: _empty_array(c, n) for c in cols}
+    lists = {c.name: [_DEFAULT.get(c.kind, math.nan)] * n for c in cols}
     errors: list[FieldError] = []
     for i, rec in enumerate(records):
         if not isinstance(rec, Mapping):
@@ -201,9 +205,18 @@ def _validate_records(records: Sequence[Mapping], cols: Sequence[Column],
                                              None if v is None else v))
                 continue
             try:
-                out[col.name][i] = _parse_value(col, v)
+                lists[col.name][i] = _parse_value(col, v)
             except _Bad as bad:
                 errors.append(FieldError(i + 1, col.name, bad.problem, col.allowed(), v))
+    out = {}
+    for col in cols:
+        dtype = _DTYPE.get(col.kind, np.float64)
+        if dtype is object:
+            arr = np.empty(n, dtype=object)
+            arr[:] = lists[col.name]
+        else:
+            arr = np.array(lists[col.name], dtype=dtype)
+        out[col.name] = arr
     return out, errors
 
 

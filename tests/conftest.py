@@ -33,3 +33,20 @@ def trained(tmp_path_factory, history_csv):
 @pytest.fixture
 def runner():
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def scorer(trained):
+    from riskmodel import load_model
+
+    root, _ = trained
+    return load_model(root=root)
+
+
+@pytest.fixture(scope="session")
+def plans(history_df):
+    """Campaign plans as JSON-like records (None for empty), outcome and truth removed."""
+    from riskmodel import SCHEMA
+
+    df = history_df[list(SCHEMA.names)].head(300).astype(object)
+    return df.where(df.notna(), None).to_dict("records")

@@ -1,0 +1,218 @@
+"""What a planner reads: reasons, mitigations, what-if targets and readiness warnings.
+
+The advice is the source's (shared/DOMAIN.md, "What the seed recommends"); the thresholds of
+the readiness warnings are the source's participation criteria. Pure data and functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskmodel.features import BUDGET_RATIO
+from riskmodel.schema import EUROPE, MARKETPLACES, NORTH_AMERICA, SCHEMA
+
+ESCALATION = ("If the campaign runs into trouble: contact the AM first, open a Seller Central "
+              "case marked \"Co-op Campaign Issue\", escalate to the regional director after "
+              "48 hours without an answer, and keep every record.")
+
+# The source gives Europe's threshold in euros; annual_sales_usd is in dollars. Our
+# assumption, documented in docs/scoring.md: 1 EUR = 1.10 USD.
+USD_PER_EUR = 1.10
+BUDGET_TARGET = 0.3  # the source: 20-50% typical, $3,000-5,000 per $10,000: aim at 30%
+
+
+@dataclass(frozen=True)
+class Advice:
+    """How to talk about one factor that raises risk, and the what-if target if the brand
+    can act on it. ``target(x)`` maps the factor's input to its value at the target."""
+
+    reason: Callable[[object], str]
+    mitigation: str | None = None
+    target: Callable[[np.ndarray], np.ndarray] | None = None
+    target_label: str | None = None
+
+    @property
+    def actionable(self) -> bool:
+        return self.target is not None
+
+
+def _yes(x: np.ndarray) -> np.ndarray:
+    return np.ones_like(x)  # level code 1 = "true"
+
+
+def _bool_reason(what: str) -> Callable[[object], str]:
+    def reason(v: object) -> str:
+        if v is None:
+            return f"it is not known whether {what}"
+        return f"{what}: {'yes' if v else 'no'}"
+    return reason
+
+
+def _num_reason(template: str, unknown: str) -> Callable[[object], str]:
+    def reason(v: object) -> str:
+        return unknown if v is None else template.format(v=v)
+    return reason
+
+
+def _level_reason(label: str) -> Callable[[object], str]:
+    return lambda v: f"{label} {v}" if v is not None else f"{label} not given"
+
+
+ADVICE: dict[str, Advice] = {
+    "goal_alignment_score": Advice(
+        _num_reason("only {v:.0%} of the KPI targets are agreed with the AM in writing",
+                    "the share of KPI targets agreed in writing is not known"),
+        "Agree every KPI target (incremental-sales share, new-customer CAC, brand-search "
+        "growth, ROI) with the AM in writing before kickoff, in the MOU.",
+        lambda x: np.ones_like(x), "all KPI targets agreed in writing"),
+    "mou_signed": Advice(
+        _bool_reason("an MOU with responsibilities and dates is signed before kickoff"),
+        "Sign an MOU before kickoff that sets each side's responsibilities and dates.",
+        _yes, "MOU signed before kickoff"),
+    "material_delay_days": Advice(
+        _num_reason("creative materials are expected {v:g} days after the deadline",
+                    "when the creative materials arrive is not known"),
+        "Name one owner for the creative materials, hold a weekly progress sync, and put the "
+        "delivery dates in the MOU so the assets arrive by the deadline.",
+        lambda x: np.minimum(x, 0.0), "materials on time"),
+    "brand_avg_past_delay_days": Advice(
+        _num_reason("the brand's earlier deliveries were {v:g} days late on average",
+                    "the brand has no delivery record with co-op campaigns"),
+        "Set the internal asset deadline ahead of the AM's by the brand's usual lateness."),
+    "custom_video_required": Advice(
+        _bool_reason("custom high-definition video must be produced"),
+        "Start the video production now, or reuse an existing video, so it is not the "
+        "asset that arrives late.", lambda x: np.zeros_like(x), "no custom video to produce"),
+    "dedicated_contact": Advice(
+        _bool_reason("the brand named one owner for the campaign"),
+        "Name one dedicated owner on the brand's side.", _yes, "one named owner"),
+    "weekly_sync": Advice(
+        _bool_reason("a weekly progress sync is scheduled"),
+        "Schedule a weekly progress sync with the AM.", _yes, "weekly sync scheduled"),
+    BUDGET_RATIO: Advice(
+        _num_reason("the committed ad budget is {v:.0%} of the placements' value",
+                    "the budget match is not known"),
+        "Bring the ad budget to 30-50% of the value of Amazon's resources: $3,000-5,000 of "
+        "ad spend for every $10,000 of resource value.",
+        lambda x: np.maximum(x, BUDGET_TARGET), f"budget at {BUDGET_TARGET:.0%} of value"),
+    "attribution_enabled": Advice(
+        _bool_reason("Amazon Attribution tags are live before launch"),
+        "Deploy Amazon Attribution before launch so the campaign's real contribution can be "
+        "measured (the most overlooked step).", _yes, "Amazon Attribution live"),
+    "utm_configured": Advice(
+        _bool_reason("UTM parameters are set on every off-Amazon link"),
+        "Set UTM parameters on every off-Amazon link before launch.", _yes,
+        "UTM parameters set"),
+    "brand_analytics_active": Advice(
+        _bool_reason("the brand uses Brand Analytics"),
+        "Start using Brand Analytics to track brand-search growth.", _yes,
+        "Brand Analytics in use"),
+    "has_a_plus_content": Advice(
+        _bool_reason("the A+ pages are complete"), "Complete the A+ pages before launch.",
+        _yes, "A+ pages complete"),
+    "has_video_main_image": Advice(
+        _bool_reason("the listing has a video main image"),
+        "Add a video main image before launch.", _yes, "video main image added"),
+    "annual_sales_usd": Advice(_num_reason("trailing-12-month sales are ${v:,.0f}",
+                                           "trailing-12-month sales are not known")),
+    "bsr_top100_products": Advice(_num_reason("{v:g} products are in a BSR top 100",
+                                              "BSR top-100 products are not known")),
+    "monthly_ad_spend_usd": Advice(_num_reason("monthly ad spend is ${v:,.0f}",
+                                               "monthly ad spend is not known")),
+    "prior_coop_campaigns": Advice(_num_reason("{v:g} earlier co-op campaigns",
+                                               "earlier co-op campaigns are not known")),
+    "marketplace": Advice(_level_reason("marketplace")),
+    "category": Advice(_level_reason("category")),
+    "campaign_type": Advice(_level_reason("placement")),
+    "duration_days": Advice(_num_reason("planned for {v:g} days", "duration not given")),
+}
+
+
+@dataclass(frozen=True)
+class ReadinessWarning:
+    """An eligibility or readiness gap from the source's criteria (not a model factor)."""
+
+    code: str
+    column: str
+    message: str
+    threshold: str
+    value: object
+
+
+_NA = np.array([m in NORTH_AMERICA for m in MARKETPLACES] + [False])
+_EU = np.array([m in EUROPE for m in MARKETPLACES] + [False])
+
+
+def readiness_flags(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Boolean arrays, one per warning code, over typed columns (vectorised)."""
+    def below(name: str, limit: float) -> np.ndarray:
+        x = cols[name]
+        with np.errstate(invalid="ignore"):
+            return x < limit  # unknown (NaN) never warns
+
+    def no(name: str) -> np.ndarray:
+        return cols[name] == 0.0
+
+    market = cols["marketplace"]
+    sales = cols["annual_sales_usd"]
+    with np.errstate(invalid="ignore"):
+        ratio = cols["committed_ad_budget_usd"] / cols["resource_value_usd"]
+        na_low = _NA[market] & (sales < 600_000)
+        eu_low = _EU[market] & (sales < 400_000 * USD_PER_EUR)
+    return {
+        "sales_below_threshold": na_low | eu_low,
+        "few_bsr_products": below("bsr_top100_products", 3),
+        "no_a_plus_content": no("has_a_plus_content"),
+        "no_video_main_image": no("has_video_main_image"),
+        "brand_analytics_not_used": no("brand_analytics_active"),
+        "ad_spend_below_5000": below("monthly_ad_spend_usd", 5000),
+        "budget_ratio_below_0_2": ratio < 0.2,
+    }
+
+
+def readiness_warning(code: str, cols: dict[str, np.ndarray], i: int) -> ReadinessWarning:
+    """Describe warning ``code`` for row ``i``."""
+    def v(name: str) -> object:
+        x = _plain(cols[name][i])
+        return bool(x) if x is not None and SCHEMA[name].kind == "boolean" else x
+
+    if code == "sales_below_threshold":
+        market = MARKETPLACES[cols["marketplace"][i]]
+        if market in NORTH_AMERICA:
+            limit = "$600,000 in a North American store"
+        else:
+            limit = f"€400,000 (${400_000 * USD_PER_EUR:,.0f}) in a European store"
+        return ReadinessWarning(code, "annual_sales_usd",
+                                f"Trailing-12-month sales of ${v('annual_sales_usd'):,.0f} are "
+                                f"below the co-op threshold of {limit}.", limit,
+                                v("annual_sales_usd"))
+    table = {
+        "few_bsr_products": ("bsr_top100_products", "at least 3 products in a BSR top 100",
+                             "Fewer than 3 products are in a BSR top 100."),
+        "no_a_plus_content": ("has_a_plus_content", "complete A+ pages",
+                              "The A+ pages are not complete."),
+        "no_video_main_image": ("has_video_main_image", "a video main image",
+                                "The listing has no video main image."),
+        "brand_analytics_not_used": ("brand_analytics_active", "Brand Analytics in use",
+                                     "Brand Analytics is not in use."),
+        "ad_spend_below_5000": ("monthly_ad_spend_usd", "about $5,000 a month or more",
+                                "Monthly ad spend is under $5,000."),
+        "budget_ratio_below_0_2": ("committed_ad_budget_usd",
+                                   "an ad budget of at least 20% of the resource value",
+                                   "The committed ad budget is under 20% of the value of "
+                                   "Amazon's resources."),
+    }
+    column, threshold, message = table[code]
+    return ReadinessWarning(code, column, message, threshold, v(column))
+
+
+def _plain(x: object) -> object:
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and x != x:
+        return None
+    return x
+
