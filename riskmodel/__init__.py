@@ -2,6 +2,7 @@
 
 from riskmodel.advice import ReadinessWarning
 from riskmodel.errors import ArtifactError, DataError, FieldError, RiskModelError, SchemaError
+from riskmodel.registry import Registry
 from riskmodel.schema import FAMILIES, SCHEMA, Column, Schema
 from riskmodel.scoring import (  # noqa: I001  (after validation: scoring imports it)
     CampaignScore,
@@ -12,7 +13,7 @@ from riskmodel.scoring import (  # noqa: I001  (after validation: scoring import
 )
 from riskmodel.validation import CampaignBatch, Validated, read_table, validate_campaigns
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # noqa: I001
 
 __all__ = [
     "SCHEMA",
@@ -22,6 +23,7 @@ __all__ = [
     "CampaignScore",
     "FactorContribution",
     "ReadinessWarning",
+    "Registry",
     "Scorer",
     "WhatIf",
     "load_model",

@@ -146,41 +146,33 @@ _NA = np.array([m in NORTH_AMERICA for m in MARKETPLACES] + [False])
 _EU = np.array([m in EUROPE for m in MARKETPLACES] + [False])
 
 
-def readiness_flags(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Boolean arrays, one per warning code, over typed columns (vectorised)."""
-    def below(name: str, limit: float) -> np.ndarray:
-        x = cols[name]
-        with np.errstate(invalid="ignore"):
-            return x < limit  # unknown (NaN) never warns
-
-    def no(name: str) -> np.ndarray:
-        return cols[name] == 0.0
-
+def readiness_flags(cols: dict) -> dict:
+    """Which warnings apply: boolean arrays over typed columns, or booleans over one
+    campaign's plain values (the same comparisons serve both). Unknown (NaN) never warns."""
     market = cols["marketplace"]
     sales = cols["annual_sales_usd"]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore"):  # a tiny resource value makes an infinite ratio
         ratio = cols["committed_ad_budget_usd"] / cols["resource_value_usd"]
-        na_low = _NA[market] & (sales < 600_000)
-        eu_low = _EU[market] & (sales < 400_000 * USD_PER_EUR)
     return {
-        "sales_below_threshold": na_low | eu_low,
-        "few_bsr_products": below("bsr_top100_products", 3),
-        "no_a_plus_content": no("has_a_plus_content"),
-        "no_video_main_image": no("has_video_main_image"),
-        "brand_analytics_not_used": no("brand_analytics_active"),
-        "ad_spend_below_5000": below("monthly_ad_spend_usd", 5000),
+        "sales_below_threshold": (_NA[market] & (sales < 600_000))
+        | (_EU[market] & (sales < 400_000 * USD_PER_EUR)),
+        "few_bsr_products": cols["bsr_top100_products"] < 3,
+        "no_a_plus_content": cols["has_a_plus_content"] == 0.0,
+        "no_video_main_image": cols["has_video_main_image"] == 0.0,
+        "brand_analytics_not_used": cols["brand_analytics_active"] == 0.0,
+        "ad_spend_below_5000": cols["monthly_ad_spend_usd"] < 5000,
         "budget_ratio_below_0_2": ratio < 0.2,
     }
 
 
-def readiness_warning(code: str, cols: dict[str, np.ndarray], i: int) -> ReadinessWarning:
-    """Describe warning ``code`` for row ``i``."""
+def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:
+    """Describe warning ``code`` for one campaign given as typed values by column."""
     def v(name: str) -> object:
-        x = _plain(cols[name][i])
+        x = _plain(row[name])
         return bool(x) if x is not None and SCHEMA[name].kind == "boolean" else x
 
     if code == "sales_below_threshold":
-        market = MARKETPLACES[cols["marketplace"][i]]
+        market = MARKETPLACES[int(row["marketplace"])]
         if market in NORTH_AMERICA:
             limit = "$600,000 in a North American store"
         else:

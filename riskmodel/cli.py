@@ -119,5 +119,40 @@ def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
     click.echo(f"version {r.version} written to {Path(out) / 'models' / r.version}")
 
 
+@main.command()
+@click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
+@click.option("--bind", default=None, help="host:port to listen on (default RISKMODEL_BIND "
+              "or 127.0.0.1:8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="gunicorn workers (default RISKMODEL_WORKERS or 2).")
+def serve(dev: bool, bind: str | None, workers: int | None) -> None:
+    """Run the scoring service (gunicorn with service/gunicorn_conf.py)."""
+    import os
+    import tempfile
+
+    try:
+        settings = config.settings()
+    except config.ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    if bind:
+        os.environ["RISKMODEL_BIND"] = bind
+    if workers:
+        os.environ["RISKMODEL_WORKERS"] = str(workers)
+    if dev:
+        from service import create_app
+
+        host, _, port = (bind or settings.bind).rpartition(":")
+        create_app().run(host=host or "127.0.0.1", port=int(port), debug=False)
+        return
+    # metrics from every worker are aggregated through files in this directory
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="riskmodel-metrics-")
+    import service
+
+    conf = Path(service.__file__).resolve().parent / "gunicorn_conf.py"
+    args = [sys.executable, "-m", "gunicorn", "--config", str(conf), "service:create_app()"]
+    os.execv(sys.executable, args)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -77,6 +77,14 @@ def factor_values(batch: CampaignBatch, factor: Factor) -> np.ndarray:
     return batch[factor.columns[0]]
 
 
+def factor_inputs_one(row: dict[str, object], factors: tuple[Factor, ...] = ()) -> dict:
+    """:func:`factor_values` for one campaign given as plain values (floats, NaN = unknown;
+    category codes; booleans 0.0/1.0/NaN)."""
+    out = {f.name: float(row[f.columns[0]]) for f in factors or FACTORS}
+    out[BUDGET_RATIO] = float(row["committed_ad_budget_usd"]) / float(row["resource_value_usd"])
+    return out
+
+
 def level_codes(x: np.ndarray, unknown: int) -> np.ndarray:
     """Level codes with ``unknown`` for an unknown value (booleans arrive as 0/1/NaN)."""
     if x.dtype.kind == "f":
@@ -86,5 +94,5 @@ def level_codes(x: np.ndarray, unknown: int) -> np.ndarray:
 
 def budget_ratio(committed: np.ndarray, resource: np.ndarray) -> np.ndarray:
     """Budget match ratio: committed ad budget per dollar of placement value."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.asarray(committed, dtype=float) / np.asarray(resource, dtype=float)

@@ -177,6 +177,33 @@ class CompiledTables:
         self._one_int = [(index[t.factor], t.factor, t.modifier, list(map(float, t.knots)),
                           [list(map(float, row)) for row in t.values]) for _, t in
                          self.interactions]
+        self._one_reads = {name: (
+            [(k, v, u) for _, n, k, v, u in self._one_num if n == name],
+            [v for _, n, v in self._one_lvl if n == name],
+            [(d, m, k, tab) for _, d, m, k, tab in self._one_int if name in (d, m)])
+            for name in names}
+
+    def delta_one(self, x: dict[str, float], factor: str, value: float) -> float:
+        """:meth:`term_delta` for one campaign: the raw log-odds change when ``factor``'s
+        input becomes ``value``."""
+        num, lvl, inter = self._one_reads[factor]
+        delta = 0.0
+        for knots, values, unknown in num:
+            delta += _lerp(knots, values, value, unknown) - _lerp(knots, values, x[factor],
+                                                                  unknown)
+        for values in lvl:
+            last = len(values) - 1
+            delta += values[_code(value, last)] - values[_code(x[factor], last)]
+        if inter:
+            new = dict(x)
+            new[factor] = value
+            for driver, modifier, knots, table in inter:
+                for sign, z in ((1.0, new), (-1.0, x)):
+                    v = z[driver]
+                    if v == v:
+                        delta += sign * _lerp(knots, table[_code(z[modifier], len(table) - 1)],
+                                              v, 0.0)
+        return delta
 
     def raw_one(self, x: dict[str, float]) -> list[float]:
         """:meth:`raw` for one campaign given as plain numbers (NaN = unknown; levels as
@@ -185,7 +212,8 @@ class CompiledTables:
         for i, name, knots, values, unknown in self._one_num:
             out[i] = _lerp(knots, values, x[name], unknown)
         for i, name, values in self._one_lvl:
-            out[i] = values[_code(x[name], len(values) - 1)]
+            c = x[name]
+            out[i] = values[-1] if c != c or c < 0 else values[int(c)]
         for i, driver, modifier, knots, table in self._one_int:
             v = x[driver]
             if v == v:

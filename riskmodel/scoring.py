@@ -11,6 +11,8 @@ same answer whichever way it is scored.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,11 @@ from riskmodel.advice import (
     readiness_flags,
     readiness_warning,
 )
-from riskmodel.errors import ArtifactError
+from riskmodel.errors import ArtifactError, SchemaError
+from riskmodel.features import factor_inputs_one
 from riskmodel.model import AdditiveRiskModel
 from riskmodel.registry import Registry
-from riskmodel.validation import CampaignBatch, validate_campaigns
+from riskmodel.validation import CampaignBatch, validate_campaigns, validate_record
 
 BANDS = ("low", "medium", "high")
 
@@ -112,6 +115,8 @@ class Scorer:
         self._actionable = [ADVICE[name].actionable for name in self.factor_names]
         self._actionable_arr = np.array(self._actionable, dtype=bool)
         self._cuts = np.asarray(model.bands_, dtype=float)
+        self._cut_list = [float(c) for c in model.bands_]
+        self._family_order = tuple(dict.fromkeys(self.families))
         a, b = model.calibration_
         self._intercept = float(model.solver_.intercept_[0])
         self._means = [float(v) for v in model.factor_means_]
@@ -137,33 +142,9 @@ class Scorer:
         band = np.searchsorted(self._cuts, risk, side="right")
         return ScoreArrays(risk, log_odds, self._base, contributions, band, inputs)
 
-    def _compute_one(self, batch: CampaignBatch, top_k: int) -> ScoreArrays:
-        """:meth:`explain_arrays` for one campaign, in plain Python: a few tens of
-        microseconds where numpy's per-call overhead would cost hundreds."""
-        m = self.model
-        inputs = m._inputs(batch)
-        x = {k: float(v[0]) for k, v in inputs.items()}
-        a, b = m.calibration_
-        raw = m.compiled_.raw_one(x)
-        contrib = [a * (r - mu) for r, mu in zip(raw, self._means, strict=True)]
-        log_odds = self._base + sum(contrib)
-        arr = self._arrays(np.array([log_odds]), np.array([contrib]), inputs)
-        arr.top = _top_order(arr.contributions, min(top_k, len(contrib)))
-        arr.what_if_risk = np.full(arr.top.shape, np.nan)
-        for col, j in enumerate(arr.top[0]):
-            name = self.factor_names[j]
-            if contrib[j] > 0 and self._actionable[j]:
-                changed = dict(x)
-                changed[name] = float(ADVICE[name].target(np.array([x[name]]))[0])
-                eta = a * (self._intercept + sum(m.compiled_.raw_one(changed))) + b
-                arr.what_if_risk[0, col] = expit(eta)
-        return arr
-
     def explain_arrays(self, batch: CampaignBatch, top_k: int = 3) -> ScoreArrays:
         """:meth:`compute`, plus the top ``top_k`` factors of each campaign and the risk if
         each were at its target, all vectorised: the batch command's core."""
-        if batch.n == 1:
-            return self._compute_one(batch, top_k)
         arr = self.compute(batch)
         arr.top = _top_order(arr.contributions, min(top_k, len(self.factors)))
         arr.what_if_risk = np.full(arr.top.shape, np.nan)
@@ -187,7 +168,7 @@ class Scorer:
     # ------------------------------------------------------------------ public API
 
     def score(self, campaigns: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path,
-              top_k: int = 3) -> list[CampaignScore]:
+              top_k: int = 3, *, strict: bool = False) -> list[CampaignScore]:
         """Validate and score campaigns.
 
         Parameters
@@ -196,13 +177,22 @@ class Scorer:
             Campaign plans in the contract; empty optional fields are scored as unknown.
         top_k : int
             How many factors to explain in detail (all contributions are always returned).
+        strict : bool
+            JSON types only, as the service requires (no numbers in strings, no 0/1).
 
         Raises
         ------
         SchemaError
             Listing every problem with row and field; nothing is scored from a guess.
         """
-        v = validate_campaigns(campaigns)
+        if isinstance(campaigns, Mapping):  # one campaign: the plain-Python path
+            row, errors = validate_record(campaigns, strict=strict)
+            if errors:
+                raise SchemaError(errors)
+            if top_k < 0:
+                raise ValueError(f"top_k must be ≥ 0; got {top_k}")
+            return [self._explain_row(row, top_k)]
+        v = validate_campaigns(campaigns, strict=strict)
         v.raise_for_errors()
         return self.explain(v.batch, top_k)
 
@@ -210,65 +200,104 @@ class Scorer:
         """Score and explain a validated batch."""
         if top_k < 0:
             raise ValueError(f"top_k must be ≥ 0; got {top_k}")
+        if batch.n == 1:
+            return [self._explain_row({k: v[0] for k, v in batch.columns.items()}, top_k)]
         arr = self.explain_arrays(batch, top_k)
-        n = batch.n
         flags = readiness_flags(batch.columns)
+        codes = list(flags)
+        flagged = np.column_stack(list(flags.values()))
         ids = batch["campaign_id"]
+        risk, log_odds = arr.risk.tolist(), arr.log_odds.tolist()
+        contributions, top = arr.contributions.tolist(), arr.top.tolist()
+        what_if, band = arr.what_if_risk.tolist(), arr.band.tolist()
         out = []
-        for i in range(n):
-            risk = float(arr.risk[i])
-            contrib = arr.contributions[i]
-            top = []
-            for col, j in enumerate(arr.top[i]):
-                name = self.factor_names[j]
-                c = float(contrib[j])
-                advice = ADVICE[name]
-                value = self._value(arr, name, i)
-                raises = c > 0
-                wi = None
-                p = float(arr.what_if_risk[i, col])
-                if p == p:
-                    wi = WhatIf(advice.target_label, p, p - risk)
-                top.append(FactorContribution(
-                    factor=name, columns=self.factors[j].columns, value=value,
-                    family=self.families[j], log_odds=c,
-                    probability_points=risk - float(expit(arr.log_odds[i] - c)),
-                    direction="raises" if raises else "lowers",
-                    actionable=advice.actionable,
-                    reason=advice.reason(value) if raises else None,
-                    mitigation=advice.mitigation if raises else None, what_if=wi))
-            families: dict[str, float] = {}
-            for j, fam in enumerate(self.families):
-                families[fam] = families.get(fam, 0.0) + float(contrib[j])
-            warnings = tuple(readiness_warning(code, batch.columns, i)
-                             for code, mask in flags.items() if mask[i])
-            band = BANDS[int(arr.band[i])]
-            out.append(CampaignScore(
-                campaign_id=ids[i], failure_risk=risk, risk_band=band,
-                log_odds=float(arr.log_odds[i]), base_value=arr.base, top_factors=tuple(top),
-                family_totals=families,
-                contributions=dict(zip(self.factor_names, map(float, contrib), strict=True)),
-                warnings=warnings, escalation=ESCALATION if band == "high" else None,
-                model_version=self.version))
+        for i in range(batch.n):
+            warnings = ()
+            if flagged[i].any():
+                row = {k: v[i] for k, v in batch.columns.items()}
+                warnings = tuple(readiness_warning(codes[c], row)
+                                 for c in np.flatnonzero(flagged[i]))
+            values = {self.factor_names[j]: arr.inputs[self.factor_names[j]][i] for j in top[i]}
+            out.append(self._build(ids[i], risk[i], log_odds[i], band[i], contributions[i],
+                                   top[i], what_if[i], values, warnings))
         return out
 
-    def _value(self, arr: ScoreArrays, name: str, i: int) -> object:
+    def _explain_row(self, row: dict, top_k: int) -> CampaignScore:
+        """:meth:`explain` for one campaign in plain Python: tens of microseconds where
+        numpy's per-call overhead would cost hundreds. A test holds both paths equal."""
+        x = factor_inputs_one(row, self.factors)
+        compiled = self.model.compiled_
+        a = self.model.calibration_[0]
+        contrib = [a * (r - mu) for r, mu in zip(compiled.raw_one(x), self._means, strict=True)]
+        log_odds = self._base + sum(contrib)
+        risk = float(expit(log_odds))
+        top = sorted(range(len(contrib)), key=lambda j: (-abs(contrib[j]), j))[:top_k]
+        what_if = []
+        for j in top:
+            name = self.factor_names[j]
+            p = math.nan
+            if contrib[j] > 0 and self._actionable[j]:
+                target = float(ADVICE[name].target(np.float64(x[name])))
+                p = float(expit(log_odds + a * compiled.delta_one(x, name, target)))
+            what_if.append(p)
+        warnings = tuple(readiness_warning(code, row)
+                         for code, flag in readiness_flags(row).items() if flag)
+        band = bisect_right(self._cut_list, risk)
+        return self._build(row["campaign_id"], risk, log_odds, band, contrib, top, what_if,
+                           x, warnings)
+
+    def _build(self, campaign_id, risk: float, log_odds: float, band: int, contrib: list,
+               top: list, what_if: list, values: dict, warnings: tuple) -> CampaignScore:
+        """One :class:`CampaignScore` from plain numbers: shared by both paths."""
+        factors = []
+        for col, j in enumerate(top):
+            name = self.factor_names[j]
+            c = contrib[j]
+            advice = ADVICE[name]
+            value = self._value(name, values[name])
+            raises = c > 0
+            p = what_if[col]
+            factors.append(FactorContribution(
+                factor=name, columns=self.factors[j].columns, value=value,
+                family=self.families[j], log_odds=c,
+                probability_points=risk - _sigmoid(log_odds - c),
+                direction="raises" if raises else "lowers", actionable=advice.actionable,
+                reason=advice.reason(value) if raises else None,
+                mitigation=advice.mitigation if raises else None,
+                what_if=WhatIf(advice.target_label, p, p - risk) if p == p else None))
+        families = dict.fromkeys(self._family_order, 0.0)
+        for fam, c in zip(self.families, contrib, strict=True):
+            families[fam] += c
+        label = BANDS[band]
+        return CampaignScore(
+            campaign_id=campaign_id, failure_risk=risk, risk_band=label, log_odds=log_odds,
+            base_value=self._base, top_factors=tuple(factors), family_totals=families,
+            contributions=dict(zip(self.factor_names, contrib, strict=True)),
+            warnings=warnings, escalation=ESCALATION if label == "high" else None,
+            model_version=self.version)
+
+    def _value(self, name: str, x) -> object:
+        """A factor's input as the planner wrote it (level name, bool, number, None)."""
         f = self.factors[self._index[name]]
-        x = arr.inputs[name][i]
-        if f.kind == "level":
-            if x != x or x < 0:
-                return None
-            if f.levels == ("false", "true"):
-                return bool(x)
-            return f.levels[int(x)]
         x = float(x)
-        return None if x != x else x
+        if x != x:
+            return None
+        if f.kind == "level":
+            if x < 0:
+                return None
+            return bool(x) if f.levels == ("false", "true") else f.levels[int(x)]
+        return x
+
 
     def predict_proba(self, campaigns) -> np.ndarray:
         """The artifact's own ``predict_proba`` (design-matrix path), for checking."""
         v = validate_campaigns(campaigns)
         v.raise_for_errors()
         return self.model.predict_proba(v.batch)
+
+
+def _sigmoid(x: float) -> float:
+    return float(expit(x))
 
 
 def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:

@@ -113,9 +113,12 @@ def _is_blank(v: object, nan_is_missing: bool) -> bool:
     return v is pd.NA or v is pd.NaT
 
 
-def _parse_value(col: Column, v: object) -> object:
-    """Parse one non-empty value; raise :class:`_Bad` with the problem."""
+def _parse_value(col: Column, v: object, strict: bool = False) -> object:
+    """Parse one non-empty value; raise :class:`_Bad` with the problem. ``strict`` (JSON
+    bodies) takes JSON types only: no numbers in strings, no 0/1 for booleans."""
     kind = col.kind
+    if strict:
+        _check_json_type(kind, v)
     if kind in ("number", "integer"):
         if isinstance(v, (bool, np.bool_)):
             raise _Bad("must be a number, not a boolean")
@@ -166,6 +169,17 @@ def _parse_value(col: Column, v: object) -> object:
     raise AssertionError(kind)  # pragma: no cover
 
 
+def _check_json_type(kind: str, v: object) -> None:
+    if kind in ("number", "integer"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _Bad("must be a JSON number")
+    elif kind == "boolean":
+        if not isinstance(v, bool):
+            raise _Bad("must be true or false")
+    elif kind in ("category", "string", "date") and not isinstance(v, str):
+        raise _Bad("must be a JSON string")
+
+
 def _in_range(col: Column, x: float) -> bool:
     if col.minimum is not None:
         if x < col.minimum or (col.exclusive_minimum and x == col.minimum):
@@ -183,39 +197,71 @@ def _empty_array(col: Column, n: int) -> np.ndarray:
 
 _DEFAULT = {"category": -1, "string": None, "date": None}
 _DTYPE = {"category": np.int16, "string": object, "date": object}
+_PLANS: dict[tuple, list] = {}
+
+
+def _plan(cols: Sequence[Column]) -> list:
+    """Per column: name, required, default, and the column itself (cached per column set)."""
+    key = tuple(cols)
+    if key not in _PLANS:
+        _PLANS[key] = [(c.name, c.required, _DEFAULT.get(c.kind, math.nan), c) for c in cols]
+    return _PLANS[key]
+
+
+def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
+                 nan_is_missing: bool, row: int,
+                 strict: bool = False) -> tuple[dict, list[FieldError]]:
+    """Typed plain values (floats with NaN for empty, category codes, strings) for every
+    column of ``cols`` from one record, and its errors. Columns not in ``present`` are
+    empty without error; ``present=None`` means a missing key is an empty value."""
+    out: dict = {}
+    errors: list[FieldError] = []
+    if not isinstance(rec, Mapping):
+        errors.append(FieldError(row, "(record)", "is not an object",
+                                 "an object of column: value pairs", type(rec).__name__))
+        return {name: default for name, _, default, _ in _plan(cols)}, errors
+    for name, required, default, col in _plan(cols):
+        if present is not None and name not in present:
+            out[name] = default
+            continue
+        v = rec.get(name)
+        if _is_blank(v, nan_is_missing):
+            out[name] = default
+            if required:
+                errors.append(FieldError(row, name, "is required", col.allowed(),
+                                         None if v is None else v))
+            continue
+        try:
+            out[name] = _parse_value(col, v, strict)
+        except _Bad as bad:
+            out[name] = default
+            errors.append(FieldError(row, name, bad.problem, col.allowed(), v))
+    return out, errors
+
+
+def validate_record(rec: Mapping, *, strict: bool = False,
+                    schema: Schema = SCHEMA) -> tuple[dict, list[FieldError]]:
+    """One campaign as plain typed values by column, and every error (row 1)."""
+    return parse_record(rec, schema.columns, None, False, 1, strict)
 
 
 def _validate_records(records: Sequence[Mapping], cols: Sequence[Column],
-                      present: set[str], nan_is_missing: bool) -> tuple[dict, list]:
-    n = len(records)
-    lists = {c.name: [_DEFAULT.get(c.kind, math.nan)] * n for c in cols}
-    errors: list[FieldError] = []
+                      present: set[str] | None, nan_is_missing: bool,
+                      strict: bool = False) -> tuple[dict, list]:
+    rows, errors = [], []
     for i, rec in enumerate(records):
-        if not isinstance(rec, Mapping):
-            errors.append(FieldError(i + 1, "(record)", "is not an object",
-                                     "an object of column: value pairs", type(rec).__name__))
-            continue
-        for col in cols:
-            if col.name not in present:
-                continue
-            v = rec.get(col.name)
-            if _is_blank(v, nan_is_missing):
-                if col.required:
-                    errors.append(FieldError(i + 1, col.name, "is required", col.allowed(),
-                                             None if v is None else v))
-                continue
-            try:
-                lists[col.name][i] = _parse_value(col, v)
-            except _Bad as bad:
-                errors.append(FieldError(i + 1, col.name, bad.problem, col.allowed(), v))
+        row, errs = parse_record(rec, cols, present, nan_is_missing, i + 1, strict)
+        rows.append(row)
+        errors += errs
     out = {}
     for col in cols:
         dtype = _DTYPE.get(col.kind, np.float64)
+        values = [r[col.name] for r in rows]
         if dtype is object:
-            arr = np.empty(n, dtype=object)
-            arr[:] = lists[col.name]
+            arr = np.empty(len(rows), dtype=object)
+            arr[:] = values
         else:
-            arr = np.array(lists[col.name], dtype=dtype)
+            arr = np.array(values, dtype=dtype)
         out[col.name] = arr
     return out, errors
 
@@ -320,7 +366,8 @@ def _contract_columns(schema: Schema, outcomes: bool) -> list[Column]:
 
 
 def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path, *,
-                       outcomes: bool = False, schema: Schema = SCHEMA) -> Validated:
+                       outcomes: bool = False, strict: bool = False,
+                       schema: Schema = SCHEMA) -> Validated:
     """Check campaigns against the contract.
 
     Parameters
@@ -328,6 +375,8 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
     data : DataFrame, list of dicts, one dict, or a path to a CSV or Parquet file
         The campaigns. In a DataFrame or a file an empty cell (or ``NaN``) means unknown; in
         JSON records ``None`` means unknown and a ``NaN`` float is an error.
+    strict : bool
+        For JSON bodies: take JSON types only (no numbers in strings, no 0/1 booleans).
     outcomes : bool
         Also validate the outcome columns (``failed`` required, ``failure_reason``,
         ``completed_on``), as training does.
@@ -364,8 +413,7 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
             if isinstance(r, Mapping):
                 present.update(map(str, r.keys()))
         ignored = sorted(k for k in present if k not in schema)
-        columns, errors = _validate_records(records, cols, {c.name for c in cols},
-                                            nan_is_missing=False)
+        columns, errors = _validate_records(records, cols, None, False, strict)
         present = {c.name for c in cols}  # a missing key in a record means an empty value
         n = len(records)
     missing = [c for c in cols if c.required and c.name not in present]

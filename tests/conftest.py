@@ -50,3 +50,35 @@ def plans(history_df):
 
     df = history_df[list(SCHEMA.names)].head(300).astype(object)
     return df.where(df.notna(), None).to_dict("records")
+
+
+@pytest.fixture(scope="session")
+def two_versions(tmp_path_factory, history_csv):
+    """An artifacts root with two good versions (A current) and one corrupt copy."""
+    import shutil
+
+    from training.synthetic import generate
+
+    root = tmp_path_factory.mktemp("two")
+    a = train(history_csv, out=root, progress=False, promote=True).version
+    other = tmp_path_factory.mktemp("data2") / "other.csv"
+    generate(3000, seed=99).to_csv(other, index=False)
+    b = train(other, out=root, progress=False, promote=False).version
+    bad = "v00000000-000000-corrupt0"
+    shutil.copytree(root / "models" / a, root / "models" / bad)
+    path = root / "models" / bad / "model.joblib"
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    return root, a, b, bad
+
+
+@pytest.fixture
+def app(trained):
+    from service import create_app
+
+    root, _ = trained
+    return create_app({"artifacts": str(root), "reload_interval": 3600.0})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -90,3 +90,15 @@ def test_set_current_refuses_an_unverifiable_version(trained, tmp_path):
     with pytest.raises(ArtifactError):
         reg.set_current(version)
     assert reg.current_version() == version
+
+
+def test_the_shipped_default_model_verifies_and_loads():
+    from pathlib import Path
+
+    from riskmodel import load_model
+
+    root = Path(__file__).resolve().parents[1] / "artifacts"
+    scorer = load_model(root=root)
+    assert scorer.version == (root / "CURRENT").read_text().strip()
+    assert scorer.manifest["metrics"]["auc_gap_to_bayes"] <= 0.01
+    assert scorer.manifest["metrics"]["ece"] <= 0.02

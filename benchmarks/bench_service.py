@@ -1,0 +1,114 @@
+"""Service throughput on loopback: POST /v1/score against a trivial Flask echo, side by side.
+
+    python benchmarks/bench_service.py [--seconds 10] [--rounds 2] [--connections 8]
+
+Both apps run under the same gunicorn settings (service/gunicorn_conf.py: 2 sync workers);
+the load comes from wrk (Debian package `wrk`) in a separate process, 2 threads, 8
+connections, one campaign per request and the default three factors. Rounds alternate
+echo / riskmodel so drift hits both alike; medians of requests/s and p99 are printed with
+the ratio. The issue's bars: ratio ≥ 0.70, p99 < 20 ms at 8 connections.
+Extra environment (e.g. RISKMODEL_LOG_LEVEL) is passed to the riskmodel server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = {
+    "campaign_id": "bench-1", "marketplace": "US", "category": "home",
+    "campaign_type": "lightning_deal", "duration_days": 1, "goal_alignment_score": 0.55,
+    "mou_signed": False, "dedicated_contact": True, "weekly_sync": False,
+    "material_delay_days": 6, "brand_avg_past_delay_days": 3, "custom_video_required": True,
+    "resource_value_usd": 20000, "committed_ad_budget_usd": 4000,
+    "attribution_enabled": False, "utm_configured": True, "brand_analytics_active": True,
+    "annual_sales_usd": 1200000, "bsr_top100_products": 4, "monthly_ad_spend_usd": 7000,
+    "has_a_plus_content": True, "has_video_main_image": False, "prior_coop_campaigns": 2,
+}
+
+
+def start(app: str, port: int, env: dict) -> subprocess.Popen:
+    conf = ROOT / "service" / "gunicorn_conf.py"
+    env = dict(env, RISKMODEL_BIND=f"127.0.0.1:{port}")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(conf), app],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    body = json.dumps(CAMPAIGN).encode()
+    for _ in range(200):
+        try:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/score", body,
+                                         {"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise SystemExit(f"{app} did not answer on port {port}")
+
+
+def wrk(port: int, seconds: int, connections: int, script: Path) -> tuple[float, float]:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), f"http://127.0.0.1:{port}/v1/score"],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"{errors.group(1)} failed requests on port {port}:\n{out}")
+    return rps, p99
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=8)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    script = tmp / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(json.dumps(CAMPAIGN))}\n")
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp / "metrics"),
+               PYTHONPATH=str(ROOT / "benchmarks"))
+    (tmp / "metrics").mkdir()
+    servers = {"echo": start("echo_app:app", 18081, env),
+               "riskmodel": start("service:create_app()", 18082, env)}
+    ports = {"echo": 18081, "riskmodel": 18082}
+    results: dict[str, list] = {"echo": [], "riskmodel": []}
+    try:
+        for name in ("echo", "riskmodel"):  # warm both
+            wrk(ports[name], 2, args.connections, script)
+        for r in range(args.rounds):
+            for name in ("echo", "riskmodel"):
+                rps, p99 = wrk(ports[name], args.seconds, args.connections, script)
+                results[name].append((rps, p99))
+                print(f"round {r + 1} {name:<9} {rps:8.0f} req/s  p99 {p99:6.2f} ms")
+    finally:
+        for proc in servers.values():
+            os.killpg(proc.pid, signal.SIGTERM)
+        shutil.rmtree(tmp, ignore_errors=True)
+    med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
+           for k, v in results.items()}
+    print(f"median: echo {med['echo'][0]:.0f} req/s (p99 {med['echo'][1]:.2f} ms), riskmodel "
+          f"{med['riskmodel'][0]:.0f} req/s (p99 {med['riskmodel'][1]:.2f} ms); ratio "
+          f"{med['riskmodel'][0] / med['echo'][0]:.2f} (bar ≥ 0.70, p99 < 20 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import replace
+
+from flask import Flask, g, request
+
+from riskmodel import config
+from riskmodel.features import FACTORS
+from service import problems
+from service.holder import ModelHolder
+from service.logs import configure
+from service.metrics import Metrics
+from service.openapi import build_openapi
+from service.views import health, meta, model, score
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then ``RISKMODEL_*`` environment, then ``test_config``.
+
+    ``test_config`` keys are :class:`riskmodel.config.Settings` field names.
+    """
+    settings = config.settings()
+    if test_config:
+        settings = replace(settings, **test_config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    log = configure(settings.log_level)
+    metrics = Metrics()
+    holder_state = {"version": None}
+
+    def loaded(version: str) -> None:
+        metrics.model_loaded(version, holder_state["version"])
+        holder_state["version"] = version
+
+    holder = ModelHolder(settings.artifacts, settings.reload_interval,
+                         on_refused=lambda v, r: metrics.reload_failures.inc(),
+                         on_loaded=loaded)
+    app.extensions.update({
+        "riskmodel.settings": settings, "riskmodel.holder": holder,
+        "riskmodel.metrics": metrics, "riskmodel.max_top_k": len(FACTORS),
+        "riskmodel.openapi": build_openapi(settings.max_campaigns, len(FACTORS)),
+    })
+    for bp in (score.bp, model.bp, health.bp, meta.bp):
+        app.register_blueprint(bp)
+    problems.register(app)
+
+    @app.before_request
+    def _start() -> None:
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        metrics.requests.labels(route=route, method=request.method,
+                                status=str(response.status_code)).inc()
+        metrics.latency.labels(route=route, method=request.method).observe(elapsed)
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        log.info("request", extra={"request_id": g.get("request_id"),
+                                   "method": request.method, "path": request.path,
+                                   "status": response.status_code,
+                                   "duration_ms": round(elapsed * 1000, 3),
+                                   "model_version": g.get("model_version")})
+        return response
+
+    return app

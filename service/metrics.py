@@ -1,0 +1,56 @@
+"""Prometheus metrics, correct under several gunicorn workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``riskmodel serve`` sets it), every worker writes its
+values to files there and ``/metrics`` aggregates them; without it (tests, ``--dev``) each
+app has its own registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        registry = None if self.multiprocess else CollectorRegistry()
+        self.registry = registry
+        kw = {"registry": registry}
+        self.requests = Counter("riskmodel_http_requests_total", "HTTP requests.",
+                                ["route", "method", "status"], **kw)
+        self.latency = Histogram("riskmodel_http_request_duration_seconds",
+                                 "Time to answer a request.", ["route", "method"],
+                                 buckets=BUCKETS, **kw)
+        self.scores = Counter("riskmodel_scores_total", "Campaigns scored, by risk band.",
+                              ["band", "model_version"], **kw)
+        self.rejections = Counter("riskmodel_input_rejections_total",
+                                  "Input errors, by field.", ["field"], **kw)
+        self.model_info = Gauge("riskmodel_model_loaded", "1 for the model version in service.",
+                                ["model_version"], multiprocess_mode="liveall", **kw)
+        self.reload_failures = Counter("riskmodel_model_refused_total",
+                                       "Model versions refused at load or swap.", **kw)
+
+    def model_loaded(self, version: str, previous: str | None) -> None:
+        if previous:
+            self.model_info.labels(model_version=previous).set(0)
+        self.model_info.labels(model_version=version).set(1)
+
+    def exposition(self) -> tuple[bytes, str]:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = self.registry
+        return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,194 @@
+"""The OpenAPI 3.1 document, generated from the same schema object as the validation."""
+
+from __future__ import annotations
+
+from riskmodel import FAMILIES, SCHEMA, Column, __version__
+from riskmodel.advice import readiness_flags
+from riskmodel.features import FACTORS
+
+_TYPES = {"string": "string", "category": "string", "integer": "integer",
+          "number": "number", "boolean": "boolean", "date": "string"}
+
+
+def column_schema(col: Column) -> dict:
+    s: dict = {"type": _TYPES[col.kind], "description": col.description}
+    if col.kind == "category":
+        s["enum"] = list(col.categories)
+    if col.kind == "string":
+        s.update(minLength=1, maxLength=col.max_length, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+    if col.minimum is not None:
+        s["exclusiveMinimum" if col.exclusive_minimum else "minimum"] = col.minimum
+    if col.maximum is not None:
+        s["maximum"] = col.maximum
+    if not col.required:
+        s["type"] = [s["type"], "null"]
+        if "enum" in s:
+            s["enum"] = s["enum"] + [None]
+    return s
+
+
+def _problem(description: str, with_errors: bool = False) -> dict:
+    schema = {"$ref": "#/components/schemas/ProblemWithErrors" if with_errors
+              else "#/components/schemas/Problem"}
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": schema}}}
+
+
+def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
+    """The document: every route, every status it can return, the campaign schema."""
+    campaign = {
+        "type": "object",
+        "description": "One planned campaign, in the data contract. Optional fields may be "
+                       "null or absent: unknown at planning time is scored as unknown.",
+        "properties": {c.name: column_schema(c) for c in SCHEMA.columns},
+        "required": [c.name for c in SCHEMA.columns if c.required],
+        "additionalProperties": False,
+    }
+    number = {"type": "number"}
+    factor = {
+        "type": "object",
+        "required": ["factor", "columns", "value", "family", "log_odds",
+                     "probability_points", "direction", "actionable"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "value": {"type": ["string", "number", "boolean", "null"]},
+            "family": {"type": "string", "enum": list(FAMILIES)},
+            "log_odds": number, "probability_points": number,
+            "direction": {"type": "string", "enum": ["raises", "lowers"]},
+            "actionable": {"type": "boolean"},
+            "reason": {"type": ["string", "null"]},
+            "mitigation": {"type": ["string", "null"]},
+            "what_if": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["target", "failure_risk", "change"],
+                "properties": {"target": {"type": "string"},
+                               "failure_risk": {"type": "number", "minimum": 0,
+                                                "maximum": 1},
+                               "change": number}}]},
+        },
+    }
+    warning = {"type": "object", "required": ["code", "column", "message", "threshold"],
+               "properties": {"code": {"type": "string",
+                                       "enum": list(readiness_flags_codes())},
+                              "column": {"type": "string"}, "message": {"type": "string"},
+                              "threshold": {"type": "string"},
+                              "value": {"type": ["number", "boolean", "null"]}}}
+    result = {
+        "type": "object",
+        "required": ["campaign_id", "failure_risk", "risk_band", "log_odds", "base_value",
+                     "top_factors", "family_totals", "contributions", "warnings",
+                     "model_version"],
+        "properties": {
+            "campaign_id": {"type": "string"},
+            "failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "risk_band": {"type": "string", "enum": ["low", "medium", "high"]},
+            "log_odds": number, "base_value": number,
+            "top_factors": {"type": "array", "items": {"$ref": "#/components/schemas/Factor"}},
+            "family_totals": {"type": "object",
+                              "properties": {f: number for f in FAMILIES}},
+            "contributions": {"type": "object",
+                              "properties": {f.name: number for f in FACTORS}},
+            "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}},
+            "escalation": {"type": ["string", "null"]},
+            "model_version": {"type": "string"},
+        },
+    }
+    field_error = {"type": "object", "required": ["column", "problem", "allowed", "message"],
+                   "properties": {"row": {"type": ["integer", "null"]},
+                                  "column": {"type": "string"}, "problem": {"type": "string"},
+                                  "allowed": {"type": "string"}, "received": {},
+                                  "message": {"type": "string"},
+                                  "pointer": {"type": "string"}}}
+    problem = {"type": "object", "required": ["type", "title", "status"],
+               "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                              "status": {"type": "integer"}, "detail": {"type": "string"},
+                              "request_id": {"type": ["string", "null"]}}}
+    problem_with_errors = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {
+        "type": "object",
+        "properties": {"errors": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/FieldError"}}}}]}
+    json_body = {"application/json": {"schema": {"type": "object"}}}
+    server_error = _problem("Unexpected failure (logged with the request id).")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "riskmodel", "version": __version__,
+                 "description": "Failure risk of Amazon co-op campaigns before launch: "
+                                "calibrated risk, band, exact contributing factors, what to "
+                                "do about each."},
+        "paths": {
+            "/v1/score": {"post": {
+                "summary": "Score one campaign, or up to the configured maximum.",
+                "parameters": [{"name": "top_k", "in": "query", "required": False,
+                                "description": "How many factors to explain per campaign.",
+                                "schema": {"type": "integer", "minimum": 0,
+                                           "maximum": max_top_k}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"oneOf": [
+                        {"$ref": "#/components/schemas/Campaign"},
+                        {"type": "object", "required": ["campaigns"],
+                         "additionalProperties": False,
+                         "properties": {"campaigns": {
+                             "type": "array", "minItems": 1, "maxItems": max_campaigns,
+                             "items": {"$ref": "#/components/schemas/Campaign"}}}}]}}}},
+                "responses": {
+                    "200": {"description": "Scores, in the order of the campaigns.",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/ScoreResponse"}}}},
+                    "400": _problem("The body is not valid JSON."),
+                    "413": _problem("Body over the size limit."),
+                    "415": _problem("The body is not application/json."),
+                    "422": _problem("Invalid campaigns or parameters, every field named; or "
+                                    "more campaigns than the limit.", with_errors=True),
+                    "500": server_error,
+                    "503": _problem("No verified model is loaded."),
+                }}},
+            "/v1/model": {"get": {
+                "summary": "The model version in service: metrics, bands, schema, creation.",
+                "responses": {"200": {"description": "The model.", "content": json_body},
+                              "500": server_error,
+                              "503": _problem("No verified model is loaded.")}}},
+            "/healthz": {"get": {"summary": "The process is alive.",
+                                 "responses": {"200": {"description": "Alive.",
+                                                       "content": json_body},
+                                               "500": server_error}}},
+            "/readyz": {"get": {"summary": "A verified model is loaded.",
+                                "responses": {"200": {"description": "Ready.",
+                                                      "content": json_body},
+                                              "500": server_error,
+                                              "503": {"description": "Not ready, and why.",
+                                                      "content": json_body}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics.",
+                                 "responses": {"200": {"description": "Metrics.",
+                                                       "content": {"text/plain": {
+                                                           "schema": {"type": "string"}}}},
+                                               "500": server_error}}},
+            "/openapi.json": {"get": {"summary": "This document.",
+                                      "responses": {"200": {"description": "OpenAPI 3.1.",
+                                                            "content": json_body},
+                                                    "500": server_error}}},
+        },
+        "components": {"schemas": {
+            "Campaign": campaign,
+            "Factor": factor,
+            "Warning": warning,
+            "Result": result,
+            "ScoreResponse": {"type": "object",
+                              "required": ["request_id", "model_version", "results"],
+                              "properties": {"request_id": {"type": "string"},
+                                             "model_version": {"type": "string"},
+                                             "results": {"type": "array", "items": {
+                                                 "$ref": "#/components/schemas/Result"}}}},
+            "FieldError": field_error,
+            "Problem": problem,
+            "ProblemWithErrors": problem_with_errors,
+        }},
+    }
+
+
+def readiness_flags_codes() -> list[str]:
+    """The warning codes, read off the readiness function itself."""
+    import numpy as np
+
+    cols = {c.name: np.ones(1) if c.kind != "category" else np.zeros(1, np.int16)
+            for c in SCHEMA.columns if c.kind != "string"}
+    return list(readiness_flags(cols))

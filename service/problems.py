@@ -1,0 +1,78 @@
+"""The one place errors become HTTP responses: RFC 9457 ``application/problem+json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response, g
+from werkzeug.exceptions import HTTPException
+
+from riskmodel import SchemaError
+
+log = logging.getLogger("riskmodel.service")
+
+PROBLEM_TYPES = {
+    "invalid-campaign": "The campaigns break the data contract; see errors.",
+    "too-many-campaigns": "More campaigns than one request may carry.",
+    "invalid-json": "The body is not valid JSON.",
+    "unsupported-media-type": "The body must be application/json.",
+    "body-too-large": "The body is larger than the configured limit.",
+    "model-unavailable": "No verified model is loaded.",
+    "invalid-parameter": "A query parameter has a value that cannot be used.",
+}
+
+
+class Problem(Exception):
+    """An error with its HTTP status, a stable type, and optional field errors."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str,
+                 errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+        self.errors = errors
+
+
+def problem_response(status: int, title: str, detail: str, kind: str | None = None,
+                     errors: list[dict] | None = None, headers: dict | None = None) -> Response:
+    body = {"type": f"/problems/{kind}" if kind else "about:blank", "title": title,
+            "status": status, "detail": detail,
+            "request_id": g.get("request_id")}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json",
+                    headers=headers)
+
+
+def field_errors(e: SchemaError, pointer_prefix: str) -> list[dict]:
+    """Field errors with a JSON pointer into the request body: ``/field`` for a single
+    campaign (``pointer_prefix`` empty), ``/campaigns/<index>/field`` in a batch."""
+    out = []
+    for err in e.errors:
+        d = err.to_dict()
+        index = "" if err.row is None or not pointer_prefix else f"/{err.row - 1}"
+        d["pointer"] = f"{pointer_prefix}{index}/{err.column}"
+        out.append(d)
+    return out
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(e: Problem):
+        return problem_response(e.status, e.title, e.detail, e.kind, e.errors)
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):
+        if e.code == 413:
+            return problem_response(413, "Body too large", e.description, "body-too-large")
+        # keep the headers HTTP requires, such as Allow on a 405
+        headers = {k: v for k, v in e.get_headers() if k.lower() != "content-type"}
+        return problem_response(e.code or 500, e.name, e.description, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unknown(e: Exception):
+        # never disguised as a client error: a 500 with a generic message, traceback logged
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return problem_response(500, "Internal Server Error",
+                                "The server failed to handle the request; it is logged "
+                                "under this request id.")

@@ -1,0 +1,116 @@
+"""POST /v1/score: the endpoint planners call before launch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from flask import Blueprint, Response, current_app, g, request
+
+from riskmodel import SCHEMA, FieldError, SchemaError
+from service.problems import Problem, field_errors
+from service.serialize import dumps
+
+bp = Blueprint("score", __name__)
+
+_KNOWN = frozenset(SCHEMA.names)
+
+
+def _body() -> object:
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise Problem(415, "unsupported-media-type", "Unsupported Media Type",
+                      f"the body must be application/json; got {mimetype or 'no type'!r}")
+    raw = request.get_data(cache=False)
+    try:
+        # NaN and Infinity literals parse to floats here and are refused, per field, by the
+        # validation (422); anything else that is not JSON is a 400
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Problem(400, "invalid-json", "Invalid JSON", f"the body is not valid JSON: "
+                                                           f"{e}") from None
+
+
+def _top_k() -> int:
+    settings = current_app.extensions["riskmodel.settings"]
+    raw = request.args.get("top_k")
+    if raw is None:
+        return settings.default_top_k
+    limit = current_app.extensions["riskmodel.max_top_k"]
+    try:
+        k = int(raw)
+    except ValueError:
+        k = -1
+    if not 0 <= k <= limit:
+        err = FieldError(None, "top_k", "is not a valid number of factors",
+                         f"an integer from 0 to {limit}", raw)
+        raise Problem(422, "invalid-parameter", "Invalid parameter", err.message,
+                      [dict(err.to_dict(), pointer="?top_k")])
+    return k
+
+
+def _campaigns(body: object) -> tuple[list, str]:
+    limit = current_app.extensions["riskmodel.settings"].max_campaigns
+    if isinstance(body, Mapping) and "campaigns" in body:
+        extra = sorted(k for k in body if k != "campaigns")
+        campaigns = body["campaigns"]
+        if extra or not isinstance(campaigns, list) or not campaigns:
+            detail = (f"unknown fields {', '.join(extra)}: a batch is "
+                      "{\"campaigns\": [...]}" if extra
+                      else "campaigns must be a non-empty array of campaign objects")
+            raise Problem(422, "invalid-campaign", "Invalid request", detail, [])
+        if len(campaigns) > limit:
+            # 422, not 413: the body's size is fine, its content breaks a documented rule
+            raise Problem(422, "too-many-campaigns", "Too many campaigns",
+                          f"at most {limit} campaigns per request; got {len(campaigns)}", [])
+        return campaigns, "/campaigns"
+    if isinstance(body, Mapping):
+        return [body], ""
+    raise Problem(422, "invalid-campaign", "Invalid request",
+                  "the body must be a campaign object or {\"campaigns\": [...]}; got "
+                  f"{type(body).__name__}", [])
+
+
+def _unknown_fields(campaigns: list) -> list[FieldError]:
+    out = []
+    for i, c in enumerate(campaigns):
+        if isinstance(c, Mapping):
+            for key in c:
+                if key not in _KNOWN:
+                    out.append(FieldError(i + 1, str(key), "is not a field of the contract",
+                                          "one of " + ", ".join(SCHEMA.names), None))
+    return out
+
+
+@bp.post("/v1/score")
+def score() -> Response:
+    """Validate, score and explain; answer in the order given."""
+    body = _body()
+    top_k = _top_k()
+    campaigns, pointer = _campaigns(body)
+    holder = current_app.extensions["riskmodel.holder"]
+    scorer = holder.current()
+    if scorer is None:
+        raise Problem(503, "model-unavailable", "Model unavailable", holder.unready_reason)
+    try:  # one campaign takes the scorer's plain-Python path
+        results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True)
+        invalid = []
+    except SchemaError as e:
+        results, invalid = None, e.errors
+    errors = _unknown_fields(campaigns) + invalid
+    if errors:
+        metrics = current_app.extensions["riskmodel.metrics"]
+        for e in errors:
+            metrics.rejections.labels(field=e.column if e.column in _KNOWN else "(unknown)").inc()
+        errors.sort(key=lambda e: (e.row or 0))
+        noun = "problem" if len(errors) == 1 else "problems"
+        raise Problem(422, "invalid-campaign", "Invalid campaign",
+                      f"{len(errors)} input {noun}; the first: {errors[0].message}",
+                      field_errors(SchemaError(errors), pointer))
+    g.model_version = scorer.version
+    counter = current_app.extensions["riskmodel.metrics"].scores
+    for r in results:
+        counter.labels(band=r.risk_band, model_version=scorer.version).inc()
+    payload = {"request_id": g.request_id, "model_version": scorer.version,
+               "results": results}
+    return Response(dumps(payload), mimetype="application/json")

@@ -1,0 +1,231 @@
+import io
+import json
+
+import orjson
+import pytest
+
+from riskmodel import SCHEMA
+from service import create_app
+
+GOOD = {"campaign_id": "svc-1", "marketplace": "US", "category": "home",
+        "campaign_type": "lightning_deal", "duration_days": 1, "goal_alignment_score": 0.5,
+        "mou_signed": False, "material_delay_days": 8, "resource_value_usd": 20000,
+        "committed_ad_budget_usd": 3000, "attribution_enabled": False}
+
+
+def test_score_one_campaign(client, scorer):
+    r = client.post("/v1/score", json=GOOD)
+    assert r.status_code == 200
+    body = r.get_json()
+    [res] = body["results"]
+    [expected] = scorer.score(GOOD)
+    assert res["failure_risk"] == pytest.approx(expected.failure_risk, abs=1e-12)
+    assert res["risk_band"] == expected.risk_band
+    assert len(res["top_factors"]) == 3
+    assert body["model_version"] == scorer.version == res["model_version"]
+    assert body["request_id"] == r.headers["X-Request-ID"]
+    total = res["base_value"] + sum(res["contributions"].values())
+    assert total == pytest.approx(res["log_odds"], abs=1e-9)
+    raising = [f for f in res["top_factors"] if f["direction"] == "raises" and f["actionable"]]
+    assert raising and all(f["what_if"]["failure_risk"] < res["failure_risk"] for f in raising)
+
+
+def test_score_many_in_order_and_top_k(client):
+    campaigns = [dict(GOOD, campaign_id=f"c{i}", material_delay_days=i) for i in range(5)]
+    r = client.post("/v1/score?top_k=6", json={"campaigns": campaigns})
+    assert r.status_code == 200
+    results = r.get_json()["results"]
+    assert [x["campaign_id"] for x in results] == [c["campaign_id"] for c in campaigns]
+    assert all(len(x["top_factors"]) == 6 for x in results)
+    assert client.post("/v1/score?top_k=0", json=GOOD).get_json()["results"][0][
+        "top_factors"] == []
+
+
+def _problem(r, status):
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.mimetype == "application/problem+json"
+    body = r.get_json(force=True)
+    assert body["status"] == status and body["title"] and body["type"]
+    return body
+
+
+@pytest.mark.parametrize("raw,fields", [
+    ('{"campaign_id": "x", "goal_alignment_score": NaN, "material_delay_days": 1, '
+     '"resource_value_usd": 1, "committed_ad_budget_usd": 1}', ["goal_alignment_score"]),
+    ('{"campaign_id": "x", "goal_alignment_score": 0.5, "material_delay_days": Infinity, '
+     '"resource_value_usd": -Infinity, "committed_ad_budget_usd": 1}',
+     ["material_delay_days", "resource_value_usd"]),
+    (json.dumps(dict(GOOD, duration_days="two")), ["duration_days"]),
+    (json.dumps(dict(GOOD, colour="red", size=3)), ["colour", "size"]),
+    (json.dumps(dict(GOOD, marketplace="Atlantis")), ["marketplace"]),
+    (json.dumps(dict(GOOD, goal_alignment_score=1.5, committed_ad_budget_usd=-1)),
+     ["goal_alignment_score", "committed_ad_budget_usd"]),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "material_delay_days"}),
+     ["material_delay_days"]),
+], ids=["nan", "infinity", "wrong-type", "unknown-fields", "unknown-category",
+        "out-of-range", "missing-required"])
+def test_invalid_campaigns_are_422_naming_each_field(client, raw, fields):
+    r = client.post("/v1/score", data=raw, content_type="application/json")
+    body = _problem(r, 422)
+    assert sorted(e["column"] for e in body["errors"]) == sorted(fields)
+    for e in body["errors"]:
+        assert e["pointer"] == f"/{e['column']}" and e["row"] == 1 and e["allowed"]
+
+
+def test_batch_errors_point_into_the_array(client):
+    r = client.post("/v1/score", json={"campaigns": [GOOD, dict(GOOD, mou_signed="perhaps")]})
+    body = _problem(r, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/campaigns/1/mou_signed"]
+
+
+def test_malformed_json_is_400(client):
+    _problem(client.post("/v1/score", data="{not json", content_type="application/json"), 400)
+
+
+def test_wrong_content_type_is_415(client):
+    _problem(client.post("/v1/score", data="campaign_id=x", content_type="text/plain"), 415)
+
+
+def test_body_over_the_limit_is_413(trained):
+    root, _ = trained
+    small = create_app({"artifacts": str(root), "max_body_bytes": 1000}).test_client()
+    body = _problem(small.post("/v1/score", json=dict(GOOD, campaign_id="x" * 100,
+                                                      pad=["y" * 2000])), 413)
+    assert body["type"] == "/problems/body-too-large"
+
+
+def test_too_many_campaigns_is_422_with_the_limit(trained):
+    root, _ = trained
+    c = create_app({"artifacts": str(root), "max_campaigns": 3}).test_client()
+    body = _problem(c.post("/v1/score", json={"campaigns": [GOOD] * 4}), 422)
+    assert "at most 3 campaigns" in body["detail"] and "got 4" in body["detail"]
+
+
+@pytest.mark.parametrize("query", ["top_k=-1", "top_k=99", "top_k=three"])
+def test_bad_top_k_is_422(client, query):
+    body = _problem(client.post(f"/v1/score?{query}", json=GOOD), 422)
+    assert body["errors"][0]["column"] == "top_k"
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "text", 3, {"campaigns": []},
+                                     {"campaigns": [GOOD], "extra": 1}, {"campaigns": "x"}],
+                         ids=["array", "string", "number", "empty-batch", "extra-key",
+                              "not-a-list"])
+def test_wrong_shapes_are_422(client, payload):
+    _problem(client.post("/v1/score", json=payload), 422)
+
+
+def test_unknown_route_and_method_are_problems(client):
+    _problem(client.get("/v2/nothing"), 404)
+    _problem(client.get("/v1/score"), 405)
+
+
+def test_model_endpoint(client, scorer):
+    body = client.get("/v1/model").get_json()
+    assert body["model_version"] == scorer.version
+    assert body["bands"] == scorer.bands
+    assert {"roc_auc", "ece", "brier"} <= set(body["metrics"])
+    assert [c["name"] for c in body["schema"]["columns"]] == list(SCHEMA.names)
+    assert body["created_at"]
+
+
+def test_health_and_ready(client, scorer):
+    assert client.get("/healthz").status_code == 200
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.get_json()["model_version"] == scorer.version
+
+
+def test_a_corrupt_model_at_start_up_starts_unready(two_versions, tmp_path):
+    import shutil
+
+    root, _, _, bad = two_versions
+    dst = tmp_path / "art"
+    shutil.copytree(root, dst)
+    (dst / "CURRENT").write_text(bad + "\n")
+    c = create_app({"artifacts": str(dst)}).test_client()
+    assert c.get("/healthz").status_code == 200
+    r = c.get("/readyz")
+    assert r.status_code == 503
+    assert "checksum" in r.get_json()["reason"]
+    _problem(c.post("/v1/score", json=GOOD), 503)
+    metrics = c.get("/metrics").get_data(as_text=True)
+    assert "riskmodel_model_refused_total 1.0" in metrics
+
+
+def test_no_model_at_all_is_unready(tmp_path):
+    c = create_app({"artifacts": str(tmp_path)}).test_client()
+    r = c.get("/readyz")
+    assert r.status_code == 503 and "no model is current" in r.get_json()["reason"]
+
+
+def test_hot_swap_and_refusal_in_process(two_versions, tmp_path):
+    import shutil
+
+    root, a, b, bad = two_versions
+    dst = tmp_path / "art"
+    shutil.copytree(root, dst)
+    app = create_app({"artifacts": str(dst), "reload_interval": 0.0})
+    c = app.test_client()
+    assert c.post("/v1/score", json=GOOD).get_json()["model_version"] == a
+    (dst / "CURRENT").write_text(b + "\n")
+    assert c.post("/v1/score", json=GOOD).get_json()["model_version"] == b
+    (dst / "CURRENT").write_text(bad + "\n")
+    assert c.post("/v1/score", json=GOOD).get_json()["model_version"] == b
+    ready = c.get("/readyz").get_json()
+    assert ready["status"] == "ready" and ready["last_refused"]["version"] == bad
+    assert "checksum" in ready["last_refused"]["reason"]
+
+
+def test_metrics_count_requests_scores_and_rejections(client):
+    client.post("/v1/score", json=GOOD)
+    client.post("/v1/score", json=dict(GOOD, marketplace="XX"))
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'riskmodel_http_requests_total{method="POST",route="/v1/score",status="200"} 1.0' \
+        in text
+    assert 'riskmodel_input_rejections_total{field="marketplace"} 1.0' in text
+    assert "riskmodel_scores_total{band=" in text
+    assert "riskmodel_http_request_duration_seconds_bucket" in text
+    assert "riskmodel_model_loaded{model_version=" in text
+
+
+def test_logs_are_json_with_the_request_id(app):
+    import logging
+
+    handler = logging.getLogger("riskmodel.service").handlers[0]
+    stream, handler.stream = handler.stream, io.StringIO()
+    try:
+        app.test_client().post("/v1/score", json=GOOD, headers={"X-Request-ID": "trace-42"})
+        lines = [orjson.loads(line) for line in handler.stream.getvalue().splitlines()]
+    finally:
+        handler.stream = stream
+    [line] = [x for x in lines if x.get("path") == "/v1/score"]
+    assert line["request_id"] == "trace-42" and line["status"] == 200
+    assert line["model_version"] and line["duration_ms"] >= 0
+
+
+def test_openapi_is_derived_from_the_schema(client):
+    doc = client.get("/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1")
+    campaign = doc["components"]["schemas"]["Campaign"]
+    assert list(campaign["properties"]) == list(SCHEMA.names)
+    assert campaign["required"] == list(SCHEMA.required)
+    assert campaign["properties"]["marketplace"]["enum"][:-1] == list(
+        SCHEMA["marketplace"].categories)
+    assert set(doc["paths"]["/v1/score"]["post"]["responses"]) == {
+        "200", "400", "413", "415", "422", "500", "503"}
+    assert client.get("/docs").status_code == 200
+
+
+def test_an_unexpected_error_is_a_500_problem_not_a_400(app, monkeypatch):
+    holder = app.extensions["riskmodel.holder"]
+
+    class Broken:
+        version = "x"
+
+        def score(self, *a, **k):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(holder, "current", lambda: Broken())
+    r = app.test_client().post("/v1/score", json=GOOD)
+    body = _problem(r, 500)
+    assert "boom" not in body["detail"]
