@@ -119,6 +119,50 @@ def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
     click.echo(f"version {r.version} written to {Path(out) / 'models' / r.version}")
 
 
+@main.command("score")
+@click.option("--in", "src", required=True, help="Planned campaigns: .csv, .parquet, or - "
+              "for CSV on standard input.")
+@click.option("--out", "dst", required=True, help="Scored output: .csv, .parquet, or - for "
+              "CSV on standard output.")
+@click.option("--model", "version", default=None, help="Model version (default: CURRENT).")
+@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Artifacts root (default: RISKMODEL_ARTIFACTS or ./artifacts).")
+@click.option("--top-k", type=click.IntRange(0, 21), default=3, show_default=True,
+              help="How many factors to explain per campaign.")
+@click.option("--strict", is_flag=True, help="Fail before writing anything if any row is "
+              "invalid.")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where invalid rows go (default: beside the output, NAME.rejects.csv).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the summary as a self-contained HTML page.")
+def score_command(src: str, dst: str, version: str | None, artifacts: Path | None, top_k: int,
+                  strict: bool, rejects: Path | None, report: Path | None) -> None:
+    """Score every planned campaign of a file.
+
+    Exit status: 0 when every row was scored, 3 when some rows were rejected (see the
+    rejects file), 1 on an error, 130 when interrupted.
+    """
+    from riskmodel.batch import score_file
+    from riskmodel.report import render_html, summary_lines
+    from riskmodel.scoring import load_model
+
+    try:
+        scorer = load_model(version, root=artifacts or config.artifacts_dir())
+        summary = score_file(src, dst, scorer, top_k=top_k, strict=strict, rejects=rejects)
+    except KeyboardInterrupt:
+        click.echo("interrupted: no output was written", err=True)
+        sys.exit(130)
+    except (RiskModelError, ValueError, OSError) as e:
+        raise _fail(e) from None
+    for line in summary_lines(summary):
+        click.echo(line, err=True)
+    if report:
+        report.write_text(render_html(summary), encoding="utf-8")
+        click.echo(f"report written to {report}", err=True)
+    if summary.rejected_rows:
+        sys.exit(3)
+
+
 @main.command()
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
 @click.option("--bind", default=None, help="host:port to listen on (default RISKMODEL_BIND "

@@ -254,7 +254,7 @@ class Scorer:
             name = self.factor_names[j]
             c = contrib[j]
             advice = ADVICE[name]
-            value = self._value(name, values[name])
+            value = self.display_value(name, values[name])
             raises = c > 0
             p = what_if[col]
             factors.append(FactorContribution(
@@ -276,7 +276,7 @@ class Scorer:
             warnings=warnings, escalation=ESCALATION if label == "high" else None,
             model_version=self.version)
 
-    def _value(self, name: str, x) -> object:
+    def display_value(self, name: str, x) -> object:
         """A factor's input as the planner wrote it (level name, bool, number, None)."""
         f = self.factors[self._index[name]]
         x = float(x)

@@ -22,8 +22,8 @@ import pandas as pd
 from riskmodel.errors import FieldError, SchemaError
 from riskmodel.schema import SCHEMA, Column, Schema
 
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
 _BOOL_WORDS = {**{w: 1.0 for w in _TRUE}, **{w: 0.0 for w in _FALSE}}
 SMALL = 64  # inputs up to this many rows take the per-value path
 
@@ -291,13 +291,18 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             values = s.to_numpy(dtype=float, na_value=np.nan)
         else:
             stripped = s.astype("string").str.strip()
-            parsed = pd.to_numeric(stripped, errors="coerce")
-            values = parsed.to_numpy(dtype=float, na_value=np.nan)
-            problems[~blank & np.isnan(values)] = "is not a number"
-            lower = stripped.str.lower().fillna("")
-            nonfinite_word = lower.isin(["nan", "+nan", "-nan", "inf", "+inf", "-inf",
-                                         "infinity", "+infinity", "-infinity"]).to_numpy()
-            problems[~blank & nonfinite_word] = "must be a finite number"
+            try:  # every cell a number or blank: one vectorised cast
+                values = stripped.where(~blank, None).astype("float64").to_numpy(
+                    dtype=float, na_value=np.nan)
+                problems[~blank & np.isnan(values)] = "must be a finite number"  # "nan"
+            except (ValueError, TypeError):  # some text: find which cells, and why
+                parsed = pd.to_numeric(stripped, errors="coerce")
+                values = parsed.to_numpy(dtype=float, na_value=np.nan)
+                problems[~blank & np.isnan(values)] = "is not a number"
+                lower = stripped.str.lower().fillna("")
+                nonfinite_word = lower.isin(["nan", "+nan", "-nan", "inf", "+inf", "-inf",
+                                             "infinity", "+infinity", "-infinity"]).to_numpy()
+                problems[~blank & nonfinite_word] = "must be a finite number"
         with np.errstate(invalid="ignore"):
             problems[~blank & np.isinf(values)] = "must be a finite number"
             ok = ~blank & np.isfinite(values)
@@ -318,13 +323,14 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             problems[~blank & ~np.isin(values, (0.0, 1.0))] = "is not a boolean"
         else:
             words = s.astype("string").str.strip().str.lower()
-            values = words.map(_BOOL_WORDS).to_numpy(dtype=float, na_value=np.nan)
+            values = np.full(n, np.nan)
+            values[words.isin(_TRUE).to_numpy(dtype=bool, na_value=False)] = 1.0
+            values[words.isin(_FALSE).to_numpy(dtype=bool, na_value=False)] = 0.0
             problems[~blank & np.isnan(values)] = "is not a boolean"
         values = np.where(blank | (problems != ""), np.nan, values)
     elif kind == "category":
         strs = s.astype("string").str.strip()
-        index = {c: i for i, c in enumerate(col.categories)}
-        codes = strs.map(index).to_numpy(dtype=float, na_value=-1.0)
+        codes = pd.Index(col.categories).get_indexer(strs).astype(float)
         non_str = np.zeros(n, dtype=bool)
         if s.dtype == object:
             non_str = ~s.map(lambda v: isinstance(v, str) or v is None or v is pd.NA
@@ -334,12 +340,20 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
         values = values.astype(np.int16)
     elif kind == "string":
         values = s.to_numpy(dtype=object)
-        is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+            is_str = ~s.isna().to_numpy()
+        else:
+            is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
         problems[~blank & ~is_str] = "must be a string"
         strs = s.astype("string")
         lengths = strs.str.len().fillna(0).to_numpy()
-        printable = strs.map(lambda v: v.isprintable() if isinstance(v, str) else True)
-        bad_id = (lengths > (col.max_length or 10**9)) | ~printable.to_numpy(dtype=bool)
+        # plain ASCII is printable unless a control character; the rest asks Python
+        odd = strs.str.contains(r"[^\x20-\x7e]", regex=True).to_numpy(dtype=bool,
+                                                                     na_value=False)
+        printable = np.ones(n, dtype=bool)
+        if odd.any():
+            printable[odd] = [v.isprintable() for v in strs[odd]]
+        bad_id = (lengths > (col.max_length or 10**9)) | ~printable
         problems[~blank & is_str & bad_id] = "is not a valid identifier"
         values = np.where(blank | (problems != ""), None, values)
     elif kind == "date":
