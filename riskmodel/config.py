@@ -30,6 +30,11 @@ class Settings:
     default_top_k: int = 3  # factors explained per campaign unless ?top_k= says otherwise
     reload_interval: float = 2.0  # seconds between checks of artifacts/CURRENT
     log_level: str = "INFO"
+    data_dir: str = "var"  # where the default SQLite store lives
+    database_url: str = ""  # SQLAlchemy URL; empty: sqlite:///<data_dir>/riskmodel.sqlite3
+    api_keys: str = ""  # comma-separated keys for outcomes and model administration
+    scoring_requires_key: bool = False  # also require a key for POST /v1/score
+    log_predictions: bool = True  # store every campaign the service scores
 
 
 def settings(environ: dict | None = None) -> Settings:
@@ -42,7 +47,7 @@ def settings(environ: dict | None = None) -> Settings:
             continue
         kind = type(f.default)
         try:
-            value = kind(raw)
+            value = _parse_bool(raw) if kind is bool else kind(raw)
         except ValueError:
             raise ConfigError(f"RISKMODEL_{f.name.upper()} must be {kind.__name__}; got "
                               f"{raw!r}") from None
@@ -50,6 +55,28 @@ def settings(environ: dict | None = None) -> Settings:
             raise ConfigError(f"RISKMODEL_{f.name.upper()} must be > 0; got {raw!r}")
         values[f.name] = value
     return Settings(**values)
+
+
+def _parse_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def database_url(s: Settings) -> str:
+    """The store's URL: ``RISKMODEL_DATABASE_URL``, else SQLite under the data directory."""
+    if s.database_url:
+        return s.database_url
+    path = Path(s.data_dir) / "riskmodel.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def api_keys(s: Settings) -> tuple[str, ...]:
+    return tuple(k.strip() for k in s.api_keys.split(",") if k.strip())
 
 
 def artifacts_dir() -> Path:

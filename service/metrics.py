@@ -41,6 +41,9 @@ class Metrics:
                                 ["model_version"], multiprocess_mode="liveall", **kw)
         self.reload_failures = Counter("riskmodel_model_refused_total",
                                        "Model versions refused at load or swap.", **kw)
+        self.prediction_log_failures = Counter(
+            "riskmodel_prediction_log_failures_total",
+            "Scored campaigns whose prediction-log write failed (kept for a retry).", **kw)
 
     def model_loaded(self, version: str, previous: str | None) -> None:
         if previous:

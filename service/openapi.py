@@ -108,6 +108,21 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
         "properties": {"errors": {"type": "array",
                                   "items": {"$ref": "#/components/schemas/FieldError"}}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
+    outcome = {
+        "type": "object",
+        "description": "What happened to a campaign. A campaign never scored needs its plan.",
+        "required": ["campaign_id", "failed"],
+        "additionalProperties": False,
+        "properties": {
+            "campaign_id": column_schema(SCHEMA["campaign_id"]),
+            **{c.name: column_schema(c) for c in SCHEMA.outcome_columns},
+            "correction": {"type": "boolean",
+                           "description": "Replace an outcome already recorded."},
+            "plan": {"$ref": "#/components/schemas/Campaign"},
+        },
+    }
+    outcome["properties"]["completed_on"]["format"] = "date"
+    unauthorized = _problem("No API key, or a wrong one.")
     server_error = _problem("Unexpected failure (logged with the request id).")
     return {
         "openapi": "3.1.0",
@@ -139,8 +154,32 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "415": _problem("The body is not application/json."),
                     "422": _problem("Invalid campaigns or parameters, every field named; or "
                                     "more campaigns than the limit.", with_errors=True),
+                    "401": unauthorized,
                     "500": server_error,
                     "503": _problem("No verified model is loaded."),
+                }}},
+            "/v1/outcomes": {"post": {
+                "summary": "Record outcomes of finished campaigns (idempotent per campaign).",
+                "security": [{"bearer": []}, {"apiKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"oneOf": [
+                        {"$ref": "#/components/schemas/Outcome"},
+                        {"type": "object", "required": ["outcomes"],
+                         "additionalProperties": False,
+                         "properties": {"outcomes": {
+                             "type": "array", "minItems": 1, "maxItems": max_campaigns,
+                             "items": {"$ref": "#/components/schemas/Outcome"}}}}]}}}},
+                "responses": {
+                    "200": {"description": "Per outcome: created, unchanged or corrected.",
+                            "content": json_body},
+                    "400": _problem("The body is not valid JSON."),
+                    "401": unauthorized,
+                    "409": _problem("An outcome differs from the recorded one."),
+                    "413": _problem("Body over the size limit."),
+                    "415": _problem("The body is not application/json."),
+                    "422": _problem("Invalid outcomes, every field named.", with_errors=True),
+                    "500": server_error,
+                    "503": _problem("The store cannot be reached."),
                 }}},
             "/v1/model": {"get": {
                 "summary": "The model version in service: metrics, bands, schema, creation.",
@@ -167,8 +206,12 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                                                             "content": json_body},
                                                     "500": server_error}}},
         },
-        "components": {"schemas": {
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "schemas": {
             "Campaign": campaign,
+            "Outcome": outcome,
             "Factor": factor,
             "Warning": warning,
             "Result": result,

@@ -20,6 +20,9 @@ PROBLEM_TYPES = {
     "body-too-large": "The body is larger than the configured limit.",
     "model-unavailable": "No verified model is loaded.",
     "invalid-parameter": "A query parameter has a value that cannot be used.",
+    "unauthorized": "A missing or wrong API key.",
+    "outcome-conflict": "An outcome differs from the one recorded; send it as a correction.",
+    "unknown-campaign": "An outcome for a campaign never scored, without its plan.",
 }
 
 
@@ -27,17 +30,19 @@ class Problem(Exception):
     """An error with its HTTP status, a stable type, and optional field errors."""
 
     def __init__(self, status: int, kind: str, title: str, detail: str,
-                 errors: list[dict] | None = None) -> None:
+                 errors: list[dict] | None = None, headers: dict | None = None,
+                 extra: dict | None = None) -> None:
         super().__init__(detail)
         self.status, self.kind, self.title, self.detail = status, kind, title, detail
-        self.errors = errors
+        self.errors, self.headers, self.extra = errors, headers, extra
 
 
 def problem_response(status: int, title: str, detail: str, kind: str | None = None,
-                     errors: list[dict] | None = None, headers: dict | None = None) -> Response:
+                     errors: list[dict] | None = None, headers: dict | None = None,
+                     extra: dict | None = None) -> Response:
     body = {"type": f"/problems/{kind}" if kind else "about:blank", "title": title,
             "status": status, "detail": detail,
-            "request_id": g.get("request_id")}
+            "request_id": g.get("request_id"), **(extra or {})}
     if errors is not None:
         body["errors"] = errors
     return Response(json.dumps(body), status=status, mimetype="application/problem+json",
@@ -59,7 +64,8 @@ def field_errors(e: SchemaError, pointer_prefix: str) -> list[dict]:
 def register(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(e: Problem):
-        return problem_response(e.status, e.title, e.detail, e.kind, e.errors)
+        return problem_response(e.status, e.title, e.detail, e.kind, e.errors, e.headers,
+                                e.extra)
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 from click.testing import CliRunner
+
+# every app the tests build keeps its SQLite store out of the working tree
+os.environ.setdefault("RISKMODEL_DATA_DIR", tempfile.mkdtemp(prefix="riskmodel-test-var-"))
 
 from training.synthetic import generate
 from training.train import train
@@ -82,3 +88,32 @@ def app(trained):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_database(name: str) -> str:
+    """A fresh PostgreSQL database on the machine's server; its SQLAlchemy URL."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                               autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}")
+    with conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """The same store tests against SQLite and against the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    return _pg_database(f"riskmodel_test_{os.getpid()}_{request.node.name[:20].lower()}"
+                        .replace("[", "_").replace("]", "_").replace("-", "_"))

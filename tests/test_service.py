@@ -212,7 +212,7 @@ def test_openapi_is_derived_from_the_schema(client):
     assert campaign["properties"]["marketplace"]["enum"][:-1] == list(
         SCHEMA["marketplace"].categories)
     assert set(doc["paths"]["/v1/score"]["post"]["responses"]) == {
-        "200", "400", "413", "415", "422", "500", "503"}
+        "200", "400", "401", "413", "415", "422", "500", "503"}
     assert client.get("/docs").status_code == 200
 
 

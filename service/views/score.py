@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Blueprint, Response, current_app, g, request
 
 from riskmodel import SCHEMA, FieldError, SchemaError
+from service.auth import check_key
 from service.problems import Problem, field_errors
 from service.serialize import dumps
 
@@ -85,6 +86,8 @@ def _unknown_fields(campaigns: list) -> list[FieldError]:
 @bp.post("/v1/score")
 def score() -> Response:
     """Validate, score and explain; answer in the order given."""
+    if current_app.extensions["riskmodel.settings"].scoring_requires_key:
+        check_key()
     body = _body()
     top_k = _top_k()
     campaigns, pointer = _campaigns(body)
@@ -111,6 +114,12 @@ def score() -> Response:
     counter = current_app.extensions["riskmodel.metrics"].scores
     for r in results:
         counter.labels(band=r.risk_band, model_version=scorer.version).inc()
+    predlog = current_app.extensions["riskmodel.predlog"]
+    if predlog is not None:
+        predlog.add([{"campaign_id": r.campaign_id, "model_version": r.model_version,
+                      "failure_risk": r.failure_risk, "risk_band": r.risk_band,
+                      "inputs": dict(c), "source": "api", "request_id": g.request_id}
+                     for r, c in zip(results, campaigns, strict=True)])
     payload = {"request_id": g.request_id, "model_version": scorer.version,
                "results": results}
     return Response(dumps(payload), mimetype="application/json")

@@ -1,0 +1,48 @@
+"""API keys for write endpoints: ``RISKMODEL_API_KEYS``, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from functools import wraps
+
+from flask import current_app, request
+
+from service.problems import Problem
+
+PROTECTED = "riskmodel.protected"  # view attribute the route test reads
+
+
+def presented_key() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.headers.get("X-API-Key")
+
+
+def check_key() -> None:
+    """Raise a 401 problem unless the request carries one of the configured keys."""
+    keys = current_app.extensions["riskmodel.api_keys"]
+    key = presented_key()
+    if not key:
+        raise Problem(401, "unauthorized", "Unauthorized",
+                      "this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
+                      "'X-API-Key: <key>'", headers={"WWW-Authenticate": "Bearer"})
+    given = key.encode()
+    # compare with every key, always, so timing reveals neither which nor how much matched
+    ok = False
+    for k in keys:
+        ok |= hmac.compare_digest(given, k.encode())
+    if not ok:
+        raise Problem(401, "unauthorized", "Unauthorized", "the API key is not valid",
+                      headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_key(view):
+    """Protect a view with an API key (and mark it, so a test can list protected routes)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        check_key()
+        return view(*args, **kwargs)
+
+    setattr(wrapped, PROTECTED, True)
+    return wrapped

@@ -1,0 +1,69 @@
+"""The prediction log writer: scored campaigns are queued and stored in the background.
+
+Scoring never waits on the database: each worker batches its predictions and writes them
+in one transaction every ``interval`` seconds (or sooner when ``batch`` are waiting). A
+failed write is logged and counted, the rows kept for the next attempt up to ``limit``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections import deque
+
+from riskmodel.store import Store
+
+log = logging.getLogger("riskmodel.service")
+
+
+class PredictionLog:
+    def __init__(self, store: Store, on_failure=None, interval: float = 0.25,
+                 batch: int = 500, limit: int = 100_000) -> None:
+        self.store = store
+        self.interval, self.batch, self.limit = interval, batch, limit
+        self._queue: deque = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._on_failure = on_failure or (lambda n: None)
+        self._thread: threading.Thread | None = None
+        self._pid = None
+        atexit.register(self.flush)
+
+    def add(self, rows: list[dict]) -> None:
+        self._queue.extend(rows)
+        self._ensure_thread()
+        if len(self._queue) >= self.batch:
+            self._wake.set()
+
+    def _ensure_thread(self) -> None:
+        import os
+
+        if self._thread is None or self._pid != os.getpid():  # a forked worker starts anew
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="prediction-log",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Write everything queued now; return how many rows were stored."""
+        with self._lock:
+            rows = []
+            while self._queue:
+                rows.append(self._queue.popleft())
+            if not rows:
+                return 0
+            try:
+                return self.store.log_predictions(rows)
+            except Exception:  # the store is down: keep the rows, bounded, and say so
+                log.exception("prediction log write failed", extra={"rows": len(rows)})
+                self._on_failure(len(rows))
+                keep = rows[-self.limit:]
+                self._queue.extendleft(reversed(keep))
+                return 0
