@@ -163,6 +163,232 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
         sys.exit(3)
 
 
+def _store():
+    from riskmodel.store import Store
+
+    try:
+        store = Store(config.database_url(config.settings()))
+        store.migrate()
+    except Exception as e:  # noqa: BLE001  an unreachable or unusable database
+        raise click.ClickException(f"the store cannot be opened: {e}") from None
+    return store
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+@main.group()
+def outcomes() -> None:
+    """Outcomes of finished campaigns: import and check."""
+
+
+@outcomes.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--correction", is_flag=True,
+              help="Replace outcomes already recorded instead of refusing a difference.")
+def outcomes_import(path: Path, correction: bool) -> None:
+    """Record outcomes from a CSV or Parquet file (campaign_id, failed, failure_reason,
+    completed_on; plan columns too for campaigns never scored). All or nothing."""
+    from riskmodel.store import OutcomeConflict, UnknownCampaign
+    from riskmodel.validation import parse_outcome, read_table, validate_campaigns
+
+    df = read_table(path)
+    plan_cols = [c for c in config_schema().names if c in df.columns and c != "campaign_id"]
+    v = validate_campaigns(df, outcomes=True) if plan_cols else None
+    items, errors = [], []
+    records = df.astype(object).where(df.notna(), None).to_dict("records")
+    for i, rec in enumerate(records):
+        outcome = {k: rec.get(k) for k in ("campaign_id", "failed", "failure_reason",
+                                           "completed_on") if rec.get(k) not in (None, "")}
+        parsed, errs = parse_outcome(_json_types(outcome), i + 1)
+        errors += errs
+        if parsed is not None:
+            parsed["correction"] = correction
+            if plan_cols and v is not None and v.valid[i]:
+                parsed["plan"] = {k: _plain(rec.get(k)) for k in config_schema().names}
+            items.append(parsed)
+    if errors:
+        raise click.ClickException(str(SchemaError(errors)))
+    store = _store()
+    try:
+        results = store.record_outcomes(items)
+    except (OutcomeConflict, UnknownCampaign) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.dispose()
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    click.echo(f"{len(results)} outcomes: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+def config_schema():
+    from riskmodel.schema import SCHEMA
+
+    return SCHEMA
+
+
+def _plain(v):
+    import math
+
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, str):
+        word = v.strip().lower()
+        if word in ("true", "false"):
+            return word == "true"
+        try:
+            return float(v) if v.strip() else None
+        except ValueError:
+            return v
+    return v
+
+
+def _json_types(outcome: dict) -> dict:
+    return {k: (_plain(v) if k == "failed" else v) for k, v in outcome.items()}
+
+
+@outcomes.command("check")
+def outcomes_check() -> None:
+    """Check the store's integrity."""
+    store = _store()
+    try:
+        problems = store.integrity_check()
+        n = store.outcome_count()
+    finally:
+        store.dispose()
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    click.echo(f"store sound: {n} outcomes, schema version {store.schema_version()}")
+
+
+@main.command()
+@click.option("--base", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The base history the recorded outcomes are added to.")
+@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Artifacts root (default: RISKMODEL_ARTIFACTS or ./artifacts).")
+@click.option("--min-new", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Outcomes needed before a challenger is trained.")
+@click.option("--auc-margin", type=float, default=0.01, show_default=True,
+              help="How much lower than the champion's the challenger's AUC may be.")
+@click.option("--holdout-share", type=click.FloatRange(0.05, 0.9), default=0.3,
+              show_default=True, help="Share of the most recent outcomes held out.")
+def retrain(base: Path | None, artifacts: Path | None, min_new: int, auc_margin: float,
+            holdout_share: float) -> None:
+    """Train a challenger on the base history plus recorded outcomes; promote it only if
+    it passes the gate against the serving model. Exit 0 promoted, 4 refused."""
+    from training.retrain import GatePolicy
+    from training.retrain import retrain as run
+
+    store = _store()
+    try:
+        report = run(store, artifacts or config.artifacts_dir(), base=base,
+                     policy=GatePolicy(min_new, auc_margin, 0.0, holdout_share),
+                     by=_who(), code_version=code_version())
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was promoted", err=True)
+        sys.exit(130)
+    except (RiskModelError, ValueError) as e:
+        raise _fail(e) from None
+    finally:
+        store.dispose()
+    ch, cc = report["champion"], report["challenger"]
+    click.echo(f"champion {ch['version']}: AUC {ch['roc_auc']:.4f} Brier {ch['brier']:.4f}; "
+               f"challenger {report['version']}: AUC {cc['roc_auc']:.4f} Brier "
+               f"{cc['brier']:.4f} on {report['holdout_rows']} recent outcomes")
+    click.echo(f"decision: {report['decision']}"
+               + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
+    if report["decision"] != "promoted":
+        sys.exit(4)
+
+
+@main.group()
+def models() -> None:
+    """The model registry: list, show, promote, roll back."""
+
+
+def _registry(artifacts: Path | None):
+    from riskmodel.registry import Registry
+
+    return Registry(artifacts or config.artifacts_dir())
+
+
+_artifacts_option = click.option("--artifacts", type=click.Path(file_okay=False,
+                                                                path_type=Path),
+                                  default=None, help="Artifacts root.")
+
+
+@models.command("list")
+@_artifacts_option
+def models_list(artifacts: Path | None) -> None:
+    """Every version, which one is serving, and how it got there."""
+    reg = _registry(artifacts)
+    current = reg.current_version()
+    events = {e["version"]: e for e in reg.history()}
+    for version in reg.versions():
+        try:
+            m = reg.manifest(version)
+            auc = m.get("metrics", {}).get("roc_auc")
+            gate = m.get("gate", {}).get("decision", "")
+            line = f"{m.get('created_at', '?'):<26} AUC {auc:.4f}  {gate:<9}"
+        except RiskModelError as e:
+            line = f"unreadable: {e}"
+        mark = "*" if version == current else " "
+        ev = events.get(version)
+        how = f"  {ev['action']} by {ev['by']}: {ev['reason']}" if ev else ""
+        click.echo(f"{mark} {version}  {line}{how}")
+
+
+@models.command("show")
+@click.argument("version")
+@_artifacts_option
+def models_show(version: str, artifacts: Path | None) -> None:
+    """A version's manifest summary and gate report."""
+    import json
+
+    reg = _registry(artifacts)
+    try:
+        m = reg.verify(version)
+    except RiskModelError as e:
+        raise _fail(e) from None
+    summary = {k: m.get(k) for k in ("version", "created_at", "code_version", "model",
+                                     "bands", "training_data", "gate")}
+    summary["metrics"] = {k: v for k, v in m.get("metrics", {}).items()
+                          if k != "calibration_table"}
+    summary["serving"] = version == reg.current_version()
+    click.echo(json.dumps(summary, indent=2, default=str))
+
+
+@models.command("promote")
+@click.argument("version")
+@click.option("--reason", default="promoted by hand", show_default=True)
+@_artifacts_option
+def models_promote(version: str, reason: str, artifacts: Path | None) -> None:
+    """Make a verified version current (the service picks it up without a restart)."""
+    try:
+        event = _registry(artifacts).promote(version, by=_who(), reason=reason)
+    except RiskModelError as e:
+        raise _fail(e) from None
+    click.echo(f"{event['version']} is current (was {event['previous']})")
+
+
+@models.command("rollback")
+@_artifacts_option
+def models_rollback(artifacts: Path | None) -> None:
+    """Return to the version that was current before the current one."""
+    try:
+        event = _registry(artifacts).rollback(by=_who())
+    except RiskModelError as e:
+        raise _fail(e) from None
+    click.echo(f"rolled back to {event['version']} (from {event['previous']})")
+
+
 @main.command()
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
 @click.option("--bind", default=None, help="host:port to listen on (default RISKMODEL_BIND "

@@ -254,3 +254,40 @@ class Registry:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    # ------------------------------------------------------------------ promotion history
+
+    @property
+    def history_path(self) -> Path:
+        return self.root / "promotions.jsonl"
+
+    def history(self) -> list[dict]:
+        """Every promotion and rollback, oldest first (one JSON object per line)."""
+        try:
+            lines = self.history_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def promote(self, version: str, *, by: str, reason: str, action: str = "promote") -> dict:
+        """Make ``version`` current and record who did it and why."""
+        previous = self.current_version()
+        self.set_current(version)
+        event = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "action": action,
+                 "version": version, "previous": previous, "by": by, "reason": reason}
+        with open(self.history_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(event) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return event
+
+    def rollback(self, *, by: str) -> dict:
+        """Return to the version that was current before the current one was promoted."""
+        current = self.current_version()
+        for event in reversed(self.history()):
+            if event["version"] == current and event.get("previous"):
+                return self.promote(event["previous"], by=by, action="rollback",
+                                    reason=f"rollback from {current}")
+        raise ArtifactError(f"no earlier version to roll back to from {current!r}: the "
+                            "promotion history does not say what was current before it")
+

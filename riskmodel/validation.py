@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.errors import FieldError, SchemaError
-from riskmodel.schema import SCHEMA, Column, Schema
+from riskmodel.schema import FAILURE_REASONS, SCHEMA, Column, Schema
 
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -243,6 +243,54 @@ def validate_record(rec: Mapping, *, strict: bool = False,
                     schema: Schema = SCHEMA) -> tuple[dict, list[FieldError]]:
     """One campaign as plain typed values by column, and every error (row 1)."""
     return parse_record(rec, schema.columns, None, False, 1, strict)
+
+
+_OUTCOME_COLUMNS = (SCHEMA["campaign_id"],) + SCHEMA.outcome_columns
+_OUTCOME_FIELDS = {c.name for c in _OUTCOME_COLUMNS} | {"correction", "plan"}
+
+
+def parse_outcome(item: object, row: int) -> tuple[dict | None, list[FieldError]]:
+    """One outcome from JSON (``campaign_id``, ``failed``, ``failure_reason``,
+    ``completed_on``, ``correction``, ``plan``): plain fields ready for the store, or every
+    error with its row."""
+    values, errors = parse_record(item, _OUTCOME_COLUMNS, None, False, row, strict=True)
+    if not isinstance(item, Mapping):
+        return None, errors
+    for key in item:
+        if key not in _OUTCOME_FIELDS:
+            errors.append(FieldError(row, str(key), "is not a field of an outcome",
+                                     "one of " + ", ".join(sorted(_OUTCOME_FIELDS)), None))
+    correction = item.get("correction", False)
+    if not isinstance(correction, bool):
+        errors.append(FieldError(row, "correction", "must be true or false",
+                                 "true or false", correction))
+    reason = values.get("failure_reason")
+    reason = None if reason is None or reason < 0 else FAILURE_REASONS[reason]
+    if values.get("failed") == 0.0 and reason is not None:
+        errors.append(FieldError(row, "failure_reason", "must be empty for a success",
+                                 "empty when failed is false", reason))
+    plan = item.get("plan")
+    if plan is not None:
+        if not isinstance(plan, Mapping):
+            errors.append(FieldError(row, "plan", "is not an object", "a campaign object",
+                                     type(plan).__name__))
+        else:
+            _, plan_errors = validate_record(plan, strict=True)
+            errors += [FieldError(row, f"plan/{e.column}", e.problem, e.allowed, e.received)
+                       for e in plan_errors]
+            if plan.get("campaign_id") not in (None, item.get("campaign_id")):
+                errors.append(FieldError(row, "plan/campaign_id", "differs from the outcome's",
+                                         str(item.get("campaign_id")), plan.get("campaign_id")))
+    if errors:
+        return None, errors
+    completed = values.get("completed_on")
+    out = {"campaign_id": values["campaign_id"], "failed": bool(values["failed"]),
+           "failure_reason": reason,
+           "completed_on": None if completed is None else completed.date().isoformat(),
+           "correction": correction}
+    if plan is not None:
+        out["plan"] = dict(plan, campaign_id=values["campaign_id"])
+    return out, []
 
 
 def _validate_records(records: Sequence[Mapping], cols: Sequence[Column],

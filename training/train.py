@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class TrainResult:
     split: str
     notices: list = field(default_factory=list)
     model: AdditiveRiskModel | None = None
+    manifest: dict = field(default_factory=dict)
+    card_data: tuple = ()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -116,16 +119,17 @@ def _check_classes(y: np.ndarray, where: str) -> None:
                         f"{MIN_PER_CLASS} of each are needed")
 
 
-def train(data: str | Path, *, out: str | Path = "artifacts", seed: int = 0,
+def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", seed: int = 0,
           drop_invalid: bool = False, promote: bool | None = None,
           candidates: dict | None = None, code_version: str = "unknown",
-          progress: bool | None = None, write: bool = True) -> TrainResult:
+          progress: bool | None = None, write: bool = True,
+          split_by_date: bool = True) -> TrainResult:
     """Train on a history file and write a new model version.
 
     Parameters
     ----------
-    data : path
-        CSV or Parquet in the contract, with the outcome columns.
+    data : path or DataFrame
+        CSV or Parquet in the contract (or a frame of it), with the outcome columns.
     out : path
         Artifacts root; the version goes to ``<out>/models/<version>``.
     seed : int
@@ -134,9 +138,20 @@ def train(data: str | Path, *, out: str | Path = "artifacts", seed: int = 0,
         Train on the valid rows instead of refusing a file with invalid rows.
     promote : bool, optional
         Point ``CURRENT`` at the new version; by default only when none is current.
+    split_by_date : bool
+        Split by ``completed_on`` when every row has one; ``False`` splits at random
+        (retraining does: its gate holds out the most recent outcomes itself).
     """
     candidates = candidates or CANDIDATES
-    raw = load_history(data)
+    if isinstance(data, pd.DataFrame):
+        raw = data
+        if raw.empty:
+            raise DataError("the history has no campaigns")
+        data_name = "(data frame)"
+        data_sha = hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest()
+    else:
+        raw = load_history(data)
+        data_name, data_sha = Path(data).name, file_sha256(data)
     v = validate_campaigns(raw, outcomes=True)
     notices = []
     if v.ignored_columns:
@@ -161,8 +176,8 @@ def train(data: str | Path, *, out: str | Path = "artifacts", seed: int = 0,
             notices.append(f"{TRUTH} has empty or non-numeric values; Bayes limit not reported")
             truth = None
     dates = batch["completed_on"]
-    have_dates = all(d is not None for d in dates)
-    if not have_dates and any(d is not None for d in dates):
+    have_dates = split_by_date and all(d is not None for d in dates)
+    if split_by_date and not have_dates and any(d is not None for d in dates):
         notices.append("completed_on is empty on some rows: split at random instead of by date")
     tr, va, te, split = split_rows(dates if have_dates else None, y, seed)
     for name, part in (("the training split", tr), ("the validation split", va),
@@ -191,12 +206,10 @@ def train(data: str | Path, *, out: str | Path = "artifacts", seed: int = 0,
     metrics["chosen"] = chosen
     result = TrainResult(None, metrics, chosen, val_loss, len(keep), v.n_invalid,
                          dict(dropped), v.ignored_columns, split, notices, model)
-    if not write:
-        return result
-    manifest = {
+    result.manifest = {
         "code_version": code_version,
         "seed": seed,
-        "training_data": {"file": Path(data).name, "sha256": file_sha256(data),
+        "training_data": {"file": data_name, "sha256": data_sha,
                           "rows": int(len(raw)), "rows_used": int(len(keep)),
                           "rows_dropped": int(v.n_invalid), "dropped_reasons": dict(dropped)},
         "split": {"rule": split, "train": int(len(tr)), "validation": int(len(va)),
@@ -210,16 +223,33 @@ def train(data: str | Path, *, out: str | Path = "artifacts", seed: int = 0,
                           "percentile of validation risk"},
         "metrics": metrics,
     }
+    result.card_data = (y[te], p_te, None if truth is None else truth[te])
+    if write:
+        save_version(result, out, promote=promote)
+    return result
+
+
+def save_version(result: TrainResult, out: str | Path, *, promote: bool | None = None,
+                 report: dict | None = None) -> str:
+    """Write a trained result as a new version (with a gate ``report`` if given); point
+    CURRENT at it when ``promote`` (by default only when none is current)."""
     from training.model_card import write_model_card
 
+    manifest = dict(result.manifest)
+    if report is not None:
+        manifest["gate"] = report
+
+    def files(directory: Path, m: dict) -> None:
+        write_model_card(directory, m, result.model, *result.card_data)
+        if report is not None:
+            (directory / "gate_report.json").write_text(json.dumps(report, indent=2,
+                                                                   default=str) + "\n")
+
     registry = Registry(out)
-    result.version = registry.write(
-        model, manifest,
-        extra=lambda d, m: write_model_card(d, m, model, y[te], p_te,
-                                            None if truth is None else truth[te]))
+    result.version = registry.write(result.model, manifest, extra=files)
     if promote or (promote is None and registry.current_version() is None):
         registry.set_current(result.version)
-    return result
+    return result.version
 
 
 def _no_bar(progress: bool | None) -> bool | None:
