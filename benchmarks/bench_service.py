@@ -6,8 +6,11 @@ Both apps run under the same gunicorn settings (service/gunicorn_conf.py: 2 sync
 the load comes from wrk (Debian package `wrk`) in a separate process, 2 threads, 8
 connections, one campaign per request and the default three factors. Rounds alternate
 echo / riskmodel so drift hits both alike; medians of requests/s and p99 are printed with
-the ratio. The issue's bars: ratio ≥ 0.70, p99 < 20 ms at 8 connections.
-Extra environment (e.g. RISKMODEL_LOG_LEVEL) is passed to the riskmodel server.
+the ratio. The issue's bars: ratio ≥ 0.70, p99 < 20 ms at 8 connections. A third server runs
+riskmodel with the prediction log off (RISKMODEL_LOG_PREDICTIONS=false), so the cost of
+logging every scored campaign to the store (SQLite under a temporary directory) is printed
+as a ratio too (bar: the log costs at most 20%). Extra environment (e.g.
+RISKMODEL_LOG_LEVEL) is passed to the riskmodel servers.
 """
 
 from __future__ import annotations
@@ -87,18 +90,22 @@ def main() -> None:
     env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp / "metrics"),
                PYTHONPATH=str(ROOT / "benchmarks"))
     (tmp / "metrics").mkdir()
+    env["RISKMODEL_DATA_DIR"] = str(tmp / "var")
     servers = {"echo": start("echo_app:app", 18081, env),
-               "riskmodel": start("service:create_app()", 18082, env)}
-    ports = {"echo": 18081, "riskmodel": 18082}
-    results: dict[str, list] = {"echo": [], "riskmodel": []}
+               "riskmodel": start("service:create_app()", 18082, env),
+               "no-predlog": start("service:create_app()", 18083,
+                                   dict(env, RISKMODEL_LOG_PREDICTIONS="false"))}
+    ports = {"echo": 18081, "riskmodel": 18082, "no-predlog": 18083}
+    names = list(ports)
+    results: dict[str, list] = {name: [] for name in names}
     try:
-        for name in ("echo", "riskmodel"):  # warm both
+        for name in names:  # warm every server
             wrk(ports[name], 2, args.connections, script)
         for r in range(args.rounds):
-            for name in ("echo", "riskmodel"):
+            for name in names:
                 rps, p99 = wrk(ports[name], args.seconds, args.connections, script)
                 results[name].append((rps, p99))
-                print(f"round {r + 1} {name:<9} {rps:8.0f} req/s  p99 {p99:6.2f} ms")
+                print(f"round {r + 1} {name:<10} {rps:8.0f} req/s  p99 {p99:6.2f} ms")
     finally:
         for proc in servers.values():
             os.killpg(proc.pid, signal.SIGTERM)
@@ -108,6 +115,9 @@ def main() -> None:
     print(f"median: echo {med['echo'][0]:.0f} req/s (p99 {med['echo'][1]:.2f} ms), riskmodel "
           f"{med['riskmodel'][0]:.0f} req/s (p99 {med['riskmodel'][1]:.2f} ms); ratio "
           f"{med['riskmodel'][0] / med['echo'][0]:.2f} (bar ≥ 0.70, p99 < 20 ms)")
+    on, off = med["riskmodel"][0], med["no-predlog"][0]
+    print(f"prediction log: on {on:.0f} req/s, off {off:.0f} req/s; on/off {on / off:.2f} "
+          "(bar ≥ 0.80)")
 
 
 if __name__ == "__main__":

@@ -151,8 +151,12 @@ def readiness_flags(cols: dict) -> dict:
     campaign's plain values (the same comparisons serve both). Unknown (NaN) never warns."""
     market = cols["marketplace"]
     sales = cols["annual_sales_usd"]
-    with np.errstate(over="ignore"):  # a tiny resource value makes an infinite ratio
-        ratio = cols["committed_ad_budget_usd"] / cols["resource_value_usd"]
+    budget, resource = cols["committed_ad_budget_usd"], cols["resource_value_usd"]
+    if isinstance(budget, np.ndarray):
+        with np.errstate(over="ignore"):  # a tiny resource value makes an infinite ratio
+            ratio = budget / resource
+    else:
+        ratio = float(budget) / float(resource)
     return {
         "sales_below_threshold": (_NA[market] & (sales < 600_000))
         | (_EU[market] & (sales < 400_000 * USD_PER_EUR)),

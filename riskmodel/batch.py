@@ -260,13 +260,15 @@ def _summarise(summary: BatchSummary, arr, batch, scorer: Scorer, df: pd.DataFra
 
 def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int = 3,
                strict: bool = False, rejects: str | Path | None = None,
-               chunk_rows: int = CHUNK_ROWS, progress: bool | None = None) -> BatchSummary:
+               chunk_rows: int = CHUNK_ROWS, progress: bool | None = None,
+               log_to=None) -> BatchSummary:
     """Score every campaign of ``src`` into ``dst`` (CSV or Parquet; ``-`` is standard
     input / output, CSV).
 
     Invalid rows go to ``rejects`` (default: beside the output, ``<name>.rejects.csv``) and
     the valid rows are scored. With ``strict`` any invalid row fails the run before anything
-    is written (:class:`SchemaError`). The output appears only when complete.
+    is written (:class:`SchemaError`). The output appears only when complete. ``log_to``
+    (a :class:`riskmodel.store.Store`) records every scored campaign in the prediction log.
     """
     from tqdm import tqdm
 
@@ -328,6 +330,8 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                 writer.write_table(kept.cast(writer.schema) if out_kind == "parquet"
                                    else kept)
                 _summarise(summary, arr, batch, scorer, df)
+                if log_to is not None:
+                    _log_predictions(log_to, df[valid], arr, scorer)
             if offset == 0:
                 raise DataError(f"{src} has a header but no campaigns")
             if writer is None:  # nothing valid: still write a header-only output
@@ -359,6 +363,18 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
             stdin_copy.unlink(missing_ok=True)
     summary.riskiest.sort(reverse=True)
     return summary
+
+
+def _log_predictions(store, rows: pd.DataFrame, arr, scorer: Scorer) -> None:
+    """The scored rows, with their plan as read, into the store's prediction log."""
+    cols = [c for c in SCHEMA.names if c in rows.columns]
+    plans = rows[cols].astype(object).where(rows[cols].notna(), None).to_dict("records")
+    bands = np.asarray(BANDS, dtype=object)[arr.band]
+    store.log_predictions([
+        {"campaign_id": p["campaign_id"], "model_version": scorer.version,
+         "failure_risk": float(r), "risk_band": b, "inputs": p, "source": "batch",
+         "request_id": None}
+        for p, r, b in zip(plans, arr.risk.tolist(), bands.tolist(), strict=True)])
 
 
 def _check_all(src: Path, chunk_rows: int) -> None:

@@ -135,8 +135,12 @@ def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
               help="Where invalid rows go (default: beside the output, NAME.rejects.csv).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the summary as a self-contained HTML page.")
+@click.option("--log-predictions", is_flag=True,
+              help="Record every scored campaign in the store's prediction log, so its "
+                   "outcome can later be joined to what was known before launch.")
 def score_command(src: str, dst: str, version: str | None, artifacts: Path | None, top_k: int,
-                  strict: bool, rejects: Path | None, report: Path | None) -> None:
+                  strict: bool, rejects: Path | None, report: Path | None,
+                  log_predictions: bool) -> None:
     """Score every planned campaign of a file.
 
     Exit status: 0 when every row was scored, 3 when some rows were rejected (see the
@@ -146,14 +150,19 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     from riskmodel.report import render_html, summary_lines
     from riskmodel.scoring import load_model
 
+    store = _store() if log_predictions else None
     try:
         scorer = load_model(version, root=artifacts or config.artifacts_dir())
-        summary = score_file(src, dst, scorer, top_k=top_k, strict=strict, rejects=rejects)
+        summary = score_file(src, dst, scorer, top_k=top_k, strict=strict, rejects=rejects,
+                             log_to=store)
     except KeyboardInterrupt:
         click.echo("interrupted: no output was written", err=True)
         sys.exit(130)
     except (RiskModelError, ValueError, OSError) as e:
         raise _fail(e) from None
+    finally:
+        if store is not None:
+            store.dispose()
     for line in summary_lines(summary):
         click.echo(line, err=True)
     if report:

@@ -231,7 +231,9 @@ class Scorer:
         contrib = [a * (r - mu) for r, mu in zip(compiled.raw_one(x), self._means, strict=True)]
         log_odds = self._base + sum(contrib)
         risk = float(expit(log_odds))
-        top = sorted(range(len(contrib)), key=lambda j: (-abs(contrib[j]), j))[:top_k]
+        # a stable sort, reversed, keeps ties in contract order, as the vectorised path does
+        sizes = [abs(c) for c in contrib]
+        top = sorted(range(len(contrib)), key=sizes.__getitem__, reverse=True)[:top_k]
         what_if = []
         for j in top:
             name = self.factor_names[j]

@@ -152,3 +152,23 @@ def test_interrupting_leaves_no_output(sig, trained, tmp_path):
     assert b"interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
     assert not os.path.exists(out)
+
+
+def test_batch_can_log_its_predictions(runner, trained, plans_csv, tmp_path, monkeypatch):
+    from riskmodel.store import Store
+
+    root, _ = trained
+    monkeypatch.setenv("RISKMODEL_DATA_DIR", str(tmp_path / "var"))
+    res = _score(runner, root, "--in", str(plans_csv), "--out", str(tmp_path / "o.csv"),
+                 "--log-predictions")
+    assert res.exit_code == 0, res.output
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'riskmodel.sqlite3'}")
+    try:
+        first = pd.read_csv(plans_csv, dtype=str).iloc[0]
+        [logged] = store.predictions_for(first["campaign_id"])
+        assert logged["source"] == "batch"
+        assert logged["inputs"]["goal_alignment_score"] == first["goal_alignment_score"]
+        scored = pd.read_csv(tmp_path / "o.csv").iloc[0]
+        assert logged["failure_risk"] == pytest.approx(scored["failure_risk"], abs=1e-12)
+    finally:
+        store.dispose()

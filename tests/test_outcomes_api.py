@@ -9,11 +9,19 @@ PLAN = {"campaign_id": "o-1", "marketplace": "US", "campaign_type": "lightning_d
 
 
 @pytest.fixture
-def keyed(trained, tmp_path):
+def keyed(trained, tmp_path, store_url):
+    """The service on SQLite and on PostgreSQL, chosen by its database_url setting
+    (RISKMODEL_DATABASE_URL in the environment)."""
     root, _ = trained
     app = create_app({"artifacts": str(root), "reload_interval": 3600.0,
-                      "api_keys": f"{KEY},other-key", "data_dir": str(tmp_path)})
-    return app
+                      "api_keys": f"{KEY},other-key", "data_dir": str(tmp_path),
+                      "database_url": store_url})
+    yield app
+    store = app.extensions["riskmodel.store"]
+    try:
+        store().dispose()
+    except Exception:  # noqa: BLE001  never opened
+        pass
 
 
 def _auth(key=KEY):
