@@ -109,6 +109,11 @@ def main() -> None:
     finally:
         for proc in servers.values():
             os.killpg(proc.pid, signal.SIGTERM)
+        for proc in servers.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
     med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
            for k, v in results.items()}

@@ -204,24 +204,24 @@ def outcomes() -> None:
 def outcomes_import(path: Path, correction: bool) -> None:
     """Record outcomes from a CSV or Parquet file (campaign_id, failed, failure_reason,
     completed_on; plan columns too for campaigns never scored). All or nothing."""
+    from riskmodel.schema import SCHEMA
     from riskmodel.store import OutcomeConflict, UnknownCampaign
-    from riskmodel.validation import parse_outcome, read_table, validate_campaigns
+    from riskmodel.validation import parse_outcome, read_table
 
     df = read_table(path)
-    plan_cols = [c for c in config_schema().names if c in df.columns and c != "campaign_id"]
-    v = validate_campaigns(df, outcomes=True) if plan_cols else None
+    plan_columns = [c for c in SCHEMA.names if c in df.columns]
+    has_plan = len(plan_columns) > 1  # more than the campaign id
+    keys = ("campaign_id",) + tuple(c.name for c in SCHEMA.outcome_columns)
     items, errors = [], []
     records = df.astype(object).where(df.notna(), None).to_dict("records")
-    for i, rec in enumerate(records):
-        outcome = {k: rec.get(k) for k in ("campaign_id", "failed", "failure_reason",
-                                           "completed_on") if rec.get(k) not in (None, "")}
-        parsed, errs = parse_outcome(_json_types(outcome), i + 1)
+    for i, rec in enumerate(records, 1):
+        item = {k: rec[k] for k in keys if rec.get(k) not in (None, "")}
+        if has_plan:
+            item["plan"] = {k: rec[k] for k in plan_columns if rec.get(k) not in (None, "")}
+        parsed, errs = parse_outcome(item, i, strict=False)
         errors += errs
         if parsed is not None:
-            parsed["correction"] = correction
-            if plan_cols and v is not None and v.valid[i]:
-                parsed["plan"] = {k: _plain(rec.get(k)) for k in config_schema().names}
-            items.append(parsed)
+            items.append(dict(parsed, correction=correction))
     if errors:
         raise click.ClickException(str(SchemaError(errors)))
     store = _store()
@@ -235,32 +235,6 @@ def outcomes_import(path: Path, correction: bool) -> None:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     click.echo(f"{len(results)} outcomes: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
-
-
-def config_schema():
-    from riskmodel.schema import SCHEMA
-
-    return SCHEMA
-
-
-def _plain(v):
-    import math
-
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, str):
-        word = v.strip().lower()
-        if word in ("true", "false"):
-            return word == "true"
-        try:
-            return float(v) if v.strip() else None
-        except ValueError:
-            return v
-    return v
-
-
-def _json_types(outcome: dict) -> dict:
-    return {k: (_plain(v) if k == "failed" else v) for k, v in outcome.items()}
 
 
 @outcomes.command("check")

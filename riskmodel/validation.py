@@ -249,11 +249,12 @@ _OUTCOME_COLUMNS = (SCHEMA["campaign_id"],) + SCHEMA.outcome_columns
 _OUTCOME_FIELDS = {c.name for c in _OUTCOME_COLUMNS} | {"correction", "plan"}
 
 
-def parse_outcome(item: object, row: int) -> tuple[dict | None, list[FieldError]]:
+def parse_outcome(item: object, row: int,
+                  strict: bool = True) -> tuple[dict | None, list[FieldError]]:
     """One outcome from JSON (``campaign_id``, ``failed``, ``failure_reason``,
     ``completed_on``, ``correction``, ``plan``): plain fields ready for the store, or every
-    error with its row."""
-    values, errors = parse_record(item, _OUTCOME_COLUMNS, None, False, row, strict=True)
+    error with its row. ``strict`` takes JSON types only (the API); files pass text."""
+    values, errors = parse_record(item, _OUTCOME_COLUMNS, None, False, row, strict=strict)
     if not isinstance(item, Mapping):
         return None, errors
     for key in item:
@@ -275,7 +276,7 @@ def parse_outcome(item: object, row: int) -> tuple[dict | None, list[FieldError]
             errors.append(FieldError(row, "plan", "is not an object", "a campaign object",
                                      type(plan).__name__))
         else:
-            _, plan_errors = validate_record(plan, strict=True)
+            _, plan_errors = validate_record(plan, strict=strict)
             errors += [FieldError(row, f"plan/{e.column}", e.problem, e.allowed, e.received)
                        for e in plan_errors]
             if plan.get("campaign_id") not in (None, item.get("campaign_id")):

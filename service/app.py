@@ -95,8 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "(unmatched)"
         metrics.requests.labels(route=route, method=request.method,
-                                status=str(response.status_code)).inc()
-        metrics.latency.labels(route=route, method=request.method).observe(elapsed)
+                                status=str(response.status_code)).observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "")
         log.info("request", extra={"request_id": g.get("request_id"),
                                    "method": request.method, "path": request.path,

@@ -28,11 +28,10 @@ class Metrics:
         registry = None if self.multiprocess else CollectorRegistry()
         self.registry = registry
         kw = {"registry": registry}
-        self.requests = Counter("riskmodel_http_requests_total", "HTTP requests.",
-                                ["route", "method", "status"], **kw)
-        self.latency = Histogram("riskmodel_http_request_duration_seconds",
-                                 "Time to answer a request.", ["route", "method"],
-                                 buckets=BUCKETS, **kw)
+        # one histogram gives both: request counts (_count) and latency, by route and status
+        self.requests = Histogram("riskmodel_http_request_duration_seconds",
+                                  "Requests and the time to answer them.",
+                                  ["route", "method", "status"], buckets=BUCKETS, **kw)
         self.scores = Counter("riskmodel_scores_total", "Campaigns scored, by risk band.",
                               ["band", "model_version"], **kw)
         self.rejections = Counter("riskmodel_input_rejections_total",

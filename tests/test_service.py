@@ -180,8 +180,8 @@ def test_metrics_count_requests_scores_and_rejections(client):
     client.post("/v1/score", json=GOOD)
     client.post("/v1/score", json=dict(GOOD, marketplace="XX"))
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'riskmodel_http_requests_total{method="POST",route="/v1/score",status="200"} 1.0' \
-        in text
+    assert ('riskmodel_http_request_duration_seconds_count{method="POST",route="/v1/score",'
+            'status="200"} 1.0') in text
     assert 'riskmodel_input_rejections_total{field="marketplace"} 1.0' in text
     assert "riskmodel_scores_total{band=" in text
     assert "riskmodel_http_request_duration_seconds_bucket" in text

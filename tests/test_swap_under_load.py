@@ -138,7 +138,7 @@ def test_swap_under_load_loses_no_request(server):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
     served = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                 if line.startswith("riskmodel_http_requests_total{")
+                 if line.startswith("riskmodel_http_request_duration_seconds_count{")
                  and 'route="/v1/score"' in line and 'status="200"' in line)
     assert served == len(answers)  # counted once, across both workers
     refused = [line for line in text.splitlines()
