@@ -29,8 +29,13 @@ default-model: $(BIN)/.installed
 	$(BIN)/riskmodel generate --rows 50000 --seed 20261127 --with-truth --out data/default-history.csv
 	$(BIN)/riskmodel train --data data/default-history.csv --out artifacts --promote
 
+# Benchmarks run apart from the tests; bench_service needs wrk (apt-get install wrk).
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_score.py
+	$(BIN)/python benchmarks/bench_faithfulness.py
+	$(BIN)/python benchmarks/bench_batch.py --sizes 1000000
+	$(BIN)/python benchmarks/bench_service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

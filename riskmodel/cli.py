@@ -32,8 +32,7 @@ def code_version() -> str:
 
 
 def _fail(e: Exception) -> click.ClickException:
-    if isinstance(e, SchemaError):
-        return click.ClickException(str(e))
+    """A user's mistake (bad file, unknown version...) as one clear message, exit 1."""
     return click.ClickException(str(e))
 
 

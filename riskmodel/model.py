@@ -372,22 +372,12 @@ class AdditiveRiskModel:
         p = expit(self.decision_function(batch))
         return np.column_stack([1 - p, p])
 
-    def contributions(self, batch: CampaignBatch) -> tuple[float, np.ndarray]:
-        """Base value and per-factor contributions on the calibrated log-odds scale.
-
-        ``base + contributions.sum(axis=1)`` is the calibrated log-odds of each row.
-        """
-        a, b = self.calibration_
-        raw = self.compiled_.raw(self._inputs(batch))
-        base = a * (float(self.solver_.intercept_[0]) + float(self.factor_means_.sum())) + b
-        return base, a * (raw - self.factor_means_)
-
     def set_calibration(self, slope: float, intercept: float) -> None:
         if not slope > 0:
             raise ValueError(f"calibration slope must be > 0 to keep the order; got {slope}")
         self.calibration_ = (float(slope), float(intercept))
 
-    def shape(self, factor: str, grid: np.ndarray | None = None, level: int | None = None):
+    def shape(self, factor: str, grid: np.ndarray | None = None):
         """The factor's main-effect curve (numeric) or per-level values, centred, calibrated
         scale: for model cards."""
         a = self.calibration_[0]

@@ -12,7 +12,7 @@ column's ``categories`` with ``-1`` for empty; strings and dates as ``object`` a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -530,8 +530,3 @@ def read_table(path: str | Path, **kw) -> pd.DataFrame:
     if suffix in (".csv", ".txt") or str(path) == "-":
         return pd.read_csv(path, dtype=str, keep_default_na=False, **kw)
     raise ValueError(f"{path} has an unknown file type {suffix!r}: expected .csv or .parquet")
-
-
-def iter_errors(errors: Iterable[FieldError]) -> Iterable[str]:
-    for e in errors:
-        yield e.message

@@ -201,6 +201,14 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                                                        "content": {"text/plain": {
                                                            "schema": {"type": "string"}}}},
                                                "500": server_error}}},
+            "/problems/{kind}": {"get": {
+                "summary": "What a problem type means.",
+                "parameters": [{"name": "kind", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The type and its description.",
+                                      "content": json_body},
+                              "404": _problem("No such problem type."),
+                              "500": server_error}}},
             "/openapi.json": {"get": {"summary": "This document.",
                                       "responses": {"200": {"description": "OpenAPI 3.1.",
                                                             "content": json_body},

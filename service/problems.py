@@ -23,6 +23,8 @@ PROBLEM_TYPES = {
     "unauthorized": "A missing or wrong API key.",
     "outcome-conflict": "An outcome differs from the one recorded; send it as a correction.",
     "unknown-campaign": "An outcome for a campaign never scored, without its plan.",
+    "store-unavailable": "The outcome store cannot be reached; scoring still works.",
+    "unknown-problem-type": "There is no problem type of that name.",
 }
 
 

@@ -229,3 +229,11 @@ def test_an_unexpected_error_is_a_500_problem_not_a_400(app, monkeypatch):
     r = app.test_client().post("/v1/score", json=GOOD)
     body = _problem(r, 500)
     assert "boom" not in body["detail"]
+
+
+def test_problem_types_resolve(client):
+    r = client.post("/v1/score", data="{", content_type="application/json")
+    kind = r.get_json()["type"]
+    described = client.get(kind)
+    assert described.status_code == 200 and described.get_json()["description"]
+    _problem(client.get("/problems/no-such-thing"), 404)

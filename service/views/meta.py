@@ -7,6 +7,7 @@ import html
 from flask import Blueprint, Response, current_app
 
 from riskmodel import SCHEMA
+from service.problems import PROBLEM_TYPES, Problem
 from service.serialize import dumps
 
 bp = Blueprint("meta", __name__)
@@ -39,6 +40,15 @@ def docs() -> Response:
             f"<th>meaning</th></tr>{rows}</table><p>Machine-readable: "
             f"<a href=/openapi.json>/openapi.json</a></p>")
     return Response(page, mimetype="text/html")
+
+
+@bp.get("/problems/<kind>")
+def problem_type(kind: str) -> dict:
+    """What a problem ``type`` URI means (they resolve, as RFC 9457 recommends)."""
+    if kind not in PROBLEM_TYPES:
+        raise Problem(404, "unknown-problem-type", "Not Found",
+                      f"no problem type {kind!r}; known: {', '.join(sorted(PROBLEM_TYPES))}")
+    return {"type": f"/problems/{kind}", "description": PROBLEM_TYPES[kind]}
 
 
 @bp.get("/metrics")
