@@ -128,8 +128,9 @@ class _Labels:
         return c
 
 
-def score_chunk(scorer: Scorer, df: pd.DataFrame, top_k: int, texts: _Labels):
+def score_chunk(scorer: Scorer, df: pd.DataFrame, top_k: int):
     """Validate and score one chunk: (valid mask, errors, new arrow columns, arrays, batch)."""
+    texts = _Labels()  # per chunk: distinct values (sales, delays...) grow with the file
     v = validate_campaigns(df)
     valid = v.valid
     batch = v.batch.take(np.flatnonzero(valid))
@@ -299,7 +300,6 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
         tmp = None
         writer = None
         rej = _Rejects(rejects_path)
-        texts = _Labels()
         offset = 0
         bar = tqdm(unit=" rows", desc="scoring", disable=None if progress is None
                    else not progress, file=sys.stderr)
@@ -314,7 +314,7 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                 missing = [c for c in SCHEMA.required if c not in df.columns]
                 if missing:
                     raise SchemaError(validate_campaigns(df.head(1)).errors)
-                valid, errors, cols, arr, batch = score_chunk(scorer, df, top_k, texts)
+                valid, errors, cols, arr, batch = score_chunk(scorer, df, top_k)
                 ids = df["campaign_id"].tolist() if "campaign_id" in df else [None] * len(df)
                 rej.add(errors, offset, ids)
                 offset += len(df)
