@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000])
     ap.add_argument("--artifacts", default="artifacts")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(dir=".") as d:
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as d:
         for n in args.sizes:
             src = Path(d) / f"plans-{n}.csv"
             parts = [generate(min(500_000, n - i), seed=i)[list(SCHEMA.names)]

@@ -90,11 +90,7 @@ def client(app):
     return app.test_client()
 
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_database(name: str) -> str:
-    """A fresh PostgreSQL database on the machine's server; its SQLAlchemy URL."""
+def _pg_admin(sql: str) -> None:
     import psycopg
 
     try:
@@ -105,15 +101,19 @@ def _pg_database(name: str) -> str:
             raise
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}")
     with conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        for statement in sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
-    """The same store tests against SQLite and against the PostgreSQL server."""
+    """The same store tests against SQLite and against the PostgreSQL server (a database
+    of its own, created for the test and dropped after it)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    return _pg_database(f"riskmodel_test_{os.getpid()}_{request.node.name[:20].lower()}"
-                        .replace("[", "_").replace("]", "_").replace("-", "_"))
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    name = f"riskmodel_test_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
