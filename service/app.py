@@ -14,7 +14,7 @@ from riskmodel.features import FACTORS
 from riskmodel.store import Store
 from service import problems
 from service.holder import ModelHolder
-from service.logs import configure
+from service.logs import access_line, configure
 from service.metrics import Metrics
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
@@ -97,11 +97,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         metrics.requests.labels(route=route, method=request.method,
                                 status=str(response.status_code)).observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        log.info("request", extra={"request_id": g.get("request_id"),
-                                   "method": request.method, "path": request.path,
-                                   "status": response.status_code,
-                                   "duration_ms": round(elapsed * 1000, 3),
-                                   "model_version": g.get("model_version")})
+        access_line(log, {"request_id": g.get("request_id"), "method": request.method,
+                          "path": request.path, "status": response.status_code,
+                          "duration_ms": round(elapsed * 1000, 3),
+                          "model_version": g.get("model_version")})
         return response
 
     return app

@@ -34,3 +34,26 @@ def configure(level: str) -> logging.Logger:
     log.setLevel(level.upper())
     log.propagate = False
     return log
+
+
+def access_line(log: logging.Logger, fields: dict) -> None:
+    """Write one request's JSON line through the logger's handlers, without building a
+    LogRecord or scanning it: the same line a ``log.info("request", extra=fields)`` would
+    give, at a fraction of the cost on the hot path."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    line = orjson.dumps({"time": now, "level": "INFO", "logger": log.name,
+                         "message": "request", **fields}, default=str).decode() + "\n"
+    for handler in log.handlers:
+        stream = getattr(handler, "stream", None)
+        if stream is None:  # not a stream handler: take the ordinary way
+            log.info("request", extra=fields)
+            return
+        handler.acquire()
+        try:
+            stream.write(line)
+            stream.flush()
+        finally:
+            handler.release()
+
