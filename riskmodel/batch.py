@@ -88,6 +88,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pa.Table, pd.Data
         raise DataError(f"{path} has duplicate column names: {', '.join(dup)}")
     reader = pacsv.open_csv(
         path, read_options=pacsv.ReadOptions(block_size=1 << 22),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),  # quoted line breaks
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                              strings_can_be_null=False))
     pending: list[pa.RecordBatch] = []

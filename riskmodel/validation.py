@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from riskmodel.errors import FieldError, SchemaError
 from riskmodel.schema import FAILURE_REASONS, SCHEMA, Column, Schema
@@ -326,14 +327,49 @@ def _blank_mask(s: pd.Series) -> np.ndarray:
     return blank
 
 
+def _arrow_text(s: pd.Series):
+    """The pyarrow array behind a text column read from CSV, trimmed, and its blank mask;
+    ``(None, None)`` for any other column."""
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return None, None
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(pa.array(s))
+    blank = pc.fill_null(pc.equal(trimmed, ""), True)
+    return trimmed, blank.to_numpy(zero_copy_only=False)
+
+
+def _arrow_floats(trimmed, blank: np.ndarray) -> np.ndarray | None:
+    """Every non-blank cell cast to float in C (NaN for blanks); ``None`` if some cell is
+    not a number, so the caller's slower path can say which and why."""
+    import pyarrow.compute as pc
+
+    nulled = pc.if_else(pa.array(blank), pa.scalar(None, trimmed.type), trimmed)
+    try:
+        return pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return (values, bad mask, problem per bad row) for one column."""
     n = len(s)
-    blank = _blank_mask(s)
-    problems = np.full(n, "", dtype=object)
     kind = col.kind
+    # text read from CSV by pyarrow is checked in C where the cells allow it; the pandas
+    # path below stays the reference for everything else and for locating bad cells
+    trimmed, blank = _arrow_text(s)
+    if blank is None:
+        blank = _blank_mask(s)
+    problems = np.full(n, "", dtype=object)
+    fast = None if trimmed is None or kind not in ("number", "integer") \
+        else _arrow_floats(trimmed, blank)
+    if fast is not None:
+        values = fast
+        problems[~blank & np.isnan(values)] = "must be a finite number"  # "nan" text
     if kind in ("number", "integer"):
-        if pd.api.types.is_bool_dtype(s.dtype):
+        if fast is not None:
+            pass
+        elif pd.api.types.is_bool_dtype(s.dtype):
             values = np.full(n, np.nan)
             problems[~blank] = "must be a number, not a boolean"
         elif pd.api.types.is_numeric_dtype(s.dtype):
@@ -370,6 +406,15 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
         elif pd.api.types.is_numeric_dtype(s.dtype):
             values = s.to_numpy(dtype=float, na_value=np.nan)
             problems[~blank & ~np.isin(values, (0.0, 1.0))] = "is not a boolean"
+        elif trimmed is not None:
+            import pyarrow.compute as pc
+
+            words = pc.utf8_lower(trimmed)
+            values = np.full(n, np.nan)
+            for vocabulary, value in ((_TRUE, 1.0), (_FALSE, 0.0)):
+                hit = pc.fill_null(pc.is_in(words, value_set=pa.array(vocabulary)), False)
+                values[hit.to_numpy(zero_copy_only=False)] = value
+            problems[~blank & np.isnan(values)] = "is not a boolean"
         else:
             words = s.astype("string").str.strip().str.lower()
             values = np.full(n, np.nan)
@@ -378,8 +423,14 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             problems[~blank & np.isnan(values)] = "is not a boolean"
         values = np.where(blank | (problems != ""), np.nan, values)
     elif kind == "category":
-        strs = s.astype("string").str.strip()
-        codes = pd.Index(col.categories).get_indexer(strs).astype(float)
+        if trimmed is not None:
+            import pyarrow.compute as pc
+
+            codes = pc.fill_null(pc.index_in(trimmed, value_set=pa.array(col.categories)),
+                                 -1).to_numpy(zero_copy_only=False).astype(float)
+        else:
+            codes = pd.Index(col.categories).get_indexer(
+                s.astype("string").str.strip()).astype(float)
         non_str = np.zeros(n, dtype=bool)
         if s.dtype == object:
             non_str = ~s.map(lambda v: isinstance(v, str) or v is None or v is pd.NA
@@ -387,6 +438,20 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
         problems[~blank & (np.isnan(codes) | (codes < 0) | non_str)] = "is not an allowed value"
         values = np.where(blank | (problems != ""), -1, np.nan_to_num(codes, nan=-1))
         values = values.astype(np.int16)
+    elif kind == "string" and trimmed is not None:
+        import pyarrow.compute as pc
+
+        raw = pa.array(s)
+        values = s.to_numpy(dtype=object)
+        lengths = pc.fill_null(pc.utf8_length(raw), 0).to_numpy(zero_copy_only=False)
+        odd = pc.fill_null(pc.match_substring_regex(raw, r"[^\x20-\x7e]"), False) \
+            .to_numpy(zero_copy_only=False)
+        printable = np.ones(n, dtype=bool)
+        if odd.any():
+            printable[odd] = [v.isprintable() for v in values[odd]]
+        bad_id = (lengths > (col.max_length or 10**9)) | ~printable
+        problems[~blank & bad_id] = "is not a valid identifier"
+        values = np.where(blank | (problems != ""), None, values)
     elif kind == "string":
         values = s.to_numpy(dtype=object)
         if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
