@@ -80,8 +80,8 @@ def test_unscored_campaign_needs_its_plan_and_joins_it(open_store):
 
 def _post_same(url, barrier, results):
     s = Store(url)
-    barrier.wait()
     try:
+        barrier.wait(timeout=90)
         [r] = s.record_outcomes([{"campaign_id": "c1", "failed": True,
                                   "failure_reason": "other", "completed_on": "2026-02-02"}])
         results.put(r.status)
@@ -102,6 +102,9 @@ def test_the_same_outcome_from_8_processes_is_stored_once(store_url, open_store)
         p.start()
     for p in procs:
         p.join(timeout=120)
+    for p in procs:  # never leave a stuck child behind
+        if p.is_alive():
+            p.kill()
     statuses = sorted(results.get(timeout=5) for _ in procs)
     assert statuses == ["created"] + ["unchanged"] * 7, statuses
     assert s.outcome_count() == 1
