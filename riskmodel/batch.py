@@ -243,7 +243,8 @@ def _summarise(summary: BatchSummary, arr, batch, scorer: Scorer, df: pd.DataFra
         lead = np.asarray(scorer.families, dtype=object)[arr.top[:, 0]]
         summary.leading_families.update(lead.tolist())
     ids = batch["campaign_id"]
-    for i in np.argsort(-arr.risk, kind="stable")[:10]:
+    top = np.argpartition(-arr.risk, 9)[:10] if len(arr.risk) > 10 else np.arange(len(arr.risk))
+    for i in top:
         item = (float(arr.risk[i]), str(ids[i]), BANDS[arr.band[i]],
                 scorer.factor_names[arr.top[i, 0]] if arr.top.shape[1] else "")
         if len(summary.riskiest) < 10:
@@ -316,8 +317,10 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                 if missing:
                     raise SchemaError(validate_campaigns(df.head(1)).errors)
                 valid, errors, cols, arr, batch = score_chunk(scorer, df, top_k)
-                ids = df["campaign_id"].tolist() if "campaign_id" in df else [None] * len(df)
-                rej.add(errors, offset, ids)
+                if errors:  # ids only when there is something to reject
+                    ids = df["campaign_id"].tolist() if "campaign_id" in df \
+                        else [None] * len(df)
+                    rej.add(errors, offset, ids)
                 offset += len(df)
                 bar.update(len(df))
                 if cols is None:

@@ -34,6 +34,16 @@ def _problem(description: str, with_errors: bool = False) -> dict:
             "content": {"application/problem+json": {"schema": schema}}}
 
 
+def _one_or_many(schema: str, key: str, limit: int) -> dict:
+    """A request body of one object, or ``{key: [objects]}`` of at most ``limit``."""
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    batch = {"type": "object", "required": [key], "additionalProperties": False,
+             "properties": {key: {"type": "array", "minItems": 1, "maxItems": limit,
+                                  "items": ref}}}
+    return {"required": True,
+            "content": {"application/json": {"schema": {"oneOf": [ref, batch]}}}}
+
+
 def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
     """The document: every route, every status it can return, the campaign schema."""
     campaign = {
@@ -137,14 +147,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                                 "description": "How many factors to explain per campaign.",
                                 "schema": {"type": "integer", "minimum": 0,
                                            "maximum": max_top_k}}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"oneOf": [
-                        {"$ref": "#/components/schemas/Campaign"},
-                        {"type": "object", "required": ["campaigns"],
-                         "additionalProperties": False,
-                         "properties": {"campaigns": {
-                             "type": "array", "minItems": 1, "maxItems": max_campaigns,
-                             "items": {"$ref": "#/components/schemas/Campaign"}}}}]}}}},
+                "requestBody": _one_or_many("Campaign", "campaigns", max_campaigns),
                 "responses": {
                     "200": {"description": "Scores, in the order of the campaigns.",
                             "content": {"application/json": {"schema": {
@@ -161,14 +164,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "/v1/outcomes": {"post": {
                 "summary": "Record outcomes of finished campaigns (idempotent per campaign).",
                 "security": [{"bearer": []}, {"apiKey": []}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"oneOf": [
-                        {"$ref": "#/components/schemas/Outcome"},
-                        {"type": "object", "required": ["outcomes"],
-                         "additionalProperties": False,
-                         "properties": {"outcomes": {
-                             "type": "array", "minItems": 1, "maxItems": max_campaigns,
-                             "items": {"$ref": "#/components/schemas/Outcome"}}}}]}}}},
+                "requestBody": _one_or_many("Outcome", "outcomes", max_campaigns),
                 "responses": {
                     "200": {"description": "Per outcome: created, unchanged or corrected.",
                             "content": json_body},

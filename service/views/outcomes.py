@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g
 
 from riskmodel import SchemaError
 from riskmodel.store import OutcomeConflict, UnknownCampaign
 from riskmodel.validation import parse_outcome
 from service.auth import require_key
+from service.bodies import items, json_body
 from service.problems import Problem, field_errors
 from service.serialize import dumps
 
@@ -20,32 +18,16 @@ bp = Blueprint("outcomes", __name__)
 @require_key
 def record() -> Response:
     """Record one outcome or {"outcomes": [...]}, all or nothing."""
-    if request.mimetype != "application/json":
-        raise Problem(415, "unsupported-media-type", "Unsupported Media Type",
-                      f"the body must be application/json; got {request.mimetype!r}")
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise Problem(400, "invalid-json", "Invalid JSON", f"the body is not valid JSON: "
-                                                           f"{e}") from None
-    batch = isinstance(body, Mapping) and "outcomes" in body
-    items = body["outcomes"] if batch else [body]
-    limit = current_app.extensions["riskmodel.settings"].max_campaigns
-    if not isinstance(items, list) or not items or (batch and len(body) != 1):
-        raise Problem(422, "invalid-campaign", "Invalid request",
-                      "the body must be an outcome object or {\"outcomes\": [...]}", [])
-    if len(items) > limit:
-        raise Problem(422, "too-many-campaigns", "Too many outcomes",
-                      f"at most {limit} outcomes per request; got {len(items)}", [])
+    outcomes, pointer = items(json_body(), "outcomes", "outcome")
     parsed, errors = [], []
-    for i, item in enumerate(items):
+    for i, item in enumerate(outcomes):
         out, errs = parse_outcome(item, i + 1)
         parsed.append(out)
         errors += errs
     if errors:
         raise Problem(422, "invalid-campaign", "Invalid outcome",
                       f"{len(errors)} input problem(s); the first: {errors[0].message}",
-                      field_errors(SchemaError(errors), "/outcomes" if batch else ""))
+                      field_errors(SchemaError(errors), pointer))
     store = current_app.extensions["riskmodel.store"]()
     try:
         results = store.record_outcomes(parsed)

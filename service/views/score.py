@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from flask import Blueprint, Response, current_app, g, request
 
 from riskmodel import SCHEMA, FieldError, SchemaError
 from service.auth import check_key
+from service.bodies import items, json_body
 from service.problems import Problem, field_errors
 from service.serialize import dumps
 
 bp = Blueprint("score", __name__)
 
 _KNOWN = frozenset(SCHEMA.names)
-
-
-def _body() -> object:
-    mimetype = request.mimetype
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise Problem(415, "unsupported-media-type", "Unsupported Media Type",
-                      f"the body must be application/json; got {mimetype or 'no type'!r}")
-    raw = request.get_data(cache=False)
-    try:
-        # NaN and Infinity literals parse to floats here and are refused, per field, by the
-        # validation (422); anything else that is not JSON is a 400
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise Problem(400, "invalid-json", "Invalid JSON", f"the body is not valid JSON: "
-                                                           f"{e}") from None
 
 
 def _top_k() -> int:
@@ -50,28 +35,6 @@ def _top_k() -> int:
     return k
 
 
-def _campaigns(body: object) -> tuple[list, str]:
-    limit = current_app.extensions["riskmodel.settings"].max_campaigns
-    if isinstance(body, Mapping) and "campaigns" in body:
-        extra = sorted(k for k in body if k != "campaigns")
-        campaigns = body["campaigns"]
-        if extra or not isinstance(campaigns, list) or not campaigns:
-            detail = (f"unknown fields {', '.join(extra)}: a batch is "
-                      "{\"campaigns\": [...]}" if extra
-                      else "campaigns must be a non-empty array of campaign objects")
-            raise Problem(422, "invalid-campaign", "Invalid request", detail, [])
-        if len(campaigns) > limit:
-            # 422, not 413: the body's size is fine, its content breaks a documented rule
-            raise Problem(422, "too-many-campaigns", "Too many campaigns",
-                          f"at most {limit} campaigns per request; got {len(campaigns)}", [])
-        return campaigns, "/campaigns"
-    if isinstance(body, Mapping):
-        return [body], ""
-    raise Problem(422, "invalid-campaign", "Invalid request",
-                  "the body must be a campaign object or {\"campaigns\": [...]}; got "
-                  f"{type(body).__name__}", [])
-
-
 def _unknown_fields(campaigns: list) -> list[FieldError]:
     out = []
     for i, c in enumerate(campaigns):
@@ -88,9 +51,9 @@ def score() -> Response:
     """Validate, score and explain; answer in the order given."""
     if current_app.extensions["riskmodel.settings"].scoring_requires_key:
         check_key()
-    body = _body()
+    body = json_body()
     top_k = _top_k()
-    campaigns, pointer = _campaigns(body)
+    campaigns, pointer = items(body, "campaigns", "campaign")
     holder = current_app.extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
