@@ -33,6 +33,10 @@ class Advice:
     mitigation: str | None = None
     target: Callable[[np.ndarray], np.ndarray] | None = None
     target_label: str | None = None
+    # A hint for formatting many reasons at once: inputs that round to the same multiple
+    # of 1 / reason_step read the same (the reason shows them rounded). Batch scoring
+    # checks the hint on each group's extremes before trusting it.
+    reason_step: float | None = None
 
     @property
     def actionable(self) -> bool:
@@ -67,7 +71,7 @@ ADVICE: dict[str, Advice] = {
                     "the share of KPI targets agreed in writing is not known"),
         "Agree every KPI target (incremental-sales share, new-customer CAC, brand-search "
         "growth, ROI) with the AM in writing before kickoff, in the MOU.",
-        lambda x: np.ones_like(x), "all KPI targets agreed in writing"),
+        lambda x: np.ones_like(x), "all KPI targets agreed in writing", reason_step=100),
     "mou_signed": Advice(
         _bool_reason("an MOU with responsibilities and dates is signed before kickoff"),
         "Sign an MOU before kickoff that sets each side's responsibilities and dates.",
@@ -97,7 +101,8 @@ ADVICE: dict[str, Advice] = {
                     "the budget match is not known"),
         "Bring the ad budget to 30-50% of the value of Amazon's resources: $3,000-5,000 of "
         "ad spend for every $10,000 of resource value.",
-        lambda x: np.maximum(x, BUDGET_TARGET), f"budget at {BUDGET_TARGET:.0%} of value"),
+        lambda x: np.maximum(x, BUDGET_TARGET), f"budget at {BUDGET_TARGET:.0%} of value",
+        reason_step=100),
     "attribution_enabled": Advice(
         _bool_reason("Amazon Attribution tags are live before launch"),
         "Deploy Amazon Attribution before launch so the campaign's real contribution can be "
@@ -117,11 +122,13 @@ ADVICE: dict[str, Advice] = {
         _bool_reason("the listing has a video main image"),
         "Add a video main image before launch.", _yes, "video main image added"),
     "annual_sales_usd": Advice(_num_reason("trailing-12-month sales are ${v:,.0f}",
-                                           "trailing-12-month sales are not known")),
+                                           "trailing-12-month sales are not known"),
+                               reason_step=1),
     "bsr_top100_products": Advice(_num_reason("{v:g} products are in a BSR top 100",
                                               "BSR top-100 products are not known")),
     "monthly_ad_spend_usd": Advice(_num_reason("monthly ad spend is ${v:,.0f}",
-                                               "monthly ad spend is not known")),
+                                               "monthly ad spend is not known"),
+                                   reason_step=1),
     "prior_coop_campaigns": Advice(_num_reason("{v:g} earlier co-op campaigns",
                                                "earlier co-op campaigns are not known")),
     "marketplace": Advice(_level_reason("marketplace")),

@@ -137,9 +137,12 @@ def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
 @click.option("--log-predictions", is_flag=True,
               help="Record every scored campaign in the store's prediction log, so its "
                    "outcome can later be joined to what was known before launch.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes scoring in parallel (default: one per core, at most 4). The "
+                   "output is the same for any number.")
 def score_command(src: str, dst: str, version: str | None, artifacts: Path | None, top_k: int,
                   strict: bool, rejects: Path | None, report: Path | None,
-                  log_predictions: bool) -> None:
+                  log_predictions: bool, workers: int | None) -> None:
     """Score every planned campaign of a file.
 
     Exit status: 0 when every row was scored, 3 when some rows were rejected (see the
@@ -153,7 +156,7 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     try:
         scorer = load_model(version, root=artifacts or config.artifacts_dir())
         summary = score_file(src, dst, scorer, top_k=top_k, strict=strict, rejects=rejects,
-                             log_to=store)
+                             log_to=store, workers=workers)
     except KeyboardInterrupt:
         click.echo("interrupted: no output was written", err=True)
         sys.exit(130)

@@ -227,9 +227,11 @@ class CompiledTables:
         out = np.empty((n, self.n_factors))
         for i, t in self.numeric:
             out[:, i] = t.evaluate(inputs[t.factor])
-        C = np.column_stack([inputs[n] for n in self.lvl_names]).astype(float)
-        C = np.where(np.isnan(C) | (C < 0), self.lvl_last, C).astype(np.intp)
-        out[:, self.lvl_idx] = self.lvl_flat[self.lvl_offsets + C]
+        for i, name, last, offset in zip(self.lvl_idx, self.lvl_names, self.lvl_last,
+                                         self.lvl_offsets, strict=True):
+            x = inputs[name]  # one column at a time: no (rows x levels) copy
+            unknown = (np.isnan(x) | (x < 0)) if x.dtype.kind == "f" else (x < 0)
+            out[:, i] = self.lvl_flat[np.where(unknown, last, x).astype(np.intp) + offset]
         for i, t in self.interactions:
             out[:, i] += t.evaluate(inputs[t.factor], inputs[t.modifier])
         return out

@@ -351,6 +351,30 @@ def _arrow_floats(trimmed, blank: np.ndarray) -> np.ndarray | None:
         return None
 
 
+class _Problems:
+    """What is wrong with each row of a column: a mask of bad rows, and the message of
+    each, kept only once some row is bad (most columns have none)."""
+
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self._messages: np.ndarray | None = None
+
+    def __setitem__(self, rows: np.ndarray, message: str) -> None:
+        if not rows.any():
+            return
+        if self._messages is None:
+            self._messages = np.full(len(self.bad), "", dtype=object)
+        self._messages[rows] = message
+        self.bad |= rows
+
+    def __getitem__(self, i: int) -> str:
+        return self._messages[i]
+
+
+_WORDS = pa.array(_TRUE + _FALSE)
+_WORD_VALUES = np.array([1.0] * len(_TRUE) + [0.0] * len(_FALSE) + [np.nan])
+
+
 def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return (values, bad mask, problem per bad row) for one column."""
     n = len(s)
@@ -360,7 +384,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
     trimmed, blank = _arrow_text(s)
     if blank is None:
         blank = _blank_mask(s)
-    problems = np.full(n, "", dtype=object)
+    problems = _Problems(n)
     fast = None if trimmed is None or kind not in ("number", "integer") \
         else _arrow_floats(trimmed, blank)
     if fast is not None:
@@ -398,7 +422,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             out = (values < lo) | (values > hi)
             if col.exclusive_minimum:
                 out |= values == lo
-            problems[ok & out & (problems == "")] = "is out of range"
+            problems[ok & out & ~problems.bad] = "is out of range"
         values = np.where(blank, np.nan, values)
     elif kind == "boolean":
         if pd.api.types.is_bool_dtype(s.dtype):
@@ -409,11 +433,8 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
         elif trimmed is not None:
             import pyarrow.compute as pc
 
-            words = pc.utf8_lower(trimmed)
-            values = np.full(n, np.nan)
-            for vocabulary, value in ((_TRUE, 1.0), (_FALSE, 0.0)):
-                hit = pc.fill_null(pc.is_in(words, value_set=pa.array(vocabulary)), False)
-                values[hit.to_numpy(zero_copy_only=False)] = value
+            at = pc.fill_null(pc.index_in(pc.utf8_lower(trimmed), value_set=_WORDS), -1)
+            values = _WORD_VALUES[at.to_numpy(zero_copy_only=False)]  # -1: the NaN at the end
             problems[~blank & np.isnan(values)] = "is not a boolean"
         else:
             words = s.astype("string").str.strip().str.lower()
@@ -421,7 +442,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             values[words.isin(_TRUE).to_numpy(dtype=bool, na_value=False)] = 1.0
             values[words.isin(_FALSE).to_numpy(dtype=bool, na_value=False)] = 0.0
             problems[~blank & np.isnan(values)] = "is not a boolean"
-        values = np.where(blank | (problems != ""), np.nan, values)
+        values = np.where(blank | problems.bad, np.nan, values)
     elif kind == "category":
         if trimmed is not None:
             import pyarrow.compute as pc
@@ -436,7 +457,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             non_str = ~s.map(lambda v: isinstance(v, str) or v is None or v is pd.NA
                              or (isinstance(v, float) and math.isnan(v))).to_numpy(dtype=bool)
         problems[~blank & (np.isnan(codes) | (codes < 0) | non_str)] = "is not an allowed value"
-        values = np.where(blank | (problems != ""), -1, np.nan_to_num(codes, nan=-1))
+        values = np.where(blank | problems.bad, -1, np.nan_to_num(codes, nan=-1))
         values = values.astype(np.int16)
     elif kind == "string" and trimmed is not None:
         import pyarrow.compute as pc
@@ -451,7 +472,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             printable[odd] = [v.isprintable() for v in values[odd]]
         bad_id = (lengths > (col.max_length or 10**9)) | ~printable
         problems[~blank & bad_id] = "is not a valid identifier"
-        values = np.where(blank | (problems != ""), None, values)
+        values = np.where(blank | problems.bad, None, values)
     elif kind == "string":
         values = s.to_numpy(dtype=object)
         if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
@@ -469,7 +490,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
             printable[odd] = [v.isprintable() for v in strs[odd]]
         bad_id = (lengths > (col.max_length or 10**9)) | ~printable
         problems[~blank & is_str & bad_id] = "is not a valid identifier"
-        values = np.where(blank | (problems != ""), None, values)
+        values = np.where(blank | problems.bad, None, values)
     elif kind == "date":
         parsed = pd.to_datetime(s.where(~blank), errors="coerce", format="ISO8601")
         problems[~blank & parsed.isna().to_numpy()] = "is not a date"
@@ -479,8 +500,7 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
         raise AssertionError(kind)
     if col.required:
         problems[blank] = "is required"
-    bad = problems != ""
-    return values, bad, problems
+    return values, problems.bad, problems
 
 
 # --------------------------------------------------------------------------- entry points
@@ -544,9 +564,7 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
         columns, errors = _validate_records(records, cols, None, False, strict)
         present = {c.name for c in cols}  # a missing key in a record means an empty value
         n = len(records)
-    missing = [c for c in cols if c.required and c.name not in present]
-    col_errors = [FieldError(None, c.name, "is a required column and is missing", c.allowed())
-                  for c in missing]
+    col_errors = missing_columns(present, cols)
     valid = np.ones(n, dtype=bool)
     for e in errors:
         valid[e.row - 1] = False
@@ -554,6 +572,14 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
         valid[:] = False
     errors = col_errors + sorted(errors, key=lambda e: (e.row, _order(cols, e.column)))
     return Validated(CampaignBatch(n, columns, schema), errors, valid, ignored)
+
+
+def missing_columns(present, cols: Sequence[Column] | None = None) -> list[FieldError]:
+    """One error for each required column (of ``cols``, the contract's by default) that
+    is not among the names ``present``."""
+    cols = SCHEMA.columns if cols is None else cols
+    return [FieldError(None, c.name, "is a required column and is missing", c.allowed())
+            for c in cols if c.required and c.name not in present]
 
 
 def _order(cols: list[Column], name: str) -> int:

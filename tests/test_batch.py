@@ -6,6 +6,8 @@ import time
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from riskmodel import SCHEMA
 from riskmodel.cli import main
@@ -127,8 +129,11 @@ def test_report_is_a_self_contained_page(runner, trained, plans_csv, tmp_path):
     assert "bands: high" in res.output and "leading factor families:" in res.output
 
 
+@pytest.mark.parametrize("when", ["starting", "writing"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupting_leaves_no_output(sig, trained, tmp_path):
+def test_interrupting_leaves_no_output(sig, when, trained, tmp_path):
+    """Starting: the signal lands as the output is created, when the workers are being
+    forked. Writing: once scored rows are in the temporary file."""
     from training.synthetic import generate
 
     root, _ = trained
@@ -140,7 +145,8 @@ def test_interrupting_leaves_no_output(sig, trained, tmp_path):
                             stderr=subprocess.PIPE, cwd=tmp_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until it is writing
-        if any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        if any(p.name.endswith(".part") and (when == "starting" or p.stat().st_size > 0)
+               for p in tmp_path.iterdir()):
             break
         time.sleep(0.05)
     else:
@@ -148,7 +154,7 @@ def test_interrupting_leaves_no_output(sig, trained, tmp_path):
         pytest.fail("scoring never started writing")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, err.decode()[-2000:]
     assert b"interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
     assert not os.path.exists(out)
@@ -172,3 +178,150 @@ def test_batch_can_log_its_predictions(runner, trained, plans_csv, tmp_path, mon
         assert logged["failure_risk"] == pytest.approx(scored["failure_risk"], abs=1e-12)
     finally:
         store.dispose()
+
+
+def _awkward_plans(plans_csv, path):
+    """The plans with invalid rows spread through the file, a campaign id holding a quoted
+    line break (invalid, and a trap for splitting the file) and one holding a comma and
+    quotes (valid)."""
+    df = pd.read_csv(plans_csv, dtype=str, keep_default_na=False)
+    df.loc[3, "marketplace"] = "Atlantis"
+    df.loc[150, "goal_alignment_score"] = "lots"
+    df.loc[151, "campaign_id"] = "two\nlines"
+    df.loc[152, "campaign_id"] = 'say "hi", twice'
+    df.loc[399, "duration_days"] = "-4"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_any_number_of_workers_writes_the_same_output(kind, scorer, plans_csv, tmp_path):
+    from riskmodel.batch import score_file
+
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    runs = {}
+    for workers, chunk_rows in ((1, 100_000), (1, 37), (2, 37), (3, 11)):
+        out = tmp_path / f"w{workers}-{chunk_rows}.{kind}"
+        summary = score_file(src, out, scorer, workers=workers, chunk_rows=chunk_rows,
+                             progress=False)
+        rejects = summary.rejects_path.read_bytes()
+        data = out.read_bytes() if kind == "csv" else pd.read_parquet(out)
+        runs[workers, chunk_rows] = (data, rejects, summary.scored, summary.rejected_rows,
+                                     summary.bands, summary.riskiest, summary.risk_by_type)
+    first, *others = runs.values()
+    assert first[2:4] == (396, 4)
+    for other in others:
+        if kind == "csv":
+            assert other[0] == first[0]
+        else:
+            pd.testing.assert_frame_equal(other[0], first[0])
+        assert other[1] == first[1]
+        assert other[2:6] == first[2:6]
+        assert other[6].keys() == first[6].keys()
+        for label, (total, count) in first[6].items():
+            assert other[6][label][1] == count
+            assert other[6][label][0] == pytest.approx(total, rel=1e-12)
+    scored = pd.read_csv(tmp_path / "w2-37.csv", dtype=str, keep_default_na=False) \
+        if kind == "csv" else first[0]
+    assert 'say "hi", twice' in set(scored["campaign_id"])
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(st.text(alphabet='ab,"\n\r x', max_size=6), min_size=3,
+                              max_size=3), min_size=1, max_size=30),
+       chunk_rows=st.integers(1, 8), crlf=st.booleans())
+def test_csv_blocks_split_only_between_records(tmp_path, rows, chunk_rows, crlf):
+    """However the file is cut, the blocks hold exactly the records of the whole file, in
+    order, even with quoted commas, quotes and line breaks."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from riskmodel.batch import csv_blocks
+
+    def field(text):  # RFC 4180; Python's csv leaves a lone "\r" bare with "\n" endings
+        return f'"{text.replace(chr(34), 2 * chr(34))}"' if any(
+            c in text for c in ',"\r\n') else text
+
+    end = "\r\n" if crlf else "\n"
+    path = tmp_path / "t.csv"
+    # a record of empty fields would be an empty line, which readers skip
+    records = [["a", "b", "c"]] + [r if any(r) else ["x", *r[1:]] for r in rows]
+    path.write_bytes("".join(",".join(map(field, r)) + end for r in records).encode())
+    whole = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                           convert_options=pacsv.ConvertOptions(
+                               column_types={n: pa.string() for n in "abc"},
+                               strings_can_be_null=False))
+    blocks = list(csv_blocks(path, chunk_rows))
+    assert blocks[0].offset == len(b"a,b,c\r\n" if crlf else b"a,b,c\n")
+    assert all(b.offset + b.length == c.offset for b, c in zip(blocks, blocks[1:], strict=False))
+    assert blocks[-1].offset + blocks[-1].length == path.stat().st_size
+    parts = pa.concat_tables([b.read() for b in blocks])
+    assert parts.to_pylist() == whole.to_pylist()
+
+
+def test_a_failing_worker_stops_the_run_and_leaves_nothing(scorer, plans_csv, tmp_path,
+                                                           monkeypatch):
+    import riskmodel.batch as batch
+
+    real = batch.score_chunk
+
+    def broken(scorer, df, top_k):
+        if (df["campaign_id"] == pd.read_csv(plans_csv)["campaign_id"][250]).any():
+            raise ZeroDivisionError("a bug")
+        return real(scorer, df, top_k)
+
+    monkeypatch.setattr(batch, "score_chunk", broken)  # the forked workers inherit it
+    out = tmp_path / "o.csv"
+    with pytest.raises(ZeroDivisionError) as info:
+        batch.score_file(plans_csv, out, scorer, workers=2, chunk_rows=50, progress=False)
+    assert "in a scoring worker" in "".join(getattr(info.value, "__notes__", []))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_killed_mid_run_is_an_error_and_leaves_nothing(scorer, plans_csv, tmp_path,
+                                                                monkeypatch):
+    import riskmodel.batch as batch
+
+    real = batch.score_chunk
+
+    def dies(scorer, df, top_k):
+        if (df["campaign_id"] == pd.read_csv(plans_csv)["campaign_id"][250]).any():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(scorer, df, top_k)
+
+    monkeypatch.setattr(batch, "score_chunk", dies)
+    with pytest.raises(RuntimeError, match="stopped unexpectedly"):
+        batch.score_file(plans_csv, tmp_path / "o.csv", scorer, workers=2, chunk_rows=50,
+                         progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_spreadsheet_byte_order_mark_is_not_part_of_the_first_name(runner, trained,
+                                                                     plans_csv, tmp_path,
+                                                                     workers):
+    root, _ = trained
+    src = tmp_path / "excel.csv"
+    src.write_bytes(b"\xef\xbb\xbf" + plans_csv.read_bytes())
+    out = tmp_path / "o.csv"
+    res = _score(runner, root, "--in", str(src), "--out", str(out), "--workers", workers)
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(out).columns[0] == "campaign_id"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_record_with_missing_fields_fails_clearly(runner, trained, plans_csv, tmp_path,
+                                                    workers):
+    root, _ = trained
+    lines = plans_csv.read_text().splitlines()
+    lines[200] = lines[200].rsplit(",", 2)[0]  # two fields short
+    src = tmp_path / "broken.csv"
+    src.write_text("\n".join(lines) + "\n")
+    res = _score(runner, root, "--in", str(src), "--out", str(tmp_path / "o.csv"),
+                 "--workers", workers)
+    assert res.exit_code == 1
+    assert "Expected 23 columns, got 21" in res.output and "broken.csv" in res.output
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.csv"]
