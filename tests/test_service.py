@@ -62,8 +62,11 @@ def _problem(r, status):
      ["goal_alignment_score", "committed_ad_budget_usd"]),
     (json.dumps({k: v for k, v in GOOD.items() if k != "material_delay_days"}),
      ["material_delay_days"]),
+    (json.dumps(dict(GOOD, material_delay_days=10**400, duration_days=1e308)),
+     ["material_delay_days", "duration_days"]),
+    (json.dumps(dict(GOOD, campaign_id="   ", mou_signed=1)), ["campaign_id", "mou_signed"]),
 ], ids=["nan", "infinity", "wrong-type", "unknown-fields", "unknown-category",
-        "out-of-range", "missing-required"])
+        "out-of-range", "missing-required", "beyond-any-float", "blank-and-0-1"])
 def test_invalid_campaigns_are_422_naming_each_field(client, raw, fields):
     r = client.post("/v1/score", data=raw, content_type="application/json")
     body = _problem(r, 422)
@@ -78,8 +81,10 @@ def test_batch_errors_point_into_the_array(client):
     assert [e["pointer"] for e in body["errors"]] == ["/campaigns/1/mou_signed"]
 
 
-def test_malformed_json_is_400(client):
-    _problem(client.post("/v1/score", data="{not json", content_type="application/json"), 400)
+@pytest.mark.parametrize("raw", ["{not json", "[" * 100_000, '{"campaign_id": "\\ud800"'],
+                         ids=["garbage", "nested-too-deep", "unfinished"])
+def test_malformed_json_is_400(client, raw):
+    _problem(client.post("/v1/score", data=raw, content_type="application/json"), 400)
 
 
 def test_wrong_content_type_is_415(client):

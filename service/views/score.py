@@ -17,12 +17,13 @@ bp = Blueprint("score", __name__)
 _KNOWN = frozenset(SCHEMA.names)
 
 
-def _top_k() -> int:
-    settings = current_app.extensions["riskmodel.settings"]
+def _top_k(extensions: dict) -> int:
+    if not request.environ.get("QUERY_STRING"):  # the usual call: no parsing at all
+        return extensions["riskmodel.settings"].default_top_k
     raw = request.args.get("top_k")
     if raw is None:
-        return settings.default_top_k
-    limit = current_app.extensions["riskmodel.max_top_k"]
+        return extensions["riskmodel.settings"].default_top_k
+    limit = extensions["riskmodel.max_top_k"]
     try:
         k = int(raw)
     except ValueError:
@@ -49,12 +50,13 @@ def _unknown_fields(campaigns: list) -> list[FieldError]:
 @bp.post("/v1/score")
 def score() -> Response:
     """Validate, score and explain; answer in the order given."""
-    if current_app.extensions["riskmodel.settings"].scoring_requires_key:
+    extensions = current_app.extensions
+    if extensions["riskmodel.settings"].scoring_requires_key:
         check_key()
     body = json_body()
-    top_k = _top_k()
+    top_k = _top_k(extensions)
     campaigns, pointer = items(body, "campaigns", "campaign")
-    holder = current_app.extensions["riskmodel.holder"]
+    holder = extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
         raise Problem(503, "model-unavailable", "Model unavailable", holder.unready_reason)
@@ -65,7 +67,7 @@ def score() -> Response:
         results, invalid = None, e.errors
     errors = _unknown_fields(campaigns) + invalid
     if errors:
-        metrics = current_app.extensions["riskmodel.metrics"]
+        metrics = extensions["riskmodel.metrics"]
         for e in errors:
             metrics.rejections.labels(field=e.column if e.column in _KNOWN else "(unknown)").inc()
         errors.sort(key=lambda e: (e.row or 0))
@@ -73,16 +75,23 @@ def score() -> Response:
         raise Problem(422, "invalid-campaign", "Invalid campaign",
                       f"{len(errors)} input {noun}; the first: {errors[0].message}",
                       field_errors(SchemaError(errors), pointer))
-    g.model_version = scorer.version
-    counter = current_app.extensions["riskmodel.metrics"].scores
+    ctx = g.__dict__
+    ctx["model_version"] = scorer.version
+    request_id = ctx["request_id"]
+    counted = extensions["riskmodel.scores_by_band"]
     for r in results:
-        counter.labels(band=r.risk_band, model_version=scorer.version).inc()
-    predlog = current_app.extensions["riskmodel.predlog"]
+        key = (r.risk_band, scorer.version)
+        inc = counted.get(key)
+        if inc is None:
+            inc = counted[key] = extensions["riskmodel.metrics"].scores.labels(
+                band=key[0], model_version=key[1]).inc
+        inc()
+    predlog = extensions["riskmodel.predlog"]
     if predlog is not None:
         predlog.add([{"campaign_id": r.campaign_id, "model_version": r.model_version,
                       "failure_risk": r.failure_risk, "risk_band": r.risk_band,
-                      "inputs": dict(c), "source": "api", "request_id": g.request_id}
+                      "inputs": c, "source": "api", "request_id": request_id}
                      for r, c in zip(results, campaigns, strict=True)])
-    payload = {"request_id": g.request_id, "model_version": scorer.version,
+    payload = {"request_id": request_id, "model_version": scorer.version,
                "results": results}
     return Response(dumps(payload), mimetype="application/json")
