@@ -170,8 +170,10 @@ class ReadinessWarning:
     value: object
 
 
-_NA = np.array([m in NORTH_AMERICA for m in MARKETPLACES] + [False])
+_NA = np.array([m in NORTH_AMERICA for m in MARKETPLACES] + [False])  # [-1]: unknown
 _EU = np.array([m in EUROPE for m in MARKETPLACES] + [False])
+_NA_LIST, _EU_LIST = _NA.tolist(), _EU.tolist()
+_EU_SALES = 400_000 * USD_PER_EUR
 
 
 def readiness_flags(cols: dict) -> dict:
@@ -183,11 +185,13 @@ def readiness_flags(cols: dict) -> dict:
     if isinstance(budget, np.ndarray):
         with np.errstate(over="ignore"):  # a tiny resource value makes an infinite ratio
             ratio = budget / resource
-    else:
+        below = (_NA[market] & (sales < 600_000)) | (_EU[market] & (sales < _EU_SALES))
+    else:  # plain values: the same comparisons in plain Python, no numpy per call
         ratio = float(budget) / float(resource)
+        below = (_NA_LIST[market] and sales < 600_000) or (_EU_LIST[market]
+                                                          and sales < _EU_SALES)
     return {
-        "sales_below_threshold": (_NA[market] & (sales < 600_000))
-        | (_EU[market] & (sales < 400_000 * USD_PER_EUR)),
+        "sales_below_threshold": below,
         "few_bsr_products": cols["bsr_top100_products"] < 3,
         "no_a_plus_content": cols["has_a_plus_content"] == 0.0,
         "no_video_main_image": cols["has_video_main_image"] == 0.0,

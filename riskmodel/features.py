@@ -77,10 +77,25 @@ def factor_values(batch: CampaignBatch, factor: Factor) -> np.ndarray:
     return batch[factor.columns[0]]
 
 
+_FIRST: dict[int, tuple] = {}
+
+
+def _first_columns(factors: tuple[Factor, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, input column) per factor, cached by the tuple's identity (hashing the
+    factors would cost more than reading them)."""
+    cached = _FIRST.get(id(factors))
+    if cached is None or cached[0] is not factors:
+        if len(_FIRST) >= 16:
+            _FIRST.clear()
+        cached = _FIRST[id(factors)] = (factors, tuple((f.name, f.columns[0])
+                                                        for f in factors))
+    return cached[1]
+
+
 def factor_inputs_one(row: dict[str, object], factors: tuple[Factor, ...] = ()) -> dict:
     """:func:`factor_values` for one campaign given as plain values (floats, NaN = unknown;
     category codes; booleans 0.0/1.0/NaN)."""
-    out = {f.name: float(row[f.columns[0]]) for f in factors or FACTORS}
+    out = {name: float(row[column]) for name, column in _first_columns(factors or FACTORS)}
     out[BUDGET_RATIO] = float(row["committed_ad_budget_usd"]) / float(row["resource_value_usd"])
     return out
 

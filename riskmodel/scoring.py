@@ -117,6 +117,7 @@ class Scorer:
         self._cuts = np.asarray(model.bands_, dtype=float)
         self._cut_list = [float(c) for c in model.bands_]
         self._family_order = tuple(dict.fromkeys(self.families))
+        self._about = [(f.name, f.columns, f.family, ADVICE[f.name]) for f in self.factors]
         self._family_members = [(fam, [j for j, f in enumerate(self.families) if f == fam])
                                 for fam in self._family_order]
         a, b = model.calibration_
@@ -260,30 +261,27 @@ class Scorer:
         """One :class:`CampaignScore` from plain numbers: shared by both paths."""
         factors = []
         for col, j in enumerate(top):
-            name = self.factor_names[j]
+            name, columns, family, advice = self._about[j]
             c = contrib[j]
-            advice = ADVICE[name]
             value = self.display_value(name, values[name])
-            raises = c > 0
             p = what_if[col]
-            factors.append(FactorContribution(
-                factor=name, columns=self.factors[j].columns, value=value,
-                family=self.families[j], log_odds=c,
-                probability_points=risk - _sigmoid(log_odds - c),
-                direction="raises" if raises else "lowers", actionable=advice.actionable,
-                reason=advice.reason(value) if raises else None,
-                mitigation=advice.mitigation if raises else None,
-                what_if=WhatIf(advice.target_label, p, p - risk) if p == p else None))
+            if c > 0:
+                factors.append(FactorContribution(
+                    name, columns, value, family, c, risk - _sigmoid(log_odds - c), "raises",
+                    advice.actionable, advice.reason(value), advice.mitigation,
+                    WhatIf(advice.target_label, p, p - risk) if p == p else None))
+            else:
+                factors.append(FactorContribution(
+                    name, columns, value, family, c, risk - _sigmoid(log_odds - c), "lowers",
+                    advice.actionable, None, None,
+                    WhatIf(advice.target_label, p, p - risk) if p == p else None))
         # each family's factors added in contract order, as the vectorised path adds them
         families = {fam: sum([contrib[j] for j in members])
                     for fam, members in self._family_members}
         label = BANDS[band]
-        return CampaignScore(
-            campaign_id=campaign_id, failure_risk=risk, risk_band=label, log_odds=log_odds,
-            base_value=self._base, top_factors=tuple(factors), family_totals=families,
-            contributions=dict(zip(self.factor_names, contrib, strict=True)),
-            warnings=warnings, escalation=ESCALATION if label == "high" else None,
-            model_version=self.version)
+        return CampaignScore(campaign_id, risk, label, log_odds, self._base, tuple(factors),
+                             families, dict(zip(self.factor_names, contrib, strict=True)),
+                             warnings, ESCALATION if label == "high" else None, self.version)
 
     def display_value(self, name: str, x) -> object:
         """A factor's input as the planner wrote it (level name, bool, number, None)."""

@@ -132,6 +132,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+_INSERT_PREDICTION = (
+    "INSERT INTO predictions (campaign_id, model_version, failure_risk, risk_band, inputs, "
+    "source, request_id, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
 def _json_dumps(value: object) -> str:
     """JSON columns through orjson (a tenth of the stdlib's time per plan logged; a NaN is
     stored as null, which is valid JSON); what it cannot encode (non-string keys, integers
@@ -191,6 +196,21 @@ class Store:
         """Store scored campaigns: campaign_id, model_version, failure_risk, risk_band,
         inputs (the plan as sent), source, request_id; one transaction."""
         now = _now()
+        if self.is_sqlite:  # the embedded default, on every scored request: the driver's
+            # executemany with the values as SQLAlchemy would store them, at half the cost
+            dialect = self.engine.dialect
+            stamp = predictions.c.scored_at.type.dialect_impl(dialect).bind_processor(
+                dialect) or (lambda v: v)
+            default = stamp(now)
+            values = [(r["campaign_id"], r["model_version"], r["failure_risk"], r["risk_band"],
+                       _json_dumps(r["inputs"]), r["source"], r.get("request_id"),
+                       stamp(r["scored_at"]) if r.get("scored_at") else default)
+                      for r in rows]
+            if not values:
+                return 0
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(_INSERT_PREDICTION, values)
+            return len(values)
         values = [dict(r, scored_at=r.get("scored_at") or now) for r in rows]
         if not values:
             return 0
