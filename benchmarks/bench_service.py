@@ -120,6 +120,10 @@ def main() -> None:
     print(f"median: echo {med['echo'][0]:.0f} req/s (p99 {med['echo'][1]:.2f} ms), riskmodel "
           f"{med['riskmodel'][0]:.0f} req/s (p99 {med['riskmodel'][1]:.2f} ms); ratio "
           f"{med['riskmodel'][0] / med['echo'][0]:.2f} (bar ≥ 0.70, p99 < 20 ms)")
+    # each round's riskmodel run against the echo run just before it: drift cancels
+    paired = [r[0] / e[0] for r, e in zip(results["riskmodel"], results["echo"], strict=True)]
+    print(f"ratio per round: {', '.join(f'{x:.2f}' for x in paired)}; median "
+          f"{statistics.median(paired):.2f}")
     on, off = med["riskmodel"][0], med["no-predlog"][0]
     print(f"prediction log: on {on:.0f} req/s, off {off:.0f} req/s; on/off {on / off:.2f} "
           "(bar ≥ 0.80)")

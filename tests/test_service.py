@@ -193,6 +193,15 @@ def test_metrics_count_requests_scores_and_rejections(client):
     assert "riskmodel_model_loaded{model_version=" in text
 
 
+def test_made_up_methods_share_one_metric_label(client):
+    for method in ("BREW", "WHEN", "BREW"):
+        assert client.open("/v1/score", method=method).status_code == 405
+    text = client.get("/metrics").get_data(as_text=True)
+    assert ('riskmodel_http_request_duration_seconds_count{method="other",route="(unmatched)",'
+            'status="405"} 3.0') in text  # no rule matched the method
+    assert "BREW" not in text and "WHEN" not in text
+
+
 def test_logs_are_json_with_the_request_id(app):
     import logging
 
