@@ -325,3 +325,20 @@ def test_a_record_with_missing_fields_fails_clearly(runner, trained, plans_csv, 
     assert res.exit_code == 1
     assert "Expected 23 columns, got 21" in res.output and "broken.csv" in res.output
     assert [p.name for p in tmp_path.iterdir()] == ["broken.csv"]
+
+
+def test_parquet_input_scores_like_csv_input(scorer, plans_csv, tmp_path):
+    """Parquet input is read by the main process and handed to the workers as tables."""
+    from riskmodel.batch import score_file
+
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    pq_src = tmp_path / "plans.parquet"
+    pd.read_csv(src, dtype=str, keep_default_na=False).to_parquet(pq_src)
+    for workers in (1, 2):
+        score_file(pq_src, tmp_path / f"from-parquet-{workers}.csv", scorer, workers=workers,
+                   chunk_rows=50, progress=False)
+    score_file(src, tmp_path / "from-csv.csv", scorer, workers=2, chunk_rows=50,
+               progress=False)
+    expected = (tmp_path / "from-csv.csv").read_bytes()
+    assert (tmp_path / "from-parquet-1.csv").read_bytes() == expected
+    assert (tmp_path / "from-parquet-2.csv").read_bytes() == expected
