@@ -484,6 +484,7 @@ class _Scoring:
             return
         n = len(self.procs)
         busy: set[int] = set()  # workers with a chunk; the oldest is the next in order
+        seq = -1
         with closing(_prefetch(chunks)) as ahead:
             for seq, chunk in enumerate(ahead):
                 w = seq % n

@@ -342,3 +342,15 @@ def test_parquet_input_scores_like_csv_input(scorer, plans_csv, tmp_path):
     expected = (tmp_path / "from-csv.csv").read_bytes()
     assert (tmp_path / "from-parquet-1.csv").read_bytes() == expected
     assert (tmp_path / "from-parquet-2.csv").read_bytes() == expected
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_header_and_no_campaigns_is_an_error(runner, trained, plans_csv, tmp_path, workers):
+    root, _ = trained
+    src = tmp_path / "empty.csv"
+    src.write_text(plans_csv.read_text().splitlines()[0] + "\n")
+    res = _score(runner, root, "--in", str(src), "--out", str(tmp_path / "o.csv"),
+                 "--workers", workers)
+    assert res.exit_code == 1
+    assert "has a header but no campaigns" in res.output
+    assert [p.name for p in tmp_path.iterdir()] == ["empty.csv"]
