@@ -464,9 +464,10 @@ class _Scoring:
     def _result(self, w: int) -> _Part:
         try:
             result = self.conns[w].recv()
-        except EOFError:
-            raise RuntimeError(f"a scoring worker stopped unexpectedly (exit code "
-                               f"{self.procs[w].exitcode})") from None
+        except EOFError:  # killed (out of memory, a signal...): one clear error, exit 1
+            self.procs[w].join(timeout=5)
+            raise RiskModelError(f"a scoring worker stopped unexpectedly (exit code "
+                                 f"{self.procs[w].exitcode}); nothing was written") from None
         if isinstance(result, BaseException):
             raise result
         return result
@@ -724,19 +725,25 @@ def _checked(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
 
 def _prefetch(chunks: Iterator, depth: int = 1) -> Iterator:
     """Iterate ``chunks`` with the next item already being read on a background thread
-    (pyarrow parses outside the GIL, so reading overlaps scoring)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="riskmodel-read") as pool:
-        ahead: deque = deque(pool.submit(next, chunks, None) for _ in range(depth))
-        try:
-            while True:
-                item = ahead.popleft().result()
-                if item is None:
-                    return
-                ahead.append(pool.submit(next, chunks, None))
-                yield item
-        finally:
-            for f in ahead:
-                f.cancel()
+    (pyarrow parses outside the GIL, so reading overlaps scoring). Closing this closes
+    ``chunks`` too, once the thread has let go of it."""
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="riskmodel-read") as pool:
+            ahead: deque = deque(pool.submit(next, chunks, None) for _ in range(depth))
+            try:
+                while True:
+                    item = ahead.popleft().result()
+                    if item is None:
+                        return
+                    ahead.append(pool.submit(next, chunks, None))
+                    yield item
+            finally:
+                for f in ahead:
+                    f.cancel()
+    finally:  # the pool has shut down: no read is running, the source can close its file
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class _Output:

@@ -293,7 +293,7 @@ def test_a_worker_killed_mid_run_is_an_error_and_leaves_nothing(scorer, plans_cs
         return real(scorer, df, top_k)
 
     monkeypatch.setattr(batch, "score_chunk", dies)
-    with pytest.raises(RuntimeError, match="stopped unexpectedly"):
+    with pytest.raises(batch.RiskModelError, match=r"stopped unexpectedly \(exit code -9\)"):
         batch.score_file(plans_csv, tmp_path / "o.csv", scorer, workers=2, chunk_rows=50,
                          progress=False)
     assert list(tmp_path.iterdir()) == []
