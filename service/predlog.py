@@ -2,7 +2,11 @@
 
 Scoring never waits on the database: each worker batches its predictions and writes them
 in one transaction every ``interval`` seconds (or sooner when ``batch`` are waiting). A
-failed write is logged and counted, the rows kept for the next attempt up to ``limit``.
+transaction costs about as much as a few hundred rows (its commit syncs to disk), so one a
+second rather than four a second gave about 3% more requests per second in the service
+benchmark; what is still queued at a normal exit is written then (atexit), what is queued
+when a worker is killed is lost. A failed write is logged and counted, the rows kept for
+the next attempt up to ``limit``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ log = logging.getLogger("riskmodel.service")
 
 
 class PredictionLog:
-    def __init__(self, store: Store, on_failure=None, interval: float = 0.25,
-                 batch: int = 500, limit: int = 100_000) -> None:
+    def __init__(self, store: Store, on_failure=None, interval: float = 1.0,
+                 batch: int = 5000, limit: int = 100_000) -> None:
         self.store = store
         self.interval, self.batch, self.limit = interval, batch, limit
         self._queue: deque = deque()
