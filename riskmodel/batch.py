@@ -328,15 +328,6 @@ def score_chunk(scorer: Scorer, df: pd.DataFrame, top_k: int):
     return valid, v.errors, cols, arr, batch
 
 
-def _arrow_column(values) -> pa.Array:
-    if isinstance(values, pa.Array):
-        return values
-    values = np.asarray(values)
-    if values.dtype == object:
-        return pa.array(values, type=pa.string(), from_pandas=True)
-    return pa.array(values)
-
-
 
 @dataclass
 class _Part:
@@ -361,15 +352,16 @@ def _score_part(scorer: Scorer, table: pa.Table, df: pd.DataFrame, top_k: int,
     if errors:  # ids only when there is something to reject
         ids = df["campaign_id"].tolist() if "campaign_id" in df else [None] * len(df)
     summary = BatchSummary()
-    kept = None
-    if cols is not None:
-        kept = table if valid.all() else table.filter(pa.array(valid))
-        for name, values in cols.items():
-            kept = kept.append_column(name, _arrow_column(values))
-        _summarise(summary, arr, batch, scorer, df)
+    if cols is None:
+        return _Part(len(df), valid, errors, ids, None, summary)
+    inputs = table if valid.all() else table.filter(pa.array(valid))
+    kept = inputs
+    for name, values in cols.items():
+        kept = kept.append_column(name, values)
+    _summarise(summary, arr, batch, scorer, df)
     part = _Part(len(df), valid, errors, ids, kept, summary)
-    if keep_scores and cols is not None:
-        part.inputs = table if valid.all() else table.filter(pa.array(valid))
+    if keep_scores:
+        part.inputs = inputs
         part.risk, part.band = arr.risk, arr.band
     return part
 

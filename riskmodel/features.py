@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from riskmodel._memo import ByIdentity
 from riskmodel.schema import SCHEMA, Schema
 from riskmodel.validation import CampaignBatch
 
@@ -77,19 +78,12 @@ def factor_values(batch: CampaignBatch, factor: Factor) -> np.ndarray:
     return batch[factor.columns[0]]
 
 
-_FIRST: dict[int, tuple] = {}
+_FIRST_COLUMNS = ByIdentity()
 
 
 def _first_columns(factors: tuple[Factor, ...]) -> tuple[tuple[str, str], ...]:
-    """(name, input column) per factor, cached by the tuple's identity (hashing the
-    factors would cost more than reading them)."""
-    cached = _FIRST.get(id(factors))
-    if cached is None or cached[0] is not factors:
-        if len(_FIRST) >= 16:
-            _FIRST.clear()
-        cached = _FIRST[id(factors)] = (factors, tuple((f.name, f.columns[0])
-                                                        for f in factors))
-    return cached[1]
+    """(name, input column) per factor, cached by the tuple's identity."""
+    return _FIRST_COLUMNS.get(factors, lambda fs: tuple((f.name, f.columns[0]) for f in fs))
 
 
 def factor_inputs_one(row: dict[str, object], factors: tuple[Factor, ...] = ()) -> dict:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from riskmodel._memo import ByIdentity
 from riskmodel.errors import FieldError, SchemaError
 from riskmodel.schema import FAILURE_REASONS, SCHEMA, Column, Schema
 
@@ -202,21 +203,15 @@ def _empty_array(col: Column, n: int) -> np.ndarray:
 
 _DEFAULT = {"category": -1, "string": None, "date": None}
 _DTYPE = {"category": np.int16, "string": object, "date": object}
-_PLANS: dict[int, tuple] = {}
+_PLANS = ByIdentity()
 
 
 def _plan(cols: Sequence[Column]) -> list:
-    """Per column: name, required, default, and the column itself (cached per column set,
-    by identity: hashing two dozen columns would cost more than the plan saves)."""
-    cached = _PLANS.get(id(cols))
-    if cached is not None and cached[0] is cols:
-        return cached[1]
-    plan = [(c.name, c.required, _DEFAULT.get(c.kind, math.nan), c, _fast_parser(c))
-            for c in cols]
-    if len(_PLANS) >= 64:  # callers pass a few long-lived column sets; stay bounded anyway
-        _PLANS.clear()
-    _PLANS[id(cols)] = (cols, plan)  # holding cols keeps its id from being reused
-    return plan
+    """Per column: name, required, default, the column and its fast parser (cached per
+    column set, by identity: hashing two dozen columns would cost more than the plan)."""
+    return _PLANS.get(cols, lambda cols: [
+        (c.name, c.required, _DEFAULT.get(c.kind, math.nan), c, _fast_parser(c))
+        for c in cols])
 
 
 def _fast_parser(col: Column):

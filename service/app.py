@@ -80,13 +80,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.openapi": build_openapi(settings.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
         "riskmodel.api_keys": config.api_keys(settings),
-        "riskmodel.scores_by_band": {},  # (band, version) -> its counter's inc
     })
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp):
         app.register_blueprint(bp)
     problems.register(app)
-
-    observers: dict = {}  # (route, method, status) -> the histogram's child for them
 
     @app.before_request
     def _start() -> None:
@@ -100,16 +97,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         elapsed = time.perf_counter() - ctx.get("started", time.perf_counter())
         rule = request.url_rule
         method = request.method if request.method in _METHODS else "other"  # bounded labels
-        key = (rule.rule if rule else "(unmatched)", method, response.status_code)
-        observe = observers.get(key)
-        if observe is None:
-            observe = observers[key] = metrics.requests.labels(
-                route=key[0], method=key[1], status=str(key[2])).observe
-        observe(elapsed)
+        route = rule.rule if rule else "(unmatched)"
+        status = response.status_code
+        metrics.child(metrics.requests, route, method, str(status)).observe(elapsed)
         rid = ctx.get("request_id", "")
         response.headers["X-Request-ID"] = rid
-        access_line(log, {"request_id": rid, "method": key[1], "path": request.path,
-                          "status": key[2], "duration_ms": round(elapsed * 1000, 3),
+        access_line(log, {"request_id": rid, "method": method, "path": request.path,
+                          "status": status, "duration_ms": round(elapsed * 1000, 3),
                           "model_version": ctx.get("model_version")})
         return response
 

@@ -44,6 +44,17 @@ class Metrics:
             "riskmodel_prediction_log_failures_total",
             "Scored campaigns whose prediction-log write failed (kept for a retry).", **kw)
 
+        self._children: dict = {}
+
+    def child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, looked up once per label set: prometheus_client
+        builds and locks on every ``labels`` call, which the hot path can skip."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     def model_loaded(self, version: str, previous: str | None) -> None:
         if previous:
             self.model_info.labels(model_version=previous).set(0)

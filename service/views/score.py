@@ -78,14 +78,9 @@ def score() -> Response:
     ctx = g.__dict__
     ctx["model_version"] = scorer.version
     request_id = ctx["request_id"]
-    counted = extensions["riskmodel.scores_by_band"]
+    metrics = extensions["riskmodel.metrics"]
     for r in results:
-        key = (r.risk_band, scorer.version)
-        inc = counted.get(key)
-        if inc is None:
-            inc = counted[key] = extensions["riskmodel.metrics"].scores.labels(
-                band=key[0], model_version=key[1]).inc
-        inc()
+        metrics.child(metrics.scores, r.risk_band, scorer.version).inc()
     predlog = extensions["riskmodel.predlog"]
     if predlog is not None:
         predlog.add([{"campaign_id": r.campaign_id, "model_version": r.model_version,
