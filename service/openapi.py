@@ -152,7 +152,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "200": {"description": "Scores, in the order of the campaigns.",
                             "content": {"application/json": {"schema": {
                                 "$ref": "#/components/schemas/ScoreResponse"}}}},
-                    "400": _problem("The body is not valid JSON."),
+                    "400": _problem("The body is not valid JSON, or ended before its "
+                                    "Content-Length."),
                     "413": _problem("Body over the size limit."),
                     "415": _problem("The body is not application/json."),
                     "422": _problem("Invalid campaigns or parameters, every field named; or "
@@ -168,7 +169,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                 "responses": {
                     "200": {"description": "Per outcome: created, unchanged or corrected.",
                             "content": json_body},
-                    "400": _problem("The body is not valid JSON."),
+                    "400": _problem("The body is not valid JSON, or ended before its "
+                                    "Content-Length."),
                     "401": unauthorized,
                     "409": _problem("An outcome differs from the recorded one."),
                     "413": _problem("Body over the size limit."),

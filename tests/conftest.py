@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -88,6 +89,49 @@ def app(trained):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn_server(artifacts, tmp_path, **env_extra: str):
+    """``riskmodel serve`` (gunicorn, two workers) on a free loopback port, ready; yields
+    the port and stops the server (SIGTERM to its process group) afterwards."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    metrics_dir = tmp_path / f"metrics-{port}"
+    metrics_dir.mkdir()
+    env = dict(os.environ, RISKMODEL_ARTIFACTS=str(artifacts), RISKMODEL_WORKERS="2",
+               RISKMODEL_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+               **env_extra)
+    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "serve", "--bind",
+                             f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not become ready within 60 s")
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def _pg_admin(sql: str) -> None:

@@ -7,16 +7,13 @@ the two good versions with exactly that version's score.
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+from conftest import gunicorn_server
 
 from riskmodel import load_model
 
@@ -28,12 +25,6 @@ CAMPAIGNS = [
                                       ("search_top_banner", 0.9, -2, 8000),
                                       ("lightning_deal", 0.6, 4, 5000)])
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_current(root, version: str) -> None:
@@ -61,29 +52,8 @@ def server(two_versions, tmp_path):
     art = tmp_path / "art"
     shutil.copytree(root, art)
     _write_current(art, a)
-    port = _free_port()
-    metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    env = dict(os.environ, RISKMODEL_ARTIFACTS=str(art), RISKMODEL_RELOAD_INTERVAL="0.05",
-               RISKMODEL_WORKERS="2", RISKMODEL_LOG_LEVEL="WARNING",
-               PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "serve", "--bind",
-                             f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not become ready within 60 s")
+    with gunicorn_server(art, tmp_path, RISKMODEL_RELOAD_INTERVAL="0.05") as port:
         yield port, art, a, b, bad
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_swap_under_load_loses_no_request(server):
