@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import re
-import time
 from dataclasses import replace
 
-from flask import Flask, g, request
+from flask import Flask
 
 from riskmodel import config
 from riskmodel.features import FACTORS
 from riskmodel.store import Store
 from service import problems
 from service.holder import ModelHolder
-from service.logs import access_line, configure
+from service.logs import configure
 from service.metrics import Metrics
+from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
 from service.problems import Problem
 from service.views import health, meta, model, outcomes, score
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _LazyStore:
@@ -85,26 +80,5 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
     problems.register(app)
 
-    @app.before_request
-    def _start() -> None:
-        rid = request.environ.get("HTTP_X_REQUEST_ID")
-        g.request_id = rid if rid and _REQUEST_ID.match(rid) else os.urandom(16).hex()
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _finish(response):
-        ctx = g.__dict__  # one proxy lookup for the request's four values
-        elapsed = time.perf_counter() - ctx.get("started", time.perf_counter())
-        rule = request.url_rule
-        method = request.method if request.method in _METHODS else "other"  # bounded labels
-        route = rule.rule if rule else "(unmatched)"
-        status = response.status_code
-        metrics.child(metrics.requests, route, method, str(status)).observe(elapsed)
-        rid = ctx.get("request_id", "")
-        response.headers["X-Request-ID"] = rid
-        access_line(log, {"request_id": rid, "method": method, "path": request.path,
-                          "status": status, "duration_ms": round(elapsed * 1000, 3),
-                          "model_version": ctx.get("model_version")})
-        return response
-
+    app.wsgi_app = Observed(app.wsgi_app, metrics, log)  # type: ignore[method-assign]
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from collections import deque
 
@@ -31,23 +32,30 @@ class PredictionLog:
         self._lock = threading.Lock()
         self._on_failure = on_failure or (lambda n: None)
         self._thread: threading.Thread | None = None
-        self._pid = None
         atexit.register(self.flush)
+        os.register_at_fork(after_in_child=self._forked)
 
     def add(self, rows: list[dict]) -> None:
         self._queue.extend(rows)
-        self._ensure_thread()
+        if self._thread is None:
+            self._start()
         if len(self._queue) >= self.batch:
             self._wake.set()
 
-    def _ensure_thread(self) -> None:
-        import os
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="prediction-log",
+                                                daemon=True)
+                self._thread.start()
 
-        if self._thread is None or self._pid != os.getpid():  # a forked worker starts anew
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="prediction-log",
-                                            daemon=True)
-            self._thread.start()
+    def _forked(self) -> None:
+        """In a forked child (a gunicorn worker) the writer thread does not exist: the
+        next ``add`` starts one. Nothing the parent queued is written twice."""
+        self._thread = None
+        self._queue.clear()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
 
     def _run(self) -> None:
         while True:

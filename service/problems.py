@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response, g
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from riskmodel import SchemaError
+from service.observe import request_id
 
 log = logging.getLogger("riskmodel.service")
 
@@ -45,7 +46,7 @@ def problem_response(status: int, title: str, detail: str, kind: str | None = No
                      extra: dict | None = None) -> Response:
     body = {"type": f"/problems/{kind}" if kind else "about:blank", "title": title,
             "status": status, "detail": detail,
-            "request_id": g.get("request_id"), **(extra or {})}
+            "request_id": request_id(), **(extra or {})}
     if errors is not None:
         body["errors"] = errors
     return Response(json.dumps(body), status=status, mimetype="application/problem+json",
@@ -81,7 +82,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unknown(e: Exception):
         # never disguised as a client error: a 500 with a generic message, traceback logged
-        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        log.exception("unhandled error", extra={"request_id": request_id()})
         return problem_response(500, "Internal Server Error",
                                 "The server failed to handle the request; it is logged "
                                 "under this request id.")

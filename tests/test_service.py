@@ -217,6 +217,41 @@ def test_logs_are_json_with_the_request_id(app):
     assert line["model_version"] and line["duration_ms"] >= 0
 
 
+def test_every_answer_carries_its_request_id(client):
+    for r in (client.post("/v1/score", json=GOOD), client.post("/v1/score", json={}),
+              client.get("/v2/nothing"), client.get("/healthz")):
+        rid = r.headers["X-Request-ID"]
+        assert len(rid) == 32 and int(rid, 16) >= 0
+        if r.status_code != 200 or r.request.path == "/v1/score":
+            assert r.get_json(force=True)["request_id"] == rid
+    kept = client.post("/v1/score", json=GOOD, headers={"X-Request-ID": "abc.DEF-1:2_3"})
+    assert kept.headers["X-Request-ID"] == "abc.DEF-1:2_3"
+    replaced = client.post("/v1/score", json=GOOD, headers={"X-Request-ID": "no spaces<>"})
+    assert replaced.headers["X-Request-ID"] != "no spaces<>"
+
+
+def test_request_ids_differ_across_forked_workers():
+    """gunicorn forks its workers from one process: each must draw its own ids."""
+    import os
+
+    from service.observe import new_request_id
+
+    new_request_id()
+    drawn = []
+    for _ in range(2):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one id down the pipe, then out without cleanup
+            os.write(write, new_request_id().encode())
+            os._exit(0)
+        os.close(write)
+        drawn.append(os.read(read, 64).decode())
+        os.close(read)
+        os.waitpid(pid, 0)
+    drawn.append(new_request_id())
+    assert len(set(drawn)) == 3, drawn
+
+
 def test_openapi_is_derived_from_the_schema(client):
     doc = client.get("/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g
+from flask import Blueprint, Response, current_app, request
 
 from riskmodel import SchemaError
 from riskmodel.store import OutcomeConflict, UnknownCampaign
 from riskmodel.validation import parse_outcome
 from service.auth import require_key
 from service.bodies import items, json_body
+from service.observe import request_id
 from service.problems import Problem, field_errors
 from service.serialize import dumps
 
@@ -18,7 +19,9 @@ bp = Blueprint("outcomes", __name__)
 @require_key
 def record() -> Response:
     """Record one outcome or {"outcomes": [...]}, all or nothing."""
-    outcomes, pointer = items(json_body(), "outcomes", "outcome")
+    settings = current_app.extensions["riskmodel.settings"]
+    outcomes, pointer = items(json_body(request.environ, settings.max_body_bytes),
+                              "outcomes", "outcome", settings.max_campaigns)
     parsed, errors = [], []
     for i, item in enumerate(outcomes):
         out, errs = parse_outcome(item, i + 1)
@@ -39,5 +42,5 @@ def record() -> Response:
                       [{"row": None, "column": "plan", "problem": "is required",
                         "allowed": "the campaign's plan, as scored", "received": None,
                         "message": str(e), "pointer": "/plan"}]) from None
-    return Response(dumps({"request_id": g.request_id, "results": results}),
+    return Response(dumps({"request_id": request_id(), "results": results}),
                     mimetype="application/json")

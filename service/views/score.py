@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
 from riskmodel import SCHEMA, FieldError, SchemaError
 from service.auth import check_key
 from service.bodies import items, json_body
+from service.observe import MODEL_VERSION_KEY, REQUEST_ID_KEY
 from service.problems import Problem, field_errors
 from service.serialize import dumps
 
@@ -17,13 +18,12 @@ bp = Blueprint("score", __name__)
 _KNOWN = frozenset(SCHEMA.names)
 
 
-def _top_k(extensions: dict) -> int:
-    if not request.environ.get("QUERY_STRING"):  # the usual call: no parsing at all
-        return extensions["riskmodel.settings"].default_top_k
+def _top_k(environ: dict, settings, limit: int) -> int:
+    if not environ.get("QUERY_STRING"):  # the usual call: no parsing at all
+        return settings.default_top_k
     raw = request.args.get("top_k")
     if raw is None:
-        return extensions["riskmodel.settings"].default_top_k
-    limit = extensions["riskmodel.max_top_k"]
+        return settings.default_top_k
     try:
         k = int(raw)
     except ValueError:
@@ -39,7 +39,7 @@ def _top_k(extensions: dict) -> int:
 def _unknown_fields(campaigns: list) -> list[FieldError]:
     out = []
     for i, c in enumerate(campaigns):
-        if isinstance(c, Mapping):
+        if isinstance(c, Mapping) and not _KNOWN.issuperset(c):
             for key in c:
                 if key not in _KNOWN:
                     out.append(FieldError(i + 1, str(key), "is not a field of the contract",
@@ -49,13 +49,19 @@ def _unknown_fields(campaigns: list) -> list[FieldError]:
 
 @bp.post("/v1/score")
 def score() -> Response:
-    """Validate, score and explain; answer in the order given."""
+    """Validate, score and explain; answer in the order given.
+
+    The request and the app are looked up once each (every ``request.x`` is a
+    context-local lookup, measurable at this endpoint's rate) and passed down.
+    """
     extensions = current_app.extensions
-    if extensions["riskmodel.settings"].scoring_requires_key:
+    environ = request.environ
+    settings = extensions["riskmodel.settings"]
+    if settings.scoring_requires_key:
         check_key()
-    body = json_body()
-    top_k = _top_k(extensions)
-    campaigns, pointer = items(body, "campaigns", "campaign")
+    body = json_body(environ, settings.max_body_bytes)
+    top_k = _top_k(environ, settings, extensions["riskmodel.max_top_k"])
+    campaigns, pointer = items(body, "campaigns", "campaign", settings.max_campaigns)
     holder = extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
@@ -66,8 +72,8 @@ def score() -> Response:
     except SchemaError as e:
         results, invalid = None, e.errors
     errors = _unknown_fields(campaigns) + invalid
+    metrics = extensions["riskmodel.metrics"]
     if errors:
-        metrics = extensions["riskmodel.metrics"]
         for e in errors:
             metrics.rejections.labels(field=e.column if e.column in _KNOWN else "(unknown)").inc()
         errors.sort(key=lambda e: (e.row or 0))
@@ -75,18 +81,16 @@ def score() -> Response:
         raise Problem(422, "invalid-campaign", "Invalid campaign",
                       f"{len(errors)} input {noun}; the first: {errors[0].message}",
                       field_errors(SchemaError(errors), pointer))
-    ctx = g.__dict__
-    ctx["model_version"] = scorer.version
-    request_id = ctx["request_id"]
-    metrics = extensions["riskmodel.metrics"]
+    version = scorer.version
+    environ[MODEL_VERSION_KEY] = version
+    request_id = environ[REQUEST_ID_KEY]
     for r in results:
-        metrics.child(metrics.scores, r.risk_band, scorer.version).inc()
+        metrics.child(metrics.scores, r.risk_band, version).inc()
     predlog = extensions["riskmodel.predlog"]
     if predlog is not None:
-        predlog.add([{"campaign_id": r.campaign_id, "model_version": r.model_version,
+        predlog.add([{"campaign_id": r.campaign_id, "model_version": version,
                       "failure_risk": r.failure_risk, "risk_band": r.risk_band,
                       "inputs": c, "source": "api", "request_id": request_id}
                      for r, c in zip(results, campaigns, strict=True)])
-    payload = {"request_id": request_id, "model_version": scorer.version,
-               "results": results}
-    return Response(dumps(payload), mimetype="application/json")
+    return Response(dumps({"request_id": request_id, "model_version": version,
+                           "results": results}), mimetype="application/json")
