@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -117,9 +118,11 @@ class Scorer:
         self._cuts = np.asarray(model.bands_, dtype=float)
         self._cut_list = [float(c) for c in model.bands_]
         self._family_order = tuple(dict.fromkeys(self.families))
-        self._about = [(f.name, f.columns, f.family, ADVICE[f.name]) for f in self.factors]
-        self._family_members = [(fam, [j for j, f in enumerate(self.families) if f == fam])
-                                for fam in self._family_order]
+        self._about = [(f.name, f.columns, f.family, ADVICE[f.name], _display(f))
+                       for f in self.factors]
+        # each family's factors, in contract order, picked from a list of contributions
+        self._family_pick = [(fam, _picker([j for j, f in enumerate(self.families)
+                                            if f == fam])) for fam in self._family_order]
         a, b = model.calibration_
         self._intercept = float(model.solver_.intercept_[0])
         self._means = [float(v) for v in model.factor_means_]
@@ -261,9 +264,9 @@ class Scorer:
         """One :class:`CampaignScore` from plain numbers: shared by both paths."""
         factors = []
         for col, j in enumerate(top):
-            name, columns, family, advice = self._about[j]
+            name, columns, family, advice, display = self._about[j]
             c = contrib[j]
-            value = self.display_value(name, values[name])
+            value = display(values[name])
             p = what_if[col]
             if c > 0:
                 factors.append(FactorContribution(
@@ -276,8 +279,7 @@ class Scorer:
                     advice.actionable, None, None,
                     WhatIf(advice.target_label, p, p - risk) if p == p else None))
         # each family's factors added in contract order, as the vectorised path adds them
-        families = {fam: sum([contrib[j] for j in members])
-                    for fam, members in self._family_members}
+        families = {fam: sum(pick(contrib)) for fam, pick in self._family_pick}
         label = BANDS[band]
         return CampaignScore(campaign_id, risk, label, log_odds, self._base, tuple(factors),
                              families, dict(zip(self.factor_names, contrib, strict=True)),
@@ -285,15 +287,7 @@ class Scorer:
 
     def display_value(self, name: str, x) -> object:
         """A factor's input as the planner wrote it (level name, bool, number, None)."""
-        f = self.factors[self._index[name]]
-        x = float(x)
-        if x != x:
-            return None
-        if f.kind == "level":
-            if x < 0:
-                return None
-            return bool(x) if f.levels == ("false", "true") else f.levels[int(x)]
-        return x
+        return self._about[self._index[name]][4](x)
 
 
     def predict_proba(self, campaigns) -> np.ndarray:
@@ -301,6 +295,33 @@ class Scorer:
         v = validate_campaigns(campaigns)
         v.raise_for_errors()
         return self.model.predict_proba(v.batch)
+
+
+def _display(f) -> Callable[[object], object]:
+    """The function giving factor ``f``'s input as the planner wrote it: a level's name, a
+    bool for a yes/no level, a number, or None for unknown."""
+    if f.kind != "level":
+        def number(x):
+            x = float(x)
+            return None if x != x else x
+        return number
+    levels = f.levels
+    as_bool = levels == ("false", "true")
+
+    def level(x):
+        x = float(x)
+        if x != x or x < 0:
+            return None
+        return bool(x) if as_bool else levels[int(x)]
+    return level
+
+
+def _picker(members: list[int]) -> Callable[[list], tuple]:
+    """``lambda c: tuple(c[j] for j in members)``, in C (itemgetter) when it can be."""
+    if len(members) == 1:
+        [j] = members
+        return lambda c: (c[j],)
+    return itemgetter(*members)
 
 
 def _sigmoid(x: float) -> float:

@@ -1,5 +1,7 @@
 import io
 import json
+import re
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -214,6 +216,9 @@ def test_logs_are_json_with_the_request_id(app):
         handler.stream = stream
     [line] = [x for x in lines if x.get("path") == "/v1/score"]
     assert line["request_id"] == "trace-42" and line["status"] == 200
+    when = datetime.fromisoformat(line["time"])  # ISO 8601, UTC, milliseconds
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+    assert abs((datetime.now(UTC) - when).total_seconds()) < 60
     assert line["model_version"] and line["duration_ms"] >= 0
 
 
