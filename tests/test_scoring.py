@@ -220,3 +220,35 @@ def test_frames_and_records_score_alike(scorer, plans):
     b = scorer.score(plans[:70])
     assert [x.failure_risk for x in a] == pytest.approx([x.failure_risk for x in b], abs=1e-12)
     assert not any(math.isnan(x.failure_risk) for x in a)
+
+
+def test_the_fast_result_constructors_build_what_the_dataclasses_build(scorer, plans):
+    """The one-campaign path fills the frozen results' fields directly: every result must
+    equal, serialise, copy and refuse changes like one made by the generated __init__."""
+    import dataclasses
+
+    import orjson
+
+    from riskmodel.scoring import CampaignScore, FactorContribution, WhatIf
+
+    def rebuilt(obj):  # the same object through the ordinary constructors, recursively
+        if isinstance(obj, tuple):
+            return tuple(rebuilt(x) for x in obj)
+        if dataclasses.is_dataclass(obj):
+            return type(obj)(*(rebuilt(getattr(obj, f.name)) for f in dataclasses.fields(obj)))
+        return obj
+
+    for plan in plans[:40]:
+        [fast] = scorer.score(plan, top_k=5)
+        slow = rebuilt(fast)
+        assert type(fast) is CampaignScore and fast == slow
+        assert orjson.dumps(fast) == orjson.dumps(slow)
+        assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
+        assert dataclasses.replace(fast, campaign_id="x").failure_risk == fast.failure_risk
+        assert all(type(f) is FactorContribution for f in fast.top_factors)
+        assert any(type(f.what_if) is WhatIf for f in fast.top_factors) or not any(
+            f.actionable and f.direction == "raises" for f in fast.top_factors)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.failure_risk = 0.0
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.top_factors[0].log_odds = 0.0
