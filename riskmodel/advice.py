@@ -201,6 +201,25 @@ def readiness_flags(cols: dict) -> dict:
     }
 
 
+# warning code: (column, threshold, message) for every warning but the sales threshold
+_WARNINGS = {
+    "few_bsr_products": ("bsr_top100_products", "at least 3 products in a BSR top 100",
+                         "Fewer than 3 products are in a BSR top 100."),
+    "no_a_plus_content": ("has_a_plus_content", "complete A+ pages",
+                          "The A+ pages are not complete."),
+    "no_video_main_image": ("has_video_main_image", "a video main image",
+                            "The listing has no video main image."),
+    "brand_analytics_not_used": ("brand_analytics_active", "Brand Analytics in use",
+                                 "Brand Analytics is not in use."),
+    "ad_spend_below_5000": ("monthly_ad_spend_usd", "about $5,000 a month or more",
+                            "Monthly ad spend is under $5,000."),
+    "budget_ratio_below_0_2": ("committed_ad_budget_usd",
+                               "an ad budget of at least 20% of the resource value",
+                               "The committed ad budget is under 20% of the value of "
+                               "Amazon's resources."),
+}
+
+
 def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:
     """Describe warning ``code`` for one campaign given as typed values by column."""
     def v(name: str) -> object:
@@ -217,23 +236,7 @@ def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:
                                 f"Trailing-12-month sales of ${v('annual_sales_usd'):,.0f} are "
                                 f"below the co-op threshold of {limit}.", limit,
                                 v("annual_sales_usd"))
-    table = {
-        "few_bsr_products": ("bsr_top100_products", "at least 3 products in a BSR top 100",
-                             "Fewer than 3 products are in a BSR top 100."),
-        "no_a_plus_content": ("has_a_plus_content", "complete A+ pages",
-                              "The A+ pages are not complete."),
-        "no_video_main_image": ("has_video_main_image", "a video main image",
-                                "The listing has no video main image."),
-        "brand_analytics_not_used": ("brand_analytics_active", "Brand Analytics in use",
-                                     "Brand Analytics is not in use."),
-        "ad_spend_below_5000": ("monthly_ad_spend_usd", "about $5,000 a month or more",
-                                "Monthly ad spend is under $5,000."),
-        "budget_ratio_below_0_2": ("committed_ad_budget_usd",
-                                   "an ad budget of at least 20% of the resource value",
-                                   "The committed ad budget is under 20% of the value of "
-                                   "Amazon's resources."),
-    }
-    column, threshold, message = table[code]
+    column, threshold, message = _WARNINGS[code]
     return ReadinessWarning(code, column, message, threshold, v(column))
 
 
