@@ -147,6 +147,16 @@ def _json_dumps(value: object) -> str:
         return json.dumps(value)
 
 
+def _json_text(inputs: object) -> str:
+    """A plan as JSON text: text already (the body as the client sent it) is kept."""
+    return inputs if isinstance(inputs, str) else _json_dumps(inputs)
+
+
+def _json_value(inputs: object) -> object:
+    """A plan as the JSON column takes it: a mapping; JSON text is parsed."""
+    return orjson.loads(inputs) if isinstance(inputs, str) else inputs
+
+
 class Store:
     """Prediction log and outcomes, through one SQLAlchemy engine."""
 
@@ -194,7 +204,8 @@ class Store:
 
     def log_predictions(self, rows: Iterable[Mapping]) -> int:
         """Store scored campaigns: campaign_id, model_version, failure_risk, risk_band,
-        inputs (the plan as sent), source, request_id; one transaction."""
+        inputs (the plan as sent: a mapping, or its JSON text as the client sent it),
+        source, request_id; one transaction."""
         now = _now()
         if self.is_sqlite:  # the embedded default, on every scored request: the driver's
             # executemany with the values as SQLAlchemy would store them, at half the cost
@@ -203,7 +214,7 @@ class Store:
                 dialect) or (lambda v: v)
             default = stamp(now)
             values = [(r["campaign_id"], r["model_version"], r["failure_risk"], r["risk_band"],
-                       _json_dumps(r["inputs"]), r["source"], r.get("request_id"),
+                       _json_text(r["inputs"]), r["source"], r.get("request_id"),
                        stamp(r["scored_at"]) if r.get("scored_at") else default)
                       for r in rows]
             if not values:
@@ -211,7 +222,8 @@ class Store:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql(_INSERT_PREDICTION, values)
             return len(values)
-        values = [dict(r, scored_at=r.get("scored_at") or now) for r in rows]
+        values = [dict(r, inputs=_json_value(r["inputs"]), scored_at=r.get("scored_at") or now)
+                  for r in rows]
         if not values:
             return 0
         with self.engine.begin() as conn:

@@ -12,9 +12,10 @@ from werkzeug.wsgi import get_content_length
 from service.problems import Problem
 
 
-def json_body(environ: dict, limit: int | None) -> object:
-    """The body of the request ``environ`` parsed as JSON: 415 unless a JSON media type,
-    413 over ``limit`` bytes, 400 unless valid JSON.
+def json_body(environ: dict, limit: int | None) -> tuple[object, str | None]:
+    """The body of the request ``environ`` parsed as JSON, and its text when it is plain
+    UTF-8 JSON (else None): 415 unless a JSON media type, 413 over ``limit`` bytes, 400
+    unless valid JSON.
 
     Views pass the environ and the limit they already hold: every ``request`` or
     ``current_app`` attribute is a context-local lookup, and on the scoring path those
@@ -28,14 +29,14 @@ def json_body(environ: dict, limit: int | None) -> object:
                           f"the body must be application/json; got {mimetype or 'no type'!r}")
     data = _read_body(environ, limit)
     try:
-        return orjson.loads(data)  # the usual body, fast
+        return orjson.loads(data), data.decode()  # the usual body, fast (and valid UTF-8)
     except orjson.JSONDecodeError:
         pass
     try:
         # what orjson refuses, the standard library decides: NaN and Infinity literals
         # parse to floats here and are refused, per field, by the validation (422);
         # anything else that is not JSON is a 400
-        return json.loads(data)
+        return json.loads(data), None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise Problem(400, "invalid-json", "Invalid JSON",
                       f"the body is not valid JSON: {e}") from None

@@ -109,3 +109,18 @@ def test_the_same_outcome_from_8_processes_is_stored_once(store_url, open_store)
     assert statuses == ["created"] + ["unchanged"] * 7, statuses
     assert s.outcome_count() == 1
     assert s.integrity_check() == []
+
+
+def test_a_plan_logged_as_its_json_text_reads_back_as_the_plan(open_store):
+    """The service logs one campaign as the body text it received: stored as that JSON on
+    every backend, read back (and joined for retraining) as the same plan."""
+    s = open_store()
+    plan = {"campaign_id": "t1", "goal_alignment_score": 0.25, "mou_signed": False,
+            "material_delay_days": 3, "note_free": None, "category": "home"}
+    text = '{"campaign_id": "t1", "goal_alignment_score": 0.25, "mou_signed": false, ' \
+           '"material_delay_days": 3, "note_free": null, "category": "home"}'
+    row = {"campaign_id": "t1", "model_version": "v1", "failure_risk": 0.3,
+           "risk_band": "low", "source": "api", "request_id": "r"}
+    assert s.log_predictions([dict(row, inputs=text), dict(row, inputs=plan)]) == 2
+    [as_text, as_mapping] = s.predictions_for("t1")
+    assert as_text["inputs"] == as_mapping["inputs"] == plan

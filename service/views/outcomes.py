@@ -20,8 +20,8 @@ bp = Blueprint("outcomes", __name__)
 def record() -> Response:
     """Record one outcome or {"outcomes": [...]}, all or nothing."""
     settings = current_app.extensions["riskmodel.settings"]
-    outcomes, pointer = items(json_body(request.environ, settings.max_body_bytes),
-                              "outcomes", "outcome", settings.max_campaigns)
+    body, _ = json_body(request.environ, settings.max_body_bytes)
+    outcomes, pointer = items(body, "outcomes", "outcome", settings.max_campaigns)
     parsed, errors = [], []
     for i, item in enumerate(outcomes):
         out, errs = parse_outcome(item, i + 1)
