@@ -75,6 +75,21 @@ def wrk(port: int, seconds: int, connections: int, script: Path) -> tuple[float,
     return rps, p99
 
 
+def write_script(tmp: Path) -> Path:
+    """wrk's script: POST the one campaign as JSON."""
+    script = tmp / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(json.dumps(CAMPAIGN))}\n")
+    return script
+
+
+def server_env(tmp: Path) -> dict:
+    """The servers' environment: metrics and the prediction log's store under ``tmp``."""
+    (tmp / "metrics").mkdir()
+    return dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp / "metrics"),
+                PYTHONPATH=str(ROOT / "benchmarks"), RISKMODEL_DATA_DIR=str(tmp / "var"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     # single rounds on this shared 2-core machine swing by a fifth: five of them by default
@@ -85,13 +100,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
-    script = tmp / "post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(json.dumps(CAMPAIGN))}\n")
-    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp / "metrics"),
-               PYTHONPATH=str(ROOT / "benchmarks"))
-    (tmp / "metrics").mkdir()
-    env["RISKMODEL_DATA_DIR"] = str(tmp / "var")
+    script = write_script(tmp)
+    env = server_env(tmp)
     servers = {"echo": start("echo_app:app", 18081, env),
                "riskmodel": start("service:create_app()", 18082, env),
                "no-predlog": start("service:create_app()", 18083,
