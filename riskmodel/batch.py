@@ -387,12 +387,17 @@ def _worker_score(scorer: Scorer, chunk: pa.Table | CsvBlock, top_k: int, keep_s
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 
 
-def _worker_main(conn, scorer: Scorer) -> None:
+def _worker_main(conn, scorer: Scorer, main_ends: list) -> None:
     """A worker's loop: a task in, its part (or the exception) out, until told to stop or
     the main process goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles interrupts
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # held while forking
+    # the fork copied the main process's ends of this worker's pipe and of the workers
+    # forked before it: closed here, so that when the main process is gone (even killed)
+    # this worker's next read ends instead of waiting forever
+    for end in main_ends:
+        end.close()
     while True:
         try:
             task = conn.recv()
@@ -442,16 +447,22 @@ class _Scoring:
             # hold SIGINT and SIGTERM until the workers exist, then take them as usual
             held = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
             try:
-                for _ in range(workers):
-                    here, there = ctx.Pipe()
-                    proc = ctx.Process(target=_worker_main, args=(there, scorer),
-                                       daemon=True, name="riskmodel-score")
-                    proc.start()
-                    there.close()
-                    self.procs.append(proc)
-                    self.conns.append(here)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                try:
+                    for _ in range(workers):
+                        here, there = ctx.Pipe()
+                        proc = ctx.Process(target=_worker_main,
+                                           args=(there, scorer, [*self.conns, here]),
+                                           daemon=True, name="riskmodel-score")
+                        proc.start()
+                        there.close()
+                        self.procs.append(proc)
+                        self.conns.append(here)
+                finally:
+                    # an interrupt that came meanwhile is raised here
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            except BaseException:  # the caller never gets this object: stop them here
+                self.abort()
+                raise
 
     def _result(self, w: int) -> _Part:
         try:

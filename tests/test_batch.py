@@ -1,3 +1,4 @@
+import contextlib
 import os
 import signal
 import subprocess
@@ -158,6 +159,46 @@ def test_interrupting_leaves_no_output(sig, when, trained, tmp_path):
     assert b"interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
     assert not os.path.exists(out)
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping: not gone, and not a zombie nobody has reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
+def test_workers_end_when_the_main_process_is_killed(trained, tmp_path):
+    """SIGKILL leaves no chance to stop the workers: each must see its pipe close and exit,
+    not wait forever (it used to, holding the main process's end of its own pipe)."""
+    from training.synthetic import generate
+
+    root, _ = trained
+    src = tmp_path / "big.csv"
+    generate(300_000, seed=4)[list(SCHEMA.names)].to_csv(src, index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "score", "--artifacts",
+                             str(root), "--in", str(src), "--out", str(tmp_path / "o.csv"),
+                             "--workers", "3"], stderr=subprocess.DEVNULL, cwd=tmp_path)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 3 and time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                workers = [int(p) for p in f.read().split()]
+        time.sleep(0.02)
+    assert len(workers) == 3, "the workers never started"
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # do not leave them behind, whatever the outcome
+        os.kill(w, signal.SIGKILL)
+    assert left == []
 
 
 def test_batch_can_log_its_predictions(runner, trained, plans_csv, tmp_path, monkeypatch):
