@@ -79,7 +79,8 @@ def _too_large(detail: str) -> Problem:
 
 def _read(stream, n: int | None) -> bytes:
     """Up to ``n`` bytes (all with ``None``); fewer only where the stream ends, or where
-    the connection drops (read errors count as its end)."""
+    the connection drops (read errors count as its end). A body the server cannot decode
+    (a malformed chunked encoding) is a 400."""
     parts = []
     try:
         while n is None or n > 0:
@@ -91,6 +92,9 @@ def _read(stream, n: int | None) -> bytes:
                 n -= len(chunk)
     except (OSError, ValueError):
         pass
+    except Exception as e:  # noqa: BLE001  the server's own parse errors (gunicorn's)
+        raise Problem(400, "incomplete-body", "Incomplete body",
+                      f"the body could not be read: {type(e).__name__}: {e}") from None
     return b"".join(parts)
 
 

@@ -17,7 +17,8 @@ PROBLEM_TYPES = {
     "invalid-campaign": "The campaigns break the data contract; see errors.",
     "too-many-campaigns": "More campaigns than one request may carry.",
     "invalid-json": "The body is not valid JSON.",
-    "incomplete-body": "The body ended before the length its Content-Length declares.",
+    "incomplete-body": "The body ended before its declared length, or could not be decoded "
+                       "(a malformed chunked encoding).",
     "unsupported-media-type": "The body must be application/json.",
     "body-too-large": "The body is larger than the configured limit.",
     "model-unavailable": "No verified model is loaded.",

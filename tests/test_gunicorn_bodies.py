@@ -88,3 +88,9 @@ def test_body_cut_short_is_400(port):
     assert status == 400
     assert problem["type"] == "/problems/incomplete-body"
     assert f"after {len(body)} of the {len(body) + 50} bytes" in problem["detail"]
+
+
+def test_a_malformed_chunked_body_is_400(port):
+    status, problem = _exchange(port, _head(None), b"zz\r\n{}\r\n0\r\n\r\n")
+    assert status == 400
+    assert problem["type"] == "/problems/incomplete-body"
