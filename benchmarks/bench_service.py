@@ -16,6 +16,7 @@ RISKMODEL_LOG_LEVEL) is passed to the riskmodel servers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -90,42 +91,57 @@ def server_env(tmp: Path) -> dict:
                 PYTHONPATH=str(ROOT / "benchmarks"), RISKMODEL_DATA_DIR=str(tmp / "var"))
 
 
-def main() -> None:
+def arguments(rounds: int) -> argparse.Namespace:
+    """The benchmarks' options (seconds and rounds of wrk, connections); wrk must exist."""
     ap = argparse.ArgumentParser()
-    # single rounds on this shared 2-core machine swing by a fifth: five of them by default
+    # single rounds on this shared 2-core machine swing by a fifth: several by default
     ap.add_argument("--seconds", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=rounds)
     ap.add_argument("--connections", type=int, default=8)
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    return args
+
+
+@contextlib.contextmanager
+def three_servers(base_port: int, connections: int):
+    """The echo, riskmodel, and riskmodel with the prediction log off, each under gunicorn
+    on its own port, warmed up: yields wrk's script and ``{name: (process, port)}``, and
+    stops them all (and removes their files) afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
     script = write_script(tmp)
     env = server_env(tmp)
-    servers = {"echo": start("echo_app:app", 18081, env),
-               "riskmodel": start("service:create_app()", 18082, env),
-               "no-predlog": start("service:create_app()", 18083,
-                                   dict(env, RISKMODEL_LOG_PREDICTIONS="false"))}
-    ports = {"echo": 18081, "riskmodel": 18082, "no-predlog": 18083}
-    names = list(ports)
-    results: dict[str, list] = {name: [] for name in names}
+    apps = {"echo": ("echo_app:app", env),
+            "riskmodel": ("service:create_app()", env),
+            "no-predlog": ("service:create_app()", dict(env, RISKMODEL_LOG_PREDICTIONS="false"))}
+    servers = {}
     try:
-        for name in names:  # warm every server
-            wrk(ports[name], 2, args.connections, script)
-        for r in range(args.rounds):
-            for name in names:
-                rps, p99 = wrk(ports[name], args.seconds, args.connections, script)
-                results[name].append((rps, p99))
-                print(f"round {r + 1} {name:<10} {rps:8.0f} req/s  p99 {p99:6.2f} ms")
+        for i, (name, (app, app_env)) in enumerate(apps.items()):
+            servers[name] = (start(app, base_port + i, app_env), base_port + i)
+        for _, port in servers.values():
+            wrk(port, 2, connections, script)  # warm-up
+        yield script, servers
     finally:
-        for proc in servers.values():
+        for proc, _ in servers.values():
             os.killpg(proc.pid, signal.SIGTERM)
-        for proc in servers.values():
+        for proc, _ in servers.values():
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    args = arguments(rounds=5)
+    results: dict[str, list] = {}
+    with three_servers(18081, args.connections) as (script, servers):
+        for r in range(args.rounds):
+            for name, (_, port) in servers.items():
+                rps, p99 = wrk(port, args.seconds, args.connections, script)
+                results.setdefault(name, []).append((rps, p99))
+                print(f"round {r + 1} {name:<10} {rps:8.0f} req/s  p99 {p99:6.2f} ms")
     med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
            for k, v in results.items()}
     print(f"median: echo {med['echo'][0]:.0f} req/s (p99 {med['echo'][1]:.2f} ms), riskmodel "

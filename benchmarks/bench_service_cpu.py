@@ -11,14 +11,9 @@ Same servers, load and settings as benchmarks/bench_service.py (which it reuses)
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
-import signal
 import statistics
 import subprocess
-import tempfile
-from pathlib import Path
 
 import bench_service as svc
 
@@ -41,45 +36,20 @@ def _workers(master: int) -> list[int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--connections", type=int, default=8)
-    args = ap.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: apt-get install wrk")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-service-cpu-"))
-    script = svc.write_script(tmp)
-    env = svc.server_env(tmp)
-    apps = {"echo": ("echo_app:app", env),
-            "riskmodel": ("service:create_app()", env),
-            "no-predlog": ("service:create_app()", dict(env, RISKMODEL_LOG_PREDICTIONS="false"))}
-    servers = {name: (svc.start(app, 18181 + i, e), 18181 + i)
-               for i, (name, (app, e)) in enumerate(apps.items())}
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in apps}
-    try:
-        for _, port in servers.values():  # warm every server
-            svc.wrk(port, 2, args.connections, script)
+    args = svc.arguments(rounds=6)
+    results: dict[str, list[tuple[float, float]]] = {}
+    with svc.three_servers(18181, args.connections) as (script, servers):
         for r in range(args.rounds):
             for name, (proc, port) in servers.items():
                 workers = _workers(proc.pid)
                 before = _cpu_seconds(workers)
                 rps, _ = svc.wrk(port, args.seconds, args.connections, script)
                 us = (_cpu_seconds(workers) - before) / (rps * args.seconds) * 1e6
-                results[name].append((rps, us))
+                results.setdefault(name, []).append((rps, us))
                 print(f"round {r + 1} {name:<10} {rps:8.0f} req/s  {us:7.1f} us CPU/request",
                       flush=True)
-    finally:
-        for proc, _ in servers.values():
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc, _ in servers.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
     cpu = {k: statistics.median(us for _, us in v) for k, v in results.items()}
-    for name in apps:
+    for name in results:
         print(f"median {name:<10} {cpu[name]:7.1f} us CPU/request")
     print(f"riskmodel / echo: {cpu['riskmodel'] / cpu['echo']:.2f} times the CPU per request; "
           f"the prediction log adds {cpu['riskmodel'] - cpu['no-predlog']:.0f} us "
