@@ -12,7 +12,7 @@ from werkzeug.wsgi import get_content_length
 from service.problems import Problem
 
 
-def json_body(environ: dict, limit: int | None) -> tuple[object, str | None]:
+def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
     """The body of the request ``environ`` parsed as JSON, and its text when it is plain
     UTF-8 JSON (else None): 415 unless a JSON media type, 413 over ``limit`` bytes, 400
     unless valid JSON.
@@ -42,7 +42,7 @@ def json_body(environ: dict, limit: int | None) -> tuple[object, str | None]:
                       f"the body is not valid JSON: {e}") from None
 
 
-def _read_body(environ: dict, limit: int | None) -> bytes:
+def _read_body(environ: dict, limit: int) -> bytes:
     """The request body, within the configured limit (413 beyond it).
 
     Read from the WSGI input directly. werkzeug's ``get_data`` under a limit reads in
@@ -52,14 +52,12 @@ def _read_body(environ: dict, limit: int | None) -> bytes:
     was too large rather than malformed.
     """
     length = get_content_length(environ)  # None for a streamed (chunked) body
-    if length is not None and limit is not None and length > limit:
+    if length is not None and length > limit:
         raise _too_large(f"the body declares {length} bytes; the limit is {limit}")
     stream = environ["wsgi.input"]
     if length is None:
         if "wsgi.input_terminated" not in environ:
             return b""  # as werkzeug: a server that does not end the stream gives no body
-        if limit is None:
-            return _read(stream, None)
         data = _read(stream, limit + 1)  # one byte past the limit tells the two apart
         if len(data) > limit:
             raise _too_large(f"the streamed body passed the limit of {limit} bytes")
@@ -77,19 +75,18 @@ def _too_large(detail: str) -> Problem:
                    f"{detail} (RISKMODEL_MAX_BODY_BYTES)")
 
 
-def _read(stream, n: int | None) -> bytes:
-    """Up to ``n`` bytes (all with ``None``); fewer only where the stream ends, or where
+def _read(stream, n: int) -> bytes:
+    """Up to ``n`` bytes; fewer only where the stream ends, or where
     the connection drops (read errors count as its end). A body the server cannot decode
     (a malformed chunked encoding) is a 400."""
     parts = []
     try:
-        while n is None or n > 0:
-            chunk = stream.read(1 << 16 if n is None else min(n, 1 << 16))
+        while n > 0:
+            chunk = stream.read(min(n, 1 << 16))
             if not chunk:
                 break
             parts.append(chunk)
-            if n is not None:
-                n -= len(chunk)
+            n -= len(chunk)
     except (OSError, ValueError):
         pass
     except Exception as e:  # noqa: BLE001  the server's own parse errors (gunicorn's)
