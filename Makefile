@@ -17,11 +17,13 @@ serve: $(BIN)/.installed
 # pytest exits 5 when it collects no test: say so plainly rather than fail as a crash.
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Rebuild the shipped default model from a fixed seed (see docs/model.md).
 default-model: $(BIN)/.installed

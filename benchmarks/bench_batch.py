@@ -86,7 +86,7 @@ def main() -> None:
                 part = generate(min(500_000, n - i), seed=i)[list(SCHEMA.names)]
                 part.to_csv(src, mode="w" if k == 0 else "a", header=k == 0, index=False)
             del part
-            score = [sys.executable, "-m", "riskmodel.cli", "score", "--artifacts",
+            score = [sys.executable, "-m", "commands", "score", "--artifacts",
                      args.artifacts, "--in", str(src), "--out", str(Path(d) / "scored.csv")]
             runs: dict[str, list[tuple[float, float]]] = {"default": [], "1": [], "copy": []}
             for _ in range(args.rounds):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from riskmodel.contract import EUROPE, MARKETPLACES, NORTH_AMERICA, SCHEMA
 from riskmodel.features import BUDGET_RATIO
-from riskmodel.schema import EUROPE, MARKETPLACES, NORTH_AMERICA, SCHEMA
 
 ESCALATION = ("If the campaign runs into trouble: contact the AM first, open a Seller Central "
               "case marked \"Co-op Campaign Issue\", escalate to the regional director after "
@@ -218,6 +218,9 @@ _WARNINGS = {
                                "The committed ad budget is under 20% of the value of "
                                "Amazon's resources."),
 }
+
+
+WARNING_CODES = ("sales_below_threshold", *_WARNINGS)  # in the order readiness_flags gives
 
 
 def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:

@@ -1,12 +1,13 @@
-"""Settings: defaults here, overridden by ``RISKMODEL_*`` environment variables.
+"""Settings: defaults here, overridden by ``RISKMODEL_*`` variables.
 
-Read only at the edges (the CLI, ``create_app``, the gunicorn config); the core never reads
-the environment.
+Pure: :func:`settings` takes the environment as an argument. Only the edges (the command
+line, ``create_app``, the HTTP server's configuration) pass ``os.environ``; the core takes
+paths and settings as arguments and never reads the environment.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -37,9 +38,10 @@ class Settings:
     log_predictions: bool = True  # store every campaign the service scores
 
 
-def settings(environ: dict | None = None) -> Settings:
-    """Defaults overridden by the environment; a bad value raises :class:`ConfigError`."""
-    env = os.environ if environ is None else environ
+def settings(environ: Mapping[str, str]) -> Settings:
+    """Defaults overridden by the ``RISKMODEL_*`` entries of ``environ`` (the edges pass
+    ``os.environ``); a bad value raises :class:`ConfigError`."""
+    env = environ
     values = {}
     for f in fields(Settings):
         raw = env.get(f"RISKMODEL_{f.name.upper()}")
@@ -67,18 +69,12 @@ def _parse_bool(raw: str) -> bool:
 
 
 def database_url(s: Settings) -> str:
-    """The store's URL: ``RISKMODEL_DATABASE_URL``, else SQLite under the data directory."""
+    """The store's URL: ``RISKMODEL_DATABASE_URL``, else SQLite under the data directory
+    (which :class:`riskmodel.store.Store` creates when it opens the file)."""
     if s.database_url:
         return s.database_url
-    path = Path(s.data_dir) / "riskmodel.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{Path(s.data_dir) / 'riskmodel.sqlite3'}"
 
 
 def api_keys(s: Settings) -> tuple[str, ...]:
     return tuple(k.strip() for k in s.api_keys.split(",") if k.strip())
-
-
-def artifacts_dir() -> Path:
-    """``RISKMODEL_ARTIFACTS``, else ``./artifacts``."""
-    return Path(settings().artifacts)

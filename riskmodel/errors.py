@@ -58,3 +58,12 @@ class DataError(RiskModelError, ValueError):
 
 class ArtifactError(RiskModelError, RuntimeError):
     """A model artifact that is missing, tampered with or built for other libraries."""
+
+
+class ParameterError(RiskModelError, ValueError):
+    """An argument with a value that cannot be used (``top_k`` out of range...). ``error``
+    says which, what was allowed and what was received."""
+
+    def __init__(self, error: FieldError) -> None:
+        self.error = error
+        super().__init__(error.message)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskmodel._memo import ByIdentity
-from riskmodel.schema import SCHEMA, Schema
-from riskmodel.validation import CampaignBatch
+from riskmodel.campaigns import CampaignBatch
+from riskmodel.contract import SCHEMA, Schema
 
 BUDGET_RATIO = "budget_match_ratio"
 

@@ -29,9 +29,9 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
+from riskmodel.campaigns import CampaignBatch
 from riskmodel.estimators import BoundedLogisticRegression
 from riskmodel.features import FACTORS, Factor, factor_values, level_codes
-from riskmodel.validation import CampaignBatch
 
 DEFAULT_INTERACTIONS = (("material_delay_days", "campaign_type"),
                         ("goal_alignment_score", "mou_signed"))

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import joblib
 
+from riskmodel.contract import SCHEMA, Schema
 from riskmodel.errors import ArtifactError
-from riskmodel.schema import SCHEMA, Schema
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.joblib"

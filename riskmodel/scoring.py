@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from riskmodel import config
 from riskmodel.advice import (
     ADVICE,
     ESCALATION,
@@ -30,7 +29,7 @@ from riskmodel.advice import (
     readiness_flags,
     readiness_warning,
 )
-from riskmodel.errors import ArtifactError, SchemaError
+from riskmodel.errors import ArtifactError, FieldError, ParameterError, SchemaError
 from riskmodel.features import factor_inputs_one
 from riskmodel.model import AdditiveRiskModel
 from riskmodel.registry import Registry
@@ -128,6 +127,20 @@ class Scorer:
         self._means = [float(v) for v in model.factor_means_]
         self._base = a * (self._intercept + float(model.factor_means_.sum())) + b
 
+    def check_top_k(self, k: object) -> int:
+        """``k`` as the number of factors to explain: an integer from 0 to the number of the
+        model's factors (text such as a query parameter is read as an integer); else
+        :class:`ParameterError` naming the range and the value received."""
+        limit = len(self.factors)
+        try:
+            n = int(k) if not isinstance(k, (bool, float)) else -1  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            n = -1
+        if not 0 <= n <= limit:
+            raise ParameterError(FieldError(None, "top_k", "is not a valid number of factors",
+                                            f"an integer from 0 to {limit}", k))
+        return n
+
     @property
     def bands(self) -> dict[str, float]:
         return {"medium_from": float(self._cuts[0]), "high_from": float(self._cuts[1])}
@@ -200,17 +213,14 @@ class Scorer:
             row, errors = validate_record(campaigns, strict=strict)
             if errors:
                 raise SchemaError(errors)
-            if top_k < 0:
-                raise ValueError(f"top_k must be ≥ 0; got {top_k}")
-            return [self._explain_row(row, top_k)]
+            return [self._explain_row(row, self.check_top_k(top_k))]
         v = validate_campaigns(campaigns, strict=strict)
         v.raise_for_errors()
         return self.explain(v.batch, top_k)
 
     def explain(self, batch: CampaignBatch, top_k: int = 3) -> list[CampaignScore]:
         """Score and explain a validated batch."""
-        if top_k < 0:
-            raise ValueError(f"top_k must be ≥ 0; got {top_k}")
+        top_k = self.check_top_k(top_k)
         if batch.n == 1:
             return [self._explain_row({k: v[0] for k, v in batch.columns.items()}, top_k)]
         arr = self.explain_arrays(batch, top_k)
@@ -369,17 +379,17 @@ def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:
     return top
 
 
-def load_model(version: str | None = None, root: str | Path | None = None) -> Scorer:
+def load_model(version: str | None = None, root: str | Path = "artifacts") -> Scorer:
     """Load and verify a model version (the current one by default) as a :class:`Scorer`.
 
     Parameters
     ----------
     version : str, optional
         A version under ``<root>/models``; ``CURRENT`` by default.
-    root : path, optional
-        The artifacts root; ``RISKMODEL_ARTIFACTS`` or ``./artifacts`` by default.
+    root : path
+        The artifacts root (the command line and the service pass ``RISKMODEL_ARTIFACTS``).
     """
-    loaded = Registry(root or config.artifacts_dir()).load(version)
+    loaded = Registry(root).load(version)
     if not isinstance(loaded.model, AdditiveRiskModel):
         raise ArtifactError(f"model version {loaded.version!r} holds a "
                             f"{type(loaded.model).__name__}, not an AdditiveRiskModel")

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import orjson
 import pandas as pd
@@ -37,8 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from riskmodel.contract import FAILURE_REASONS, SCHEMA
 from riskmodel.errors import RiskModelError
-from riskmodel.schema import FAILURE_REASONS, SCHEMA
 
 metadata = MetaData()
 
@@ -170,6 +171,9 @@ class Store:
             kw.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
         self.engine: Engine = create_engine(url, **kw)
         if self.is_sqlite:
+            database = self.engine.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling is off (isolation_level=None); every
             # transaction starts with BEGIN IMMEDIATE, so writers queue on the busy timeout

@@ -22,54 +22,14 @@ import pandas as pd
 import pyarrow as pa
 
 from riskmodel._memo import ByIdentity
+from riskmodel.campaigns import CampaignBatch
+from riskmodel.contract import FAILURE_REASONS, SCHEMA, Column, Schema
 from riskmodel.errors import FieldError, SchemaError
-from riskmodel.schema import FAILURE_REASONS, SCHEMA, Column, Schema
 
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _BOOL_WORDS = {**{w: 1.0 for w in _TRUE}, **{w: 0.0 for w in _FALSE}}
 SMALL = 64  # inputs up to this many rows take the per-value path
-
-
-@dataclass
-class CampaignBatch:
-    """Typed columns of ``n`` campaigns (see the module docstring for the encoding)."""
-
-    n: int
-    columns: dict[str, np.ndarray]
-    schema: Schema = SCHEMA
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
-
-    def take(self, index: np.ndarray) -> CampaignBatch:
-        index = np.asarray(index)
-        cols = {k: v[index] for k, v in self.columns.items()}
-        n = int(index.sum()) if index.dtype == bool else len(index)
-        return CampaignBatch(n=n, columns=cols, schema=self.schema)
-
-    def replace(self, **columns: np.ndarray) -> CampaignBatch:
-        """A copy with some columns replaced (for what-ifs)."""
-        cols = dict(self.columns)
-        cols.update(columns)
-        return CampaignBatch(n=self.n, columns=cols, schema=self.schema)
-
-    def to_frame(self) -> pd.DataFrame:
-        """A DataFrame with the contract's dtypes (nullable booleans and integers)."""
-        data = {}
-        for name, values in self.columns.items():
-            col = self.schema[name]
-            if col.kind == "category":
-                cats = np.array(col.categories + (None,), dtype=object)
-                data[name] = pd.Categorical(cats[values], categories=list(col.categories))
-            elif col.kind == "boolean":
-                data[name] = pd.array(
-                    [None if math.isnan(v) else bool(v) for v in values], dtype="boolean")
-            elif col.kind == "integer":
-                data[name] = pd.array(values, dtype="Float64").astype("Int64")
-            else:
-                data[name] = values
-        return pd.DataFrame(data)
 
 
 @dataclass

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from flask import Flask
 
-from riskmodel import config
-from riskmodel.features import FACTORS
-from riskmodel.store import Store
+from riskmodel import FACTORS, Store, api_keys, database_url, settings
 from service import problems
 from service.holder import ModelHolder
 from service.logs import configure
@@ -33,14 +32,15 @@ class _LazyStore:
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then ``RISKMODEL_*`` environment, then ``test_config``.
 
-    ``test_config`` keys are :class:`riskmodel.config.Settings` field names.
+    ``test_config`` keys are :class:`riskmodel.Settings` field names. This factory is the
+    service's one reader of the environment.
     """
-    settings = config.settings()
+    conf = settings(os.environ)
     if test_config:
-        settings = replace(settings, **test_config)
+        conf = replace(conf, **test_config)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    log = configure(settings.log_level)
+    app.config["MAX_CONTENT_LENGTH"] = conf.max_body_bytes
+    log = configure(conf.log_level)
     metrics = Metrics()
     holder_state = {"version": None}
 
@@ -54,7 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         """The store, migrated on first use; a 503 problem while it cannot be reached."""
         if store_state["store"] is None:
             try:
-                candidate = Store(config.database_url(settings))
+                candidate = Store(database_url(conf))
                 candidate.migrate()
             except Exception as e:  # unreachable database: scoring goes on without it
                 log.error("store unavailable", extra={"reason": str(e)})
@@ -65,16 +65,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     predlog = PredictionLog(_LazyStore(store), on_failure=lambda n:
                             metrics.prediction_log_failures.inc(n)) \
-        if settings.log_predictions else None
-    holder = ModelHolder(settings.artifacts, settings.reload_interval,
+        if conf.log_predictions else None
+    holder = ModelHolder(conf.artifacts, conf.reload_interval,
                          on_refused=lambda v, r: metrics.reload_failures.inc(),
                          on_loaded=loaded)
     app.extensions.update({
-        "riskmodel.settings": settings, "riskmodel.holder": holder,
-        "riskmodel.metrics": metrics, "riskmodel.max_top_k": len(FACTORS),
-        "riskmodel.openapi": build_openapi(settings.max_campaigns, len(FACTORS)),
+        "riskmodel.settings": conf, "riskmodel.holder": holder,
+        "riskmodel.metrics": metrics,
+        "riskmodel.openapi": build_openapi(conf.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
-        "riskmodel.api_keys": config.api_keys(settings),
+        "riskmodel.api_keys": api_keys(conf),
     })
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp):
         app.register_blueprint(bp)

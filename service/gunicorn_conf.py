@@ -1,12 +1,13 @@
 """gunicorn settings for `riskmodel serve`, from RISKMODEL_* (see riskmodel.config)."""
 
 import gc
+import os
 
 from prometheus_client import multiprocess
 
-from riskmodel.config import settings as _settings
+from riskmodel import settings as _settings
 
-_s = _settings()
+_s = _settings(os.environ)
 
 bind = _s.bind
 workers = _s.workers

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from riskmodel import FAMILIES, SCHEMA, Column, __version__
-from riskmodel.advice import readiness_flags
-from riskmodel.features import FACTORS
+from riskmodel import FACTORS, FAMILIES, SCHEMA, WARNING_CODES, Column, __version__
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
           "number": "number", "boolean": "boolean", "date": "string"}
@@ -79,7 +77,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
     }
     warning = {"type": "object", "required": ["code", "column", "message", "threshold"],
                "properties": {"code": {"type": "string",
-                                       "enum": list(readiness_flags_codes())},
+                                       "enum": list(WARNING_CODES)},
                               "column": {"type": "string"}, "message": {"type": "string"},
                               "threshold": {"type": "string"},
                               "value": {"type": ["number", "boolean", "null"]}}}
@@ -232,12 +230,3 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "ProblemWithErrors": problem_with_errors,
         }},
     }
-
-
-def readiness_flags_codes() -> list[str]:
-    """The warning codes, read off the readiness function itself."""
-    import numpy as np
-
-    cols = {c.name: np.ones(1) if c.kind != "category" else np.zeros(1, np.int16)
-            for c in SCHEMA.columns if c.kind != "string"}
-    return list(readiness_flags(cols))

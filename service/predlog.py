@@ -17,7 +17,7 @@ import os
 import threading
 from collections import deque
 
-from riskmodel.store import Store
+from riskmodel import Store
 
 log = logging.getLogger("riskmodel.service")
 

@@ -115,7 +115,7 @@ def gunicorn_server(artifacts, tmp_path, **env_extra: str):
     env = dict(os.environ, RISKMODEL_ARTIFACTS=str(artifacts), RISKMODEL_WORKERS="2",
                RISKMODEL_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
                **env_extra)
-    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "serve", "--bind",
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "serve", "--bind",
                              f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskmodel import SCHEMA
-from riskmodel.cli import main
+from commands.main import main
+from riskmodel import SCHEMA, RiskModelError
 from service import create_app
 
 
@@ -109,7 +109,7 @@ def test_missing_required_column_is_an_error(runner, trained, plans_csv, tmp_pat
 def test_standard_input_and_output(trained, plans_csv, tmp_path):
     root, _ = trained
     with open(plans_csv, "rb") as stdin:
-        proc = subprocess.run([sys.executable, "-m", "riskmodel.cli", "score", "--artifacts",
+        proc = subprocess.run([sys.executable, "-m", "commands", "score", "--artifacts",
                                str(root), "--in", "-", "--out", "-"],
                               stdin=stdin, capture_output=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
@@ -141,7 +141,7 @@ def test_interrupting_leaves_no_output(sig, when, trained, tmp_path):
     src = tmp_path / "big.csv"
     generate(300_000, seed=3)[list(SCHEMA.names)].to_csv(src, index=False)
     out = tmp_path / "scored.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "score", "--artifacts",
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "score", "--artifacts",
                              str(root), "--in", str(src), "--out", str(out)],
                             stderr=subprocess.PIPE, cwd=tmp_path)
     deadline = time.monotonic() + 60
@@ -179,7 +179,7 @@ def test_workers_end_when_the_main_process_is_killed(trained, tmp_path):
     root, _ = trained
     src = tmp_path / "big.csv"
     generate(300_000, seed=4)[list(SCHEMA.names)].to_csv(src, index=False)
-    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "score", "--artifacts",
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "score", "--artifacts",
                              str(root), "--in", str(src), "--out", str(tmp_path / "o.csv"),
                              "--workers", "3"], stderr=subprocess.DEVNULL, cwd=tmp_path)
     workers: list[int] = []
@@ -237,7 +237,7 @@ def _awkward_plans(plans_csv, path):
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_any_number_of_workers_writes_the_same_output(kind, scorer, plans_csv, tmp_path):
-    from riskmodel.batch import score_file
+    from batch import score_file
 
     src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
     runs = {}
@@ -280,7 +280,7 @@ def test_csv_blocks_split_only_between_records(tmp_path, rows, chunk_rows, crlf)
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from riskmodel.batch import csv_blocks
+    from batch.chunks import csv_blocks
 
     def field(text):  # RFC 4180; Python's csv leaves a lone "\r" bare with "\n" endings
         return f'"{text.replace(chr(34), 2 * chr(34))}"' if any(
@@ -305,16 +305,17 @@ def test_csv_blocks_split_only_between_records(tmp_path, rows, chunk_rows, crlf)
 
 def test_a_failing_worker_stops_the_run_and_leaves_nothing(scorer, plans_csv, tmp_path,
                                                            monkeypatch):
-    import riskmodel.batch as batch
+    import batch
+    import batch.parts as parts
 
-    real = batch.score_chunk
+    real = parts.score_chunk
 
     def broken(scorer, df, top_k):
         if (df["campaign_id"] == pd.read_csv(plans_csv)["campaign_id"][250]).any():
             raise ZeroDivisionError("a bug")
         return real(scorer, df, top_k)
 
-    monkeypatch.setattr(batch, "score_chunk", broken)  # the forked workers inherit it
+    monkeypatch.setattr(parts, "score_chunk", broken)  # the forked workers inherit it
     out = tmp_path / "o.csv"
     with pytest.raises(ZeroDivisionError) as info:
         batch.score_file(plans_csv, out, scorer, workers=2, chunk_rows=50, progress=False)
@@ -324,17 +325,18 @@ def test_a_failing_worker_stops_the_run_and_leaves_nothing(scorer, plans_csv, tm
 
 def test_a_worker_killed_mid_run_is_an_error_and_leaves_nothing(scorer, plans_csv, tmp_path,
                                                                 monkeypatch):
-    import riskmodel.batch as batch
+    import batch
+    import batch.parts as parts
 
-    real = batch.score_chunk
+    real = parts.score_chunk
 
     def dies(scorer, df, top_k):
         if (df["campaign_id"] == pd.read_csv(plans_csv)["campaign_id"][250]).any():
             os.kill(os.getpid(), signal.SIGKILL)
         return real(scorer, df, top_k)
 
-    monkeypatch.setattr(batch, "score_chunk", dies)
-    with pytest.raises(batch.RiskModelError, match=r"stopped unexpectedly \(exit code -9\)"):
+    monkeypatch.setattr(parts, "score_chunk", dies)
+    with pytest.raises(RiskModelError, match=r"stopped unexpectedly \(exit code -9\)"):
         batch.score_file(plans_csv, tmp_path / "o.csv", scorer, workers=2, chunk_rows=50,
                          progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -370,7 +372,7 @@ def test_a_record_with_missing_fields_fails_clearly(runner, trained, plans_csv, 
 
 def test_parquet_input_scores_like_csv_input(scorer, plans_csv, tmp_path):
     """Parquet input is read by the main process and handed to the workers as tables."""
-    from riskmodel.batch import score_file
+    from batch import score_file
 
     src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
     pq_src = tmp_path / "plans.parquet"

@@ -30,7 +30,7 @@ def test_sigkill_loses_no_acknowledged_outcome(trained, tmp_path):
     env = dict(os.environ, RISKMODEL_ARTIFACTS=str(root), RISKMODEL_API_KEYS=KEY,
                RISKMODEL_DATA_DIR=str(data), RISKMODEL_LOG_LEVEL="WARNING",
                PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "riskmodel.cli", "serve", "--bind",
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "serve", "--bind",
                              f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     acknowledged: list[str] = []

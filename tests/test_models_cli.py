@@ -1,8 +1,8 @@
 import json
 import shutil
 
+from commands.main import main
 from riskmodel import Registry
-from riskmodel.cli import main
 
 
 def test_list_show_promote_rollback(runner, two_versions, tmp_path):

@@ -165,7 +165,7 @@ def test_empty_optional_fields_are_scored(scorer, plans):
     rec = {k: v for k, v in plans[0].items() if SCHEMA[k].required}
     r = scorer.score(rec)[0]
     assert 0 < r.failure_risk < 1 and isinstance(r, CampaignScore)
-    values = {f.factor: f.value for f in scorer.score(rec, top_k=30)[0].top_factors}
+    values = {f.factor: f.value for f in scorer.score(rec, top_k=len(scorer.factors))[0].top_factors}
     assert values["mou_signed"] is None and values["marketplace"] is None
 
 
@@ -252,3 +252,16 @@ def test_the_fast_result_constructors_build_what_the_dataclasses_build(scorer, p
             fast.failure_risk = 0.0
         with pytest.raises(dataclasses.FrozenInstanceError):
             fast.top_factors[0].log_odds = 0.0
+
+
+@pytest.mark.parametrize("k", [-1, 22, "three", 2.5, True], ids=["negative", "over", "text",
+                                                                   "float", "bool"])
+def test_top_k_is_bounded_by_the_number_of_factors(scorer, plans, k):
+    from riskmodel import ParameterError
+
+    assert len(scorer.factors) == 21
+    with pytest.raises(ParameterError, match="an integer from 0 to 21"):
+        scorer.score(plans[0], top_k=k)
+    with pytest.raises(ParameterError, match="an integer from 0 to 21"):
+        scorer.score(plans[:3], top_k=k)
+    assert len(scorer.score(plans[0], top_k=21)[0].top_factors) == 21

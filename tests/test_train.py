@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskmodel.cli import main
+from commands.main import main
 from riskmodel.registry import Registry
 from training import train as train_module
 from training.synthetic import generate

@@ -143,7 +143,7 @@ def test_per_value_and_per_column_paths_agree(records):
 def test_text_read_by_pyarrow_validates_like_the_pandas_path(tmp_path_factory, records):
     """CSV text takes pyarrow's fast path in the batch reader; the same cells as plain
     Python strings take the pandas path. Both must find the same problems and values."""
-    from riskmodel.batch import read_chunks
+    from batch.chunks import read_chunks
 
     path = tmp_path_factory.mktemp("csv") / "plans.csv"
     # every field quoted: pandas leaves a lone "\r" unquoted, which no reader can tell

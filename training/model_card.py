@@ -11,8 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from riskmodel.features import FACTORS  # noqa: E402
-from riskmodel.model import AdditiveRiskModel  # noqa: E402
+from riskmodel import FACTORS, AdditiveRiskModel  # noqa: E402
 
 
 def _roc(path: Path, y, p, truth) -> None:

@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from riskmodel import DataError, Registry, load_model, validate_campaigns
-from riskmodel.store import Store
+from riskmodel import DataError, Registry, Store, load_model, validate_campaigns
 from training.train import load_history, save_version, train
 
 

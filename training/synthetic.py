@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 
 from riskmodel import SCHEMA
-from riskmodel.schema import CAMPAIGN_TYPES, CATEGORIES, FAILURE_REASONS, MARKETPLACES
+
+MARKETPLACES = SCHEMA["marketplace"].categories
+CATEGORIES = SCHEMA["category"].categories
+CAMPAIGN_TYPES = SCHEMA["campaign_type"].categories
+FAILURE_REASONS = SCHEMA["failure_reason"].categories
 
 FIXED_DATE_TYPES = ("deal_of_the_day", "lightning_deal", "prime_member_discount")
 

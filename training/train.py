@@ -15,14 +15,15 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from riskmodel import (
+    DEFAULT_INTERACTIONS,
+    AdditiveRiskModel,
+    BoundedLogisticRegression,
     DataError,
+    Registry,
     SchemaError,
     read_table,
     validate_campaigns,
 )
-from riskmodel.estimators import BoundedLogisticRegression
-from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
-from riskmodel.registry import Registry
 from training.evaluation import evaluate
 
 MIN_ROWS = 200

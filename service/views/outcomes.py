@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from riskmodel import SchemaError
-from riskmodel.store import OutcomeConflict, UnknownCampaign
-from riskmodel.validation import parse_outcome
+from riskmodel import OutcomeConflict, SchemaError, UnknownCampaign, parse_outcome
 from service.auth import require_key
 from service.bodies import items, json_body
 from service.observe import request_id

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from flask import Blueprint, Response, current_app, request
 
-from riskmodel import SCHEMA, FieldError, SchemaError
+from riskmodel import SCHEMA, FieldError, ParameterError, SchemaError
 from service.auth import check_key
 from service.bodies import items, json_body
 from service.observe import MODEL_VERSION_KEY, REQUEST_ID_KEY
@@ -18,22 +18,14 @@ bp = Blueprint("score", __name__)
 _KNOWN = frozenset(SCHEMA.names)
 
 
-def _top_k(environ: dict, settings, limit: int) -> int:
-    if not environ.get("QUERY_STRING"):  # the usual call: no parsing at all
-        return settings.default_top_k
-    raw = request.args.get("top_k")
-    if raw is None:
-        return settings.default_top_k
+def _top_k(environ: dict, settings, scorer) -> int:
+    """``?top_k=``, else the configured default, checked against the model's factors."""
+    raw = request.args.get("top_k") if environ.get("QUERY_STRING") else None
     try:
-        k = int(raw)
-    except ValueError:
-        k = -1
-    if not 0 <= k <= limit:
-        err = FieldError(None, "top_k", "is not a valid number of factors",
-                         f"an integer from 0 to {limit}", raw)
-        raise Problem(422, "invalid-parameter", "Invalid parameter", err.message,
-                      [dict(err.to_dict(), pointer="?top_k")])
-    return k
+        return scorer.check_top_k(settings.default_top_k if raw is None else raw)
+    except ParameterError as e:
+        raise Problem(422, "invalid-parameter", "Invalid parameter", str(e),
+                      [dict(e.error.to_dict(), pointer="?top_k")]) from None
 
 
 def _unknown_fields(campaigns: list) -> list[FieldError]:
@@ -60,12 +52,12 @@ def score() -> Response:
     if settings.scoring_requires_key:
         check_key()
     body, text = json_body(environ, settings.max_body_bytes)
-    top_k = _top_k(environ, settings, extensions["riskmodel.max_top_k"])
     campaigns, pointer = items(body, "campaigns", "campaign", settings.max_campaigns)
     holder = extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
         raise Problem(503, "model-unavailable", "Model unavailable", holder.unready_reason)
+    top_k = _top_k(environ, settings, scorer)
     try:  # one campaign takes the scorer's plain-Python path
         results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True)
         invalid = []

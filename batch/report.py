@@ -1,4 +1,4 @@
-"""The closing summary of a batch run, as text and as a self-contained HTML page."""
+"""The closing summary of a batch run as a self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -6,23 +6,7 @@ import base64
 import html
 import io
 
-from riskmodel.batch import BatchSummary
-
-
-def summary_lines(s: BatchSummary) -> list[str]:
-    total = s.scored + s.rejected_rows
-    lines = [f"scored {s.scored} of {total} campaigns with model {s.model_version}; "
-             f"rejected {s.rejected_rows} ({s.problems} problems)"
-             + (f", see {s.rejects_path}" if s.rejects_path else "")]
-    if s.scored:
-        lines.append("bands: " + ", ".join(f"{b} {s.bands.get(b, 0)}"
-                                           for b in ("high", "medium", "low")))
-        lines.append("leading factor families: " + ", ".join(
-            f"{fam} {n}" for fam, n in s.leading_families.most_common(4)))
-        lines.append("riskiest campaigns:")
-        for risk, cid, band, factor in s.riskiest[:5]:
-            lines.append(f"  {cid:<24} {risk:6.1%}  {band:<6} led by {factor}")
-    return lines
+from batch.summary import BatchSummary, summary_lines
 
 
 def _bar_png(labels: list[str], values: list[float], title: str, xlabel: str) -> str:

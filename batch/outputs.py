@@ -1,0 +1,167 @@
+"""Where scored rows and rejected ones go: the output file, written in order by a background
+thread, and the rejects file. Both are written under temporary names and put in place only
+when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import shutil
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+
+class Output:
+    """The scored file, written in input order by one background thread.
+
+    Writing overlaps scoring (pyarrow formats and writes outside the GIL). At most
+    ``depth`` chunks wait, which keeps memory bounded; a failed write is raised at the next
+    call. A chunk arrives as a table, or for CSV as ``(schema, path)`` of rows a worker
+    already formatted, which are copied in by the kernel. Text columns are
+    dictionary-encoded; for Parquet they are cast to plain strings.
+    """
+
+    def __init__(self, sink, kind: str, depth: int = 2) -> None:
+        self.sink, self.kind, self.depth = sink, kind, depth
+        self._writer = None  # pyarrow's CSV or Parquet writer
+        self._file = None  # or our own file, when workers format the CSV
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="riskmodel-write")
+        self._pending: deque = deque()
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None or self._file is not None
+
+    def _open(self, output) -> None:
+        if isinstance(output, tuple):  # formatted parts: the header, then their bytes
+            schema = output[0]
+            self._file = self.sink if hasattr(self.sink, "write") else \
+                open(self.sink, "wb", buffering=0)
+            header = pa.BufferOutputStream()
+            pacsv.write_csv(schema.empty_table(), header)
+            self._file.write(header.getvalue().to_pybytes())
+            return
+        schema = output if isinstance(output, pa.Schema) else output.schema
+        if self.kind == "parquet":
+            schema = pa.schema([pa.field(f.name, f.type.value_type)
+                                if pa.types.is_dictionary(f.type) else f for f in schema])
+            self._writer = pq.ParquetWriter(self.sink, schema)
+        else:
+            self._writer = pacsv.CSVWriter(self.sink, schema)
+
+    def _write(self, output) -> None:
+        if isinstance(output, tuple):
+            _append_file(self._file, output[1])
+        elif self.kind == "parquet":
+            self._writer.write_table(output.cast(self._writer.schema))
+        else:
+            self._writer.write_table(output)
+
+    def write(self, output) -> None:
+        while len(self._pending) >= self.depth:
+            self._pending.popleft().result()
+        if not self.started:
+            self._open(output)
+        self._pending.append(self._pool.submit(self._write, output))
+
+    def write_schema(self, schema: pa.Schema) -> None:
+        self._open(schema)
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        elif self._file is not None:
+            if self._file is self.sink:
+                self._file.flush()
+            else:
+                self._file.close()
+
+    def close(self) -> None:
+        """Wait for every write, then close the file (raising any write's error)."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+            self._close_file()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Stop after the write in flight and close the file, ignoring errors: the
+        caller deletes it."""
+        for f in self._pending:
+            f.cancel()
+        self._pool.shutdown(wait=True)
+        try:
+            self._close_file()
+        except Exception:  # noqa: BLE001  the temporary file is deleted anyway
+            pass
+
+
+def _append_file(out, path: str) -> None:
+    """Append the file at ``path`` to ``out`` and delete it; in the kernel where it can."""
+    with open(path, "rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        copied = 0
+        try:
+            out.flush()
+            while copied < size:
+                n = os.copy_file_range(src.fileno(), out.fileno(), size - copied)
+                if n == 0:
+                    break
+                copied += n
+        except (OSError, AttributeError, ValueError):  # another filesystem, a pipe...
+            pass
+        if copied < size:
+            src.seek(copied)
+            shutil.copyfileobj(src, out, 1 << 20)
+    os.unlink(path)
+
+
+class Rejects:
+    """The rejects file: row number in the input, column, value, reason."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.part")
+        self._f = None
+        self.rows = 0
+        self.problems = 0
+
+    def add(self, errors, offset: int, ids) -> None:
+        if not errors:
+            return
+        if self._f is None:
+            self._f = open(self.tmp, "w", newline="", encoding="utf-8")
+            self._w = csv.writer(self._f)
+            self._w.writerow(["row", "campaign_id", "column", "value", "reason"])
+        rows = set()
+        for e in errors:
+            cid = None if e.row is None else ids[e.row - 1]
+            if e.row is not None:  # the chunk's row number -> the file's
+                e = dataclasses.replace(e, row=e.row + offset)
+            rows.add(e.row)
+            self._w.writerow([e.row if e.row is not None else "",
+                              cid if isinstance(cid, str) else "", e.column,
+                              "" if e.received is None else e.received, e.message])
+        self.rows += len(rows)
+        self.problems += len(errors)
+
+    def commit(self) -> Path | None:
+        if self._f is None:
+            return None
+        self._f.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove an uncommitted rejects file (a no-op after commit)."""
+        if self._f is not None and not self._f.closed:
+            self._f.close()
+        Path(self.tmp).unlink(missing_ok=True)

@@ -1,0 +1,90 @@
+"""What a batch run did: counts, bands, leading families, the riskiest campaigns."""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskmodel import BANDS, SCHEMA, Scorer
+
+
+@dataclass
+class BatchSummary:
+    """What a run did: counts, bands, leading families, the riskiest campaigns."""
+
+    scored: int = 0
+    rejected_rows: int = 0
+    problems: int = 0
+    bands: Counter = field(default_factory=Counter)
+    leading_families: Counter = field(default_factory=Counter)
+    riskiest: list = field(default_factory=list)  # (risk, campaign_id, band, top factor)
+    risk_by_type: dict = field(default_factory=dict)  # campaign_type -> [sum, count]
+    family_sums: Counter = field(default_factory=Counter)
+    model_version: str = ""
+    rejects_path: Path | None = None
+
+    def merge(self, part: BatchSummary) -> None:
+        """Add one chunk's summary (its counts, sums and riskiest campaigns) to this one."""
+        self.scored += part.scored
+        self.bands.update(part.bands)
+        self.leading_families.update(part.leading_families)
+        self.family_sums.update(part.family_sums)
+        for label, (s, c) in part.risk_by_type.items():
+            s0, c0 = self.risk_by_type.get(label, (0.0, 0))
+            self.risk_by_type[label] = (s0 + s, c0 + c)
+        for item in part.riskiest:
+            if len(self.riskiest) < 10:
+                heapq.heappush(self.riskiest, item)
+            else:
+                heapq.heappushpop(self.riskiest, item)
+
+
+def summarise(summary: BatchSummary, arr, batch, scorer: Scorer, df: pd.DataFrame) -> None:
+    summary.scored += batch.n
+    for band, count in zip(BANDS, np.bincount(arr.band, minlength=len(BANDS)).tolist(),
+                           strict=True):
+        if count:
+            summary.bands[band] += count
+    if arr.top.shape[1]:
+        counts = np.bincount(arr.top[:, 0], minlength=len(scorer.families)).tolist()
+        for fam, count in zip(scorer.families, counts, strict=True):
+            if count:
+                summary.leading_families[fam] += count
+    ids = batch["campaign_id"]
+    top = np.argpartition(-arr.risk, 9)[:10] if len(arr.risk) > 10 else np.arange(len(arr.risk))
+    for i in top:
+        item = (float(arr.risk[i]), str(ids[i]), BANDS[arr.band[i]],
+                scorer.factor_names[arr.top[i, 0]] if arr.top.shape[1] else "")
+        if len(summary.riskiest) < 10:
+            heapq.heappush(summary.riskiest, item)
+        else:
+            heapq.heappushpop(summary.riskiest, item)
+    types = batch["campaign_type"]
+    for code in np.unique(types):
+        m = types == code
+        label = SCHEMA["campaign_type"].categories[code] if code >= 0 else "(unknown)"
+        s, c = summary.risk_by_type.get(label, (0.0, 0))
+        summary.risk_by_type[label] = (s + float(arr.risk[m].sum()), c + int(m.sum()))
+    for j, fam in enumerate(scorer.families):
+        summary.family_sums[fam] += float(arr.contributions[:, j].sum())
+
+
+def summary_lines(s: BatchSummary) -> list[str]:
+    total = s.scored + s.rejected_rows
+    lines = [f"scored {s.scored} of {total} campaigns with model {s.model_version}; "
+             f"rejected {s.rejected_rows} ({s.problems} problems)"
+             + (f", see {s.rejects_path}" if s.rejects_path else "")]
+    if s.scored:
+        lines.append("bands: " + ", ".join(f"{b} {s.bands.get(b, 0)}"
+                                           for b in ("high", "medium", "low")))
+        lines.append("leading factor families: " + ", ".join(
+            f"{fam} {n}" for fam, n in s.leading_families.most_common(4)))
+        lines.append("riskiest campaigns:")
+        for risk, cid, band, factor in s.riskiest[:5]:
+            lines.append(f"  {cid:<24} {risk:6.1%}  {band:<6} led by {factor}")
+    return lines

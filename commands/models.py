@@ -1,0 +1,86 @@
+"""``riskmodel models list|show|promote|rollback``: the model registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from commands.common import artifacts_option, artifacts_root, fail, who
+from riskmodel import RiskModelError
+
+
+@click.group()
+def models() -> None:
+    """The model registry: list, show, promote, roll back."""
+
+
+def _registry(artifacts: Path | None):
+    from riskmodel import Registry
+
+    return Registry(artifacts_root(artifacts))
+
+
+@models.command("list")
+@artifacts_option
+def models_list(artifacts: Path | None) -> None:
+    """Every version, which one is serving, and how it got there."""
+    reg = _registry(artifacts)
+    current = reg.current_version()
+    events = {e["version"]: e for e in reg.history()}
+    for version in reg.versions():
+        try:
+            m = reg.manifest(version)
+            auc = m.get("metrics", {}).get("roc_auc")
+            gate = m.get("gate", {}).get("decision", "")
+            line = f"{m.get('created_at', '?'):<26} AUC {auc:.4f}  {gate:<9}"
+        except RiskModelError as e:
+            line = f"unreadable: {e}"
+        mark = "*" if version == current else " "
+        ev = events.get(version)
+        how = f"  {ev['action']} by {ev['by']}: {ev['reason']}" if ev else ""
+        click.echo(f"{mark} {version}  {line}{how}")
+
+
+@models.command("show")
+@click.argument("version")
+@artifacts_option
+def models_show(version: str, artifacts: Path | None) -> None:
+    """A version's manifest summary and gate report."""
+    import json
+
+    reg = _registry(artifacts)
+    try:
+        m = reg.verify(version)
+    except RiskModelError as e:
+        raise fail(e) from None
+    summary = {k: m.get(k) for k in ("version", "created_at", "code_version", "model",
+                                     "bands", "training_data", "gate")}
+    summary["metrics"] = {k: v for k, v in m.get("metrics", {}).items()
+                          if k != "calibration_table"}
+    summary["serving"] = version == reg.current_version()
+    click.echo(json.dumps(summary, indent=2, default=str))
+
+
+@models.command("promote")
+@click.argument("version")
+@click.option("--reason", default="promoted by hand", show_default=True)
+@artifacts_option
+def models_promote(version: str, reason: str, artifacts: Path | None) -> None:
+    """Make a verified version current (the service picks it up without a restart)."""
+    try:
+        event = _registry(artifacts).promote(version, by=who(), reason=reason)
+    except RiskModelError as e:
+        raise fail(e) from None
+    click.echo(f"{event['version']} is current (was {event['previous']})")
+
+
+@models.command("rollback")
+@artifacts_option
+def models_rollback(artifacts: Path | None) -> None:
+    """Return to the version that was current before the current one."""
+    try:
+        event = _registry(artifacts).rollback(by=who())
+    except RiskModelError as e:
+        raise fail(e) from None
+    click.echo(f"rolled back to {event['version']} (from {event['previous']})")

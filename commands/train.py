@@ -1,0 +1,125 @@
+"""``riskmodel generate``, ``train`` and ``retrain``: the history, a model, a challenger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from commands.common import artifacts_option, artifacts_root, code_version, fail, open_store, who
+from riskmodel import RiskModelError
+
+
+@click.command()
+@click.option("--rows", type=click.IntRange(min=1), required=True,
+              help="How many campaigns to generate.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed; the same seed always gives the same file.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file, .csv or .parquet.")
+@click.option("--with-truth", is_flag=True,
+              help="Also write true_failure_probability and true_<family> columns.")
+def generate(rows: int, seed: int, out: Path, with_truth: bool) -> None:
+    """Write a synthetic history of finished campaigns with outcomes."""
+    from training.synthetic import generate as make
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter(f"expected a .csv or .parquet file name, got {out.name!r}",
+                                 param_hint="--out")
+    df = make(rows, seed, with_truth=with_truth)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if out.suffix.lower() == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"wrote {rows} campaigns to {out}", err=True)
+
+
+@click.command("train")
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="History file (.csv or .parquet) with plan and outcome columns.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Artifacts root (default: RISKMODEL_ARTIFACTS or ./artifacts).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random split, used when the file has no completed_on.")
+@click.option("--drop-invalid", is_flag=True,
+              help="Train on the valid rows and report the dropped ones, instead of refusing.")
+@click.option("--promote/--no-promote", default=None,
+              help="Make the new version current (default: only if none is current).")
+def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
+                  promote: bool | None) -> None:
+    """Train on a campaign history and write a new verified model version."""
+    from training.train import train
+
+    out = artifacts_root(out)
+    try:
+        r = train(data, out=out, seed=seed, drop_invalid=drop_invalid, promote=promote,
+                  code_version=code_version())
+    except KeyboardInterrupt:
+        click.echo("interrupted: no model version was written", err=True)
+        sys.exit(130)
+    except (RiskModelError, ValueError) as e:
+        raise fail(e) from None
+    for note in r.notices:
+        click.echo(f"notice: {note}", err=True)
+    if r.n_dropped:
+        click.echo(f"dropped {r.n_dropped} invalid rows:", err=True)
+        for reason, count in sorted(r.dropped_reasons.items(), key=lambda kv: -kv[1]):
+            click.echo(f"  {count:>7}  {reason}", err=True)
+    m = r.metrics
+    click.echo(f"trained on {r.n_rows} campaigns, split {r.split}")
+    for name, loss in sorted(r.validation_log_loss.items(), key=lambda kv: kv[1]):
+        mark = "*" if name == r.chosen else " "
+        click.echo(f" {mark} {name:<30} validation log loss {loss:.5f}")
+    click.echo(f"test: ROC AUC {m['roc_auc']:.4f}  PR AUC {m['pr_auc']:.4f}  "
+               f"Brier {m['brier']:.4f}  log loss {m['log_loss']:.4f}  ECE {m['ece']:.4f}")
+    if "bayes_roc_auc" in m:
+        click.echo(f"Bayes limit: ROC AUC {m['bayes_roc_auc']:.4f}  Brier "
+                   f"{m['bayes_brier']:.4f}  (gap: AUC {m['auc_gap_to_bayes']:+.4f}, "
+                   f"Brier {m['brier_gap_to_bayes']:+.4f})")
+    click.echo(f"bands: medium from {r.model.bands_[0]:.2f}, high from {r.model.bands_[1]:.2f}")
+    click.echo(f"version {r.version} written to {Path(out) / 'models' / r.version}")
+
+
+@click.command()
+@click.option("--base", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The base history the recorded outcomes are added to.")
+@artifacts_option
+@click.option("--min-new", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Outcomes needed before a challenger is trained.")
+@click.option("--auc-margin", type=float, default=0.01, show_default=True,
+              help="How much lower than the champion's the challenger's AUC may be.")
+@click.option("--holdout-share", type=click.FloatRange(0.05, 0.9), default=0.3,
+              show_default=True, help="Share of the most recent outcomes held out.")
+def retrain(base: Path | None, artifacts: Path | None, min_new: int, auc_margin: float,
+            holdout_share: float) -> None:
+    """Train a challenger on the base history plus recorded outcomes; promote it only if
+    it passes the gate against the serving model. Exit 0 promoted, 4 refused."""
+    from training.retrain import GatePolicy
+    from training.retrain import retrain as run
+
+    store = open_store()
+    try:
+        report = run(store, artifacts_root(artifacts), base=base,
+                     policy=GatePolicy(min_new, auc_margin, 0.0, holdout_share),
+                     by=who(), code_version=code_version())
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was promoted", err=True)
+        sys.exit(130)
+    except (RiskModelError, ValueError) as e:
+        raise fail(e) from None
+    finally:
+        store.dispose()
+    ch, cc = report["champion"], report["challenger"]
+    click.echo(f"champion {ch['version']}: AUC {ch['roc_auc']:.4f} Brier {ch['brier']:.4f}; "
+               f"challenger {report['version']}: AUC {cc['roc_auc']:.4f} Brier "
+               f"{cc['brier']:.4f} on {report['holdout_rows']} recent outcomes")
+    click.echo(f"decision: {report['decision']}"
+               + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
+    if report["decision"] != "promoted":
+        sys.exit(4)
