@@ -31,7 +31,7 @@ class Part:
 def score_part(scorer: Scorer, table: pa.Table, df: pd.DataFrame, top_k: int,
                 keep_scores: bool) -> Part:
     """Score one chunk and summarise it; runs in the main process or in a worker."""
-    valid, errors, cols, arr, batch = score_chunk(scorer, df, top_k)
+    valid, errors, cols, e = score_chunk(scorer, df, top_k)
     ids = None
     if errors:  # ids only when there is something to reject
         ids = df["campaign_id"].tolist() if "campaign_id" in df else [None] * len(df)
@@ -42,9 +42,9 @@ def score_part(scorer: Scorer, table: pa.Table, df: pd.DataFrame, top_k: int,
     kept = inputs
     for name, values in cols.items():
         kept = kept.append_column(name, values)
-    summarise(summary, arr, batch, scorer, df)
+    summarise(summary, e)
     part = Part(len(df), valid, errors, ids, kept, summary)
     if keep_scores:
         part.inputs = inputs
-        part.risk, part.band = arr.risk, arr.band
+        part.risk, part.band = e.risk, e.band
     return part

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from riskmodel import BANDS, SCHEMA, Scorer
+from riskmodel import BANDS, FAMILIES, SCHEMA, Explanation
 
 
 @dataclass
@@ -44,34 +43,35 @@ class BatchSummary:
                 heapq.heappushpop(self.riskiest, item)
 
 
-def summarise(summary: BatchSummary, arr, batch, scorer: Scorer, df: pd.DataFrame) -> None:
-    summary.scored += batch.n
-    for band, count in zip(BANDS, np.bincount(arr.band, minlength=len(BANDS)).tolist(),
+def summarise(summary: BatchSummary, e: Explanation) -> None:
+    """Add one chunk's explanation to the summary."""
+    summary.scored += e.n
+    for band, count in zip(BANDS, np.bincount(e.band, minlength=len(BANDS)).tolist(),
                            strict=True):
         if count:
             summary.bands[band] += count
-    if arr.top.shape[1]:
-        counts = np.bincount(arr.top[:, 0], minlength=len(scorer.families)).tolist()
-        for fam, count in zip(scorer.families, counts, strict=True):
+    if e.top.shape[1]:
+        leading = np.bincount(e.top[:, 0], minlength=len(e.about)).tolist()
+        for info, count in zip(e.about, leading, strict=True):
             if count:
-                summary.leading_families[fam] += count
-    ids = batch["campaign_id"]
-    top = np.argpartition(-arr.risk, 9)[:10] if len(arr.risk) > 10 else np.arange(len(arr.risk))
+                summary.leading_families[info.family] += count
+    ids = e.batch["campaign_id"]
+    top = np.argpartition(-e.risk, 9)[:10] if e.n > 10 else np.arange(e.n)
     for i in top:
-        item = (float(arr.risk[i]), str(ids[i]), BANDS[arr.band[i]],
-                scorer.factor_names[arr.top[i, 0]] if arr.top.shape[1] else "")
+        item = (float(e.risk[i]), str(ids[i]), BANDS[e.band[i]],
+                e.about[e.top[i, 0]].name if e.top.shape[1] else "")
         if len(summary.riskiest) < 10:
             heapq.heappush(summary.riskiest, item)
         else:
             heapq.heappushpop(summary.riskiest, item)
-    types = batch["campaign_type"]
+    types = e.batch["campaign_type"]
     for code in np.unique(types):
         m = types == code
         label = SCHEMA["campaign_type"].categories[code] if code >= 0 else "(unknown)"
         s, c = summary.risk_by_type.get(label, (0.0, 0))
-        summary.risk_by_type[label] = (s + float(arr.risk[m].sum()), c + int(m.sum()))
-    for j, fam in enumerate(scorer.families):
-        summary.family_sums[fam] += float(arr.contributions[:, j].sum())
+        summary.risk_by_type[label] = (s + float(e.risk[m].sum()), c + int(m.sum()))
+    for i, fam in enumerate(FAMILIES):
+        summary.family_sums[fam] += float(e.family_totals[:, i].sum())
 
 
 def summary_lines(s: BatchSummary) -> list[str]:

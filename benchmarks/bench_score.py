@@ -101,7 +101,7 @@ def main() -> None:
         t = time.perf_counter()
         for start in range(0, batch.n, CHUNK):
             idx = np.arange(start, min(start + CHUNK, batch.n))
-            scorer.explain_arrays(batch.take(idx), top_k=3)
+            scorer.explain_batch(batch.take(idx), top_k=3)
         timings.append(time.perf_counter() - t)
     t_ours = statistics.median(timings)
     X = df[numeric + other].copy()
@@ -114,7 +114,7 @@ def main() -> None:
     tracemalloc.start()
     for start in range(0, batch.n, CHUNK):
         idx = np.arange(start, min(start + CHUNK, batch.n))
-        scorer.explain_arrays(batch.take(idx), top_k=3)
+        scorer.explain_batch(batch.take(idx), top_k=3)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     n = batch.n

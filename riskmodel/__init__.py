@@ -29,8 +29,10 @@ _EXPORTS = {
     "factor_values": "features",
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
     "Registry": "registry",
-    "BANDS": "scoring", "CampaignScore": "scoring", "FactorContribution": "scoring",
-    "Scorer": "scoring", "WhatIf": "scoring", "load_model": "scoring",
+    "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
+    "Explanation": "explanation", "FactorContribution": "explanation",
+    "WhatIf": "explanation",
+    "Scorer": "scoring", "load_model": "scoring",
     "OutcomeConflict": "store", "Store": "store", "UnknownCampaign": "store",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
     "read_table": "validation", "validate_campaigns": "validation",
@@ -73,17 +75,18 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         SchemaError,
     )
     from riskmodel.estimators import BoundedLogisticRegression
+    from riskmodel.explanation import (
+        BANDS,
+        DIRECTIONS,
+        CampaignScore,
+        Explanation,
+        FactorContribution,
+        WhatIf,
+    )
     from riskmodel.features import BUDGET_RATIO, FACTORS, Factor, factor_values
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.registry import Registry
-    from riskmodel.scoring import (
-        BANDS,
-        CampaignScore,
-        FactorContribution,
-        Scorer,
-        WhatIf,
-        load_model,
-    )
+    from riskmodel.scoring import Scorer, load_model
     from riskmodel.store import OutcomeConflict, Store, UnknownCampaign
     from riskmodel.validation import (
         Validated,

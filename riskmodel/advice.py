@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from riskmodel._fast import constructor
 from riskmodel.contract import EUROPE, MARKETPLACES, NORTH_AMERICA, SCHEMA
 from riskmodel.features import BUDGET_RATIO
 
@@ -223,24 +224,28 @@ _WARNINGS = {
 WARNING_CODES = ("sales_below_threshold", *_WARNINGS)  # in the order readiness_flags gives
 
 
+# code: (column, threshold, message, whether the value is a yes/no) of every warning
+_ABOUT = {code: (column, threshold, message, SCHEMA[column].kind == "boolean")
+          for code, (column, threshold, message) in _WARNINGS.items()}
+_new_warning = constructor(ReadinessWarning)
+
+
 def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:
     """Describe warning ``code`` for one campaign given as typed values by column."""
-    def v(name: str) -> object:
-        x = _plain(row[name])
-        return bool(x) if x is not None and SCHEMA[name].kind == "boolean" else x
-
     if code == "sales_below_threshold":
-        market = MARKETPLACES[int(row["marketplace"])]
+        market = MARKETPLACES[int(row["marketplace"])]  # type: ignore[call-overload]
         if market in NORTH_AMERICA:
             limit = "$600,000 in a North American store"
         else:
             limit = f"€400,000 (${400_000 * USD_PER_EUR:,.0f}) in a European store"
-        return ReadinessWarning(code, "annual_sales_usd",
-                                f"Trailing-12-month sales of ${v('annual_sales_usd'):,.0f} are "
-                                f"below the co-op threshold of {limit}.", limit,
-                                v("annual_sales_usd"))
-    column, threshold, message = _WARNINGS[code]
-    return ReadinessWarning(code, column, message, threshold, v(column))
+        sales = _plain(row["annual_sales_usd"])
+        return _new_warning(code, "annual_sales_usd", f"Trailing-12-month sales of "
+                            f"${sales:,.0f} are below the co-op threshold of {limit}.",
+                            limit, sales)
+    column, threshold, message, yes_no = _ABOUT[code]
+    value = _plain(row[column])
+    return _new_warning(code, column, message, threshold,
+                        bool(value) if yes_no and value is not None else value)
 
 
 def _plain(x: object) -> object:

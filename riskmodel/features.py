@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskmodel._memo import ByIdentity
+from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import SCHEMA, Schema
 
@@ -88,8 +88,8 @@ def _first_columns(factors: tuple[Factor, ...]) -> tuple[tuple[str, str], ...]:
 
 def factor_inputs_one(row: dict[str, object], factors: tuple[Factor, ...] = ()) -> dict:
     """:func:`factor_values` for one campaign given as plain values (floats, NaN = unknown;
-    category codes; booleans 0.0/1.0/NaN)."""
-    out = {name: float(row[column]) for name, column in _first_columns(factors or FACTORS)}
+    category codes; booleans 0.0/1.0/NaN), as validation gives them."""
+    out = {name: row[column] for name, column in _first_columns(factors or FACTORS)}
     out[BUDGET_RATIO] = float(row["committed_ad_budget_usd"]) / float(row["resource_value_usd"])
     return out
 

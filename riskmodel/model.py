@@ -207,10 +207,23 @@ class CompiledTables:
 
     def raw_one(self, x: dict[str, float]) -> list[float]:
         """:meth:`raw` for one campaign given as plain numbers (NaN = unknown; levels as
-        codes, -1 or NaN = unknown). Same tables, same arithmetic, pure Python."""
+        codes, -1 or NaN = unknown). Same tables, same arithmetic (:func:`_lerp`, written
+        out here: a function call per term is a measurable share of one campaign)."""
         out = [0.0] * self.n_factors
         for i, name, knots, values, unknown in self._one_num:
-            out[i] = _lerp(knots, values, x[name], unknown)
+            v = x[name]
+            if v != v:
+                out[i] = unknown
+            elif len(knots) < 2:
+                pass
+            elif v <= knots[0]:
+                out[i] = values[0]
+            elif v >= knots[-1]:
+                out[i] = values[-1]
+            else:
+                j = bisect_right(knots, v) - 1
+                frac = (v - knots[j]) / (knots[j + 1] - knots[j])
+                out[i] = values[j] * (1 - frac) + values[j + 1] * frac
         for i, name, values in self._one_lvl:
             c = x[name]
             out[i] = values[-1] if c != c or c < 0 else values[int(c)]

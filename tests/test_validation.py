@@ -162,28 +162,3 @@ def test_text_read_by_pyarrow_validates_like_the_pandas_path(tmp_path_factory, r
             assert list(col[fast.valid]) == list(other[fast.valid]), name
         else:
             np.testing.assert_array_equal(col[fast.valid], other[fast.valid], err_msg=name)
-
-
-_JSONISH = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**53 - 3, max_value=2**60),
-    st.floats(allow_nan=True, allow_infinity=True), st.floats(-200, 200),
-    st.sampled_from(["", " ", "US", " US", "home", "x", "1", "true", "nan", "\t", "a\x00"]),
-    st.text(max_size=5), st.just(10**400), st.just([1]), st.just({"a": 1}))
-
-
-@settings(max_examples=400, deadline=None)
-@given(col=st.sampled_from(SCHEMA.columns), value=_JSONISH, strict=st.booleans())
-def test_the_fast_parser_agrees_with_the_full_one(col, value, strict):
-    """Records take a per-column fast parser first; where it answers, the full parser must
-    give the same value and no error, and the value must not count as blank."""
-    from riskmodel.validation import _SLOW, _Bad, _fast_parser, _is_blank, _parse_value
-
-    fast = _fast_parser(col)(value) if value is not None else _SLOW
-    if fast is _SLOW:
-        return
-    assert not _is_blank(value, False)
-    try:
-        full = _parse_value(col, value, strict)
-    except _Bad as bad:
-        pytest.fail(f"fast parser took {value!r} for {col.name}; full says {bad.problem}")
-    assert full == fast and type(full) is type(fast)

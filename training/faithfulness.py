@@ -31,16 +31,12 @@ def faithfulness(scorer: Scorer, rows: int = 50_000, seed: int = 777, min_risk: 
     """Score ``rows`` generated campaigns and compare their top family with the truth."""
     df = generate(rows, seed=seed, with_truth=True)
     v = validate_campaigns(df)
-    arr = scorer.compute(v.batch)
-    fam_index = {f: i for i, f in enumerate(FAMILIES)}
-    model_fam = np.zeros((len(df), len(FAMILIES)))
-    for j, fam in enumerate(scorer.families):
-        model_fam[:, fam_index[fam]] += arr.contributions[:, j]
+    e = scorer.explain_batch(v.batch, top_k=0)
     truth = df[[f"true_{f}" for f in FAMILIES]].to_numpy()
     top2 = np.sort(truth, axis=1)[:, -2:]
-    eligible = (arr.risk >= min_risk) & (top2[:, 1] - top2[:, 0] >= min_lead)
+    eligible = (e.risk >= min_risk) & (top2[:, 1] - top2[:, 0] >= min_lead)
     true_top = truth.argmax(axis=1)
-    model_top = model_fam.argmax(axis=1)
+    model_top = e.family_totals.argmax(axis=1)  # columns in FAMILIES order
     confusion: dict = {}
     for t, m in zip(true_top[eligible], model_top[eligible], strict=True):
         key = (FAMILIES[t], FAMILIES[m])
