@@ -243,7 +243,11 @@ def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:
                             f"${sales:,.0f} are below the co-op threshold of {limit}.",
                             limit, sales)
     column, threshold, message, yes_no = _ABOUT[code]
-    value = _plain(row[column])
+    value = row[column]
+    if value.__class__ is not float:  # a numpy number from a batch
+        value = _plain(value)
+    elif value != value:
+        value = None
     return _new_warning(code, column, message, threshold,
                         bool(value) if yes_no and value is not None else value)
 

@@ -86,13 +86,13 @@ class CampaignScore:
 
 def sigmoid(x):
     """The logistic function, on a float or an array, without overflow."""
-    if isinstance(x, np.ndarray):
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+    if x.__class__ is not np.ndarray:
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def probability_points(risk, log_odds, contribution):
@@ -140,25 +140,27 @@ def _display(f: Factor) -> Callable[[object], object]:
     return level
 
 
-def build_score(about: Sequence[FactorInfo], campaign_id: str, risk: float, log_odds: float,
-                base: float, band: int, contributions: dict[str, float],
-                family_totals: dict[str, float], top: list[int], top_log_odds: list[float],
-                points: list[float], values: list, reasons: list, what_if: list[float],
-                warnings: tuple, version: str) -> CampaignScore:
-    """One :class:`CampaignScore` from plain values: the factors at ``top`` with their
-    log-odds, probability points, values, reasons and what-if risks (NaN: none). Both
-    shapes end here, so a campaign reads the same whichever way it was scored."""
-    factors = []
-    for j, c, pp, value, reason, p in zip(top, top_log_odds, points, values, reasons,
-                                          what_if, strict=True):
-        info = about[j]
-        up = c > 0
-        what = _new_what_if(info.target_label, p, p - risk) if p == p else None
-        factors.append(_new_factor(info.name, info.columns, value, info.family, c, pp,
-                                   DIRECTIONS[up], info.actionable, reason,
-                                   info.mitigation if up else None, what))
+def explain_factor(info: FactorInfo, value: object, log_odds: float, points: float,
+                   reason: str | None, what_if_risk: float, risk: float
+                   ) -> FactorContribution:
+    """One explained factor from plain values (``what_if_risk`` NaN: no what-if). Both
+    shapes build their factors here, so a campaign reads the same whichever way it was
+    scored."""
+    up = log_odds > 0
+    what = None if what_if_risk != what_if_risk else _new_what_if(
+        info.target_label, what_if_risk, what_if_risk - risk)
+    return _new_factor(info.name, info.columns, value, info.family, log_odds, points,
+                       DIRECTIONS[up], info.actionable, reason,
+                       info.mitigation if up else None, what)
+
+
+def build_score(campaign_id: str, risk: float, log_odds: float, base: float, band: int,
+                contributions: dict[str, float], family_totals: dict[str, float],
+                factors: tuple[FactorContribution, ...], warnings: tuple,
+                version: str) -> CampaignScore:
+    """One :class:`CampaignScore` (the escalation path comes with the high band)."""
     label = BANDS[band]
-    return _new_score(campaign_id, risk, label, log_odds, base, tuple(factors), family_totals,
+    return _new_score(campaign_id, risk, label, log_odds, base, factors, family_totals,
                       contributions, warnings, ESCALATION if label == "high" else None,
                       version)
 
@@ -270,13 +272,17 @@ class Explanation:
                 row = {k: v[i] for k, v in self.batch.columns.items()}
                 warnings = tuple(readiness_warning(WARNING_CODES[w], row)
                                  for w in np.flatnonzero(self.warnings[i]))
-            values = [self.about[j].display(self.inputs[names[j]][i]) for j in top[i]]
+            factors = []
+            for j, c, pp, r, p in zip(top[i], top_log_odds[i], points[i], reasons[i],
+                                      what_if[i], strict=True):
+                info = self.about[j]
+                factors.append(explain_factor(info, info.display(self.inputs[names[j]][i]), c,
+                                              pp, texts[r] if r >= 0 else None, p, risk[i]))
             out.append(build_score(
-                self.about, ids[i], risk[i], log_odds[i], self.base, band[i],
+                ids[i], risk[i], log_odds[i], self.base, band[i],
                 dict(zip(names, contributions[i], strict=True)),
-                dict(zip(FAMILIES, totals[i], strict=True)), top[i], top_log_odds[i],
-                points[i], values, [texts[r] if r >= 0 else None for r in reasons[i]],
-                what_if[i], warnings, self.version))
+                dict(zip(FAMILIES, totals[i], strict=True)), tuple(factors), warnings,
+                self.version))
         return out
 
 
@@ -297,6 +303,16 @@ def explain_top(about: Sequence[FactorInfo], inputs: dict[str, np.ndarray], risk
         rows = np.nonzero(cells)[0]
         reasons[cells] = _reason_codes(texts, about[j], inputs[about[j].name][rows])
     return c, points, up, reasons, texts.labels
+
+
+def family_totals_one(families: Sequence[str]) -> Callable[[list[float]], dict[str, float]]:
+    """:func:`family_totals` for one campaign's list of contributions, as a dict: the same
+    sums, added in the same order, as one generated expression (built once per model; a
+    loop of slices and sums costs more than the additions on the one-campaign path)."""
+    terms = {fam: " + ".join(["0"] + [f"c[{j}]" for j, f in enumerate(families) if f == fam])
+             for fam in FAMILIES}
+    body = ", ".join(f"{fam!r}: {expr}" for fam, expr in terms.items())
+    return eval(f"lambda c: {{{body}}}")  # noqa: S307  generated from the factor families
 
 
 def family_totals(families: Sequence[str], contributions: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import SCHEMA, Schema
 
@@ -48,6 +47,7 @@ def build_factors(schema: Schema = SCHEMA) -> tuple[Factor, ...]:
     """The model's factors, in contract order (the ratio takes the budget columns' place)."""
     factors: list[Factor] = []
     for col in schema.feature_columns:
+        # a factor read from one column is named for it (factor_inputs_one relies on it)
         if col.name == "resource_value_usd":
             factors.append(Factor(BUDGET_RATIO, col.family, ("committed_ad_budget_usd",
                                                              "resource_value_usd"),
@@ -78,18 +78,11 @@ def factor_values(batch: CampaignBatch, factor: Factor) -> np.ndarray:
     return batch[factor.columns[0]]
 
 
-_FIRST_COLUMNS = ByIdentity()
-
-
-def _first_columns(factors: tuple[Factor, ...]) -> tuple[tuple[str, str], ...]:
-    """(name, input column) per factor, cached by the tuple's identity."""
-    return _FIRST_COLUMNS.get(factors, lambda fs: tuple((f.name, f.columns[0]) for f in fs))
-
-
-def factor_inputs_one(row: dict[str, object], factors: tuple[Factor, ...] = ()) -> dict:
+def factor_inputs_one(row: dict[str, object]) -> dict:
     """:func:`factor_values` for one campaign given as plain values (floats, NaN = unknown;
-    category codes; booleans 0.0/1.0/NaN), as validation gives them."""
-    out = {name: row[column] for name, column in _first_columns(factors or FACTORS)}
+    category codes; booleans 0.0/1.0/NaN), as validation gives them: a copy of the row with
+    the budget ratio added (a factor read from one column bears its name)."""
+    out = dict(row)
     out[BUDGET_RATIO] = float(row["committed_ad_budget_usd"]) / float(row["resource_value_usd"])
     return out
 

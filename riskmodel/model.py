@@ -124,6 +124,14 @@ def _lerp(knots: list[float], values: list[float], x: float, unknown: float) -> 
     return values[j] * (1 - frac) + values[j + 1] * frac
 
 
+def _line(knots: np.ndarray, rows) -> tuple[list[float], list[list[float]]]:
+    """Knots and value rows as Python floats; fewer than two knots (a factor with no
+    spread in training) as a flat zero line over two, which every lerp reads as 0."""
+    if len(knots) < 2:
+        return [0.0, 1.0], [[0.0, 0.0] for _ in rows]
+    return list(map(float, knots)), [list(map(float, row)) for row in rows]
+
+
 def _code(x: float, unknown: int) -> int:
     return unknown if x != x or x < 0 else int(x)
 
@@ -169,17 +177,19 @@ class CompiledTables:
                              if t.kind == "interaction"]
         self.reads = {name: [t for t in model.terms_ if name in (t.factor, t.modifier)]
                       for name in names}
-        # the same tables as Python lists, for one campaign at a time (no numpy per call)
-        self._one_num = [(index[t.factor], t.factor, list(map(float, t.knots)),
-                          list(map(float, t.values)), t.unknown) for t in numeric]
-        self._one_lvl = [(index[t.factor], t.factor, list(map(float, t.values)))
-                         for t in levels]
-        self._one_int = [(index[t.factor], t.factor, t.modifier, list(map(float, t.knots)),
-                          [list(map(float, row)) for row in t.values]) for _, t in
-                         self.interactions]
+        # the same tables as Python lists, for one campaign at a time (no numpy per call);
+        # a curve of fewer than two knots is zero everywhere, written as a flat line
+        self._one_num = [(index[t.factor], t.factor, *_line(t.knots, [t.values]), t.unknown)
+                         for t in numeric]
+        # a level's value by its code (an int, or a float for a yes/no): an unknown code
+        # (-1, NaN) is not a key and reads the "unknown" value
+        self._one_lvl = [(index[t.factor], t.factor, dict(enumerate(map(float, t.values[:-1]))),
+                          float(t.values[-1])) for t in levels]
+        self._one_int = [(index[t.factor], t.factor, t.modifier, *_line(t.knots, t.values))
+                         for _, t in self.interactions]
         self._one_reads = {name: (
-            [(k, v, u) for _, n, k, v, u in self._one_num if n == name],
-            [v for _, n, v in self._one_lvl if n == name],
+            [(k, v[0], u) for _, n, k, v, u in self._one_num if n == name],
+            [[*by_code.values(), u] for _, n, by_code, u in self._one_lvl if n == name],
             [(d, m, k, tab) for _, d, m, k, tab in self._one_int if name in (d, m)])
             for name in names}
 
@@ -194,28 +204,26 @@ class CompiledTables:
         for values in lvl:
             last = len(values) - 1
             delta += values[_code(value, last)] - values[_code(x[factor], last)]
-        if inter:
-            new = dict(x)
-            new[factor] = value
-            for driver, modifier, knots, table in inter:
-                for sign, z in ((1.0, new), (-1.0, x)):
-                    v = z[driver]
-                    if v == v:
-                        delta += sign * _lerp(knots, table[_code(z[modifier], len(table) - 1)],
-                                              v, 0.0)
+        for driver, modifier, knots, table in inter:
+            last = len(table) - 1
+            v, m = x[driver], x[modifier]  # before, and after the change:
+            v2 = value if driver == factor else v
+            m2 = value if modifier == factor else m
+            if v2 == v2:
+                delta += _lerp(knots, table[_code(m2, last)], v2, 0.0)
+            if v == v:
+                delta -= _lerp(knots, table[_code(m, last)], v, 0.0)
         return delta
 
     def raw_one(self, x: dict[str, float]) -> list[float]:
         """:meth:`raw` for one campaign given as plain numbers (NaN = unknown; levels as
-        codes, -1 or NaN = unknown). Same tables, same arithmetic (:func:`_lerp`, written
-        out here: a function call per term is a measurable share of one campaign)."""
+        codes, -1 or NaN = unknown). Same tables, same arithmetic as :func:`_lerp`, written
+        out here: a function call per term is a measurable share of one campaign."""
         out = [0.0] * self.n_factors
-        for i, name, knots, values, unknown in self._one_num:
+        for i, name, knots, (values,), unknown in self._one_num:
             v = x[name]
             if v != v:
                 out[i] = unknown
-            elif len(knots) < 2:
-                pass
             elif v <= knots[0]:
                 out[i] = values[0]
             elif v >= knots[-1]:
@@ -224,13 +232,21 @@ class CompiledTables:
                 j = bisect_right(knots, v) - 1
                 frac = (v - knots[j]) / (knots[j + 1] - knots[j])
                 out[i] = values[j] * (1 - frac) + values[j + 1] * frac
-        for i, name, values in self._one_lvl:
-            c = x[name]
-            out[i] = values[-1] if c != c or c < 0 else values[int(c)]
+        for i, name, by_code, unknown in self._one_lvl:
+            out[i] = by_code.get(x[name], unknown)
         for i, driver, modifier, knots, table in self._one_int:
             v = x[driver]
             if v == v:
-                out[i] += _lerp(knots, table[_code(x[modifier], len(table) - 1)], v, 0.0)
+                c = x[modifier]
+                values = table[-1] if c != c or c < 0 else table[int(c)]
+                if v <= knots[0]:
+                    out[i] += values[0]
+                elif v >= knots[-1]:
+                    out[i] += values[-1]
+                else:
+                    j = bisect_right(knots, v) - 1
+                    frac = (v - knots[j]) / (knots[j + 1] - knots[j])
+                    out[i] += values[j] * (1 - frac) + values[j + 1] * frac
         return out
 
     def raw(self, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +22,16 @@ import pandas as pd
 
 from riskmodel.advice import ADVICE, WARNING_CODES, readiness_flags, readiness_warning
 from riskmodel.campaigns import CampaignBatch
-from riskmodel.contract import FAMILIES
 from riskmodel.errors import ArtifactError, FieldError, ParameterError, SchemaError
 from riskmodel.explanation import (
     CampaignScore,
     Explanation,
     build_score,
+    explain_factor,
     explain_top,
     factor_info,
     family_totals,
+    family_totals_one,
     probability_points,
     sigmoid,
 )
@@ -69,9 +69,7 @@ class Scorer:
         self._actionable_arr = np.array(self._actionable, dtype=bool)
         self._cuts = np.asarray(model.bands_, dtype=float)
         self._cut_list = [float(c) for c in model.bands_]
-        # each family's factors, in contract order, picked from a list of contributions
-        self._family_pick = [_picker([j for j, f in enumerate(self.families) if f == fam])
-                             for fam in FAMILIES]
+        self._family_totals_one = family_totals_one(self.families)
         a, b = model.calibration_
         self._intercept = float(model.solver_.intercept_[0])
         self._means = [float(v) for v in model.factor_means_]
@@ -190,7 +188,7 @@ class Scorer:
         """:meth:`explain_batch` for one campaign, the same rules on plain floats: tens of
         microseconds where numpy's per-call overhead would cost hundreds. A test holds both
         paths equal."""
-        x = factor_inputs_one(row, self.factors)
+        x = factor_inputs_one(row)
         compiled = self.model.compiled_
         a = self.model.calibration_[0]
         contrib = [a * (r - mu) for r, mu in zip(compiled.raw_one(x), self._means, strict=True)]
@@ -200,46 +198,35 @@ class Scorer:
         sizes = [abs(c) for c in contrib]
         top = sorted(range(len(contrib)), key=sizes.__getitem__, reverse=True)[:top_k]
         about = self.about
-        top_c, points, values, reasons, what_if = [], [], [], [], []
+        factors = []
         for j in top:
             info = about[j]
             c = contrib[j]
-            value = info.display(x[info.name])
-            top_c.append(c)
-            points.append(probability_points(risk, log_odds, c))
-            values.append(value)
+            v = x[info.name]
+            value = info.display(v)
+            points = probability_points(risk, log_odds, c)
             if c > 0:
-                reasons.append(info.reason(value))
                 p = math.nan
                 if info.actionable:
-                    target = ADVICE[info.name].target.one(x[info.name])
+                    target = ADVICE[info.name].target.one(v)
                     p = sigmoid(log_odds + a * compiled.delta_one(x, info.name, target))
-                what_if.append(p)
+                factors.append(explain_factor(info, value, c, points, info.reason(value), p,
+                                              risk))
             else:
-                reasons.append(None)
-                what_if.append(math.nan)
-        warnings = tuple(readiness_warning(code, row)
-                         for code, flag in readiness_flags(row).items() if flag)
-        totals = dict(zip(FAMILIES, [sum(pick(contrib)) for pick in self._family_pick],
-                          strict=True))
-        return build_score(about, row["campaign_id"], risk, log_odds, self._base,
+                factors.append(explain_factor(info, value, c, points, None, math.nan, risk))
+        warnings = tuple([readiness_warning(code, row)
+                          for code, flag in readiness_flags(row).items() if flag])
+        return build_score(row["campaign_id"], risk, log_odds, self._base,
                            bisect_right(self._cut_list, risk),
-                           dict(zip(self.factor_names, contrib, strict=True)), totals, top,
-                           top_c, points, values, reasons, what_if, warnings, self.version)
+                           dict(zip(self.factor_names, contrib, strict=True)),
+                           self._family_totals_one(contrib), tuple(factors), warnings,
+                           self.version)
 
     def predict_proba(self, campaigns) -> np.ndarray:
         """The artifact's own ``predict_proba`` (design-matrix path), for checking."""
         v = validate_campaigns(campaigns)
         v.raise_for_errors()
         return self.model.predict_proba(v.batch)
-
-
-def _picker(members: list[int]) -> Callable[[list], tuple]:
-    """``lambda c: tuple(c[j] for j in members)``, in C (itemgetter) when it can be."""
-    if len(members) == 1:
-        [j] = members
-        return lambda c: (c[j],)
-    return itemgetter(*members)
 
 
 def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:

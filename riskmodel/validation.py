@@ -75,20 +75,20 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
     empty without error; ``present=None`` means a missing key is an empty value."""
     out: dict = {}
     errors: list[FieldError] = []
-    if not isinstance(rec, Mapping):
+    if not (isinstance(rec, dict) or isinstance(rec, Mapping)):
         errors.append(FieldError(row, "(record)", "is not an object",
                                  "an object of column: value pairs", type(rec).__name__))
         return {name: empty for name, _, empty, _, _ in rules(cols)}, errors
+    get = rec.get
     for name, required, empty, rule, fast in rules(cols):
         if present is not None and name not in present:
             out[name] = empty
             continue
-        v = rec.get(name)
-        if v is not None:
-            x = fast(v)
-            if x is not SLOW:
-                out[name] = x
-                continue
+        x = fast(get(name))  # the usual value; an empty one (None) takes the full rule
+        if x is not SLOW:
+            out[name] = x
+            continue
+        v = get(name)
         if is_blank(v, nan_is_missing):
             out[name] = empty
             if required:
