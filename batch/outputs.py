@@ -12,6 +12,7 @@ import shutil
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -30,8 +31,8 @@ class Output:
 
     def __init__(self, sink, kind: str, depth: int = 2) -> None:
         self.sink, self.kind, self.depth = sink, kind, depth
-        self._writer = None  # pyarrow's CSV or Parquet writer
-        self._file = None  # or our own file, when workers format the CSV
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        self._file: BinaryIO | None = None  # or our own file, when workers format the CSV
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="riskmodel-write")
         self._pending: deque = deque()
 
@@ -58,8 +59,13 @@ class Output:
 
     def _write(self, output) -> None:
         if isinstance(output, tuple):
+            if self._file is None:
+                raise RuntimeError("a formatted part came before the output file was opened")
             _append_file(self._file, output[1])
-        elif self.kind == "parquet":
+            return
+        if self._writer is None:
+            raise RuntimeError("a table came before the output file was opened")
+        if self.kind == "parquet":
             self._writer.write_table(output.cast(self._writer.schema))
         else:
             self._writer.write_table(output)
@@ -104,7 +110,7 @@ class Output:
             pass
 
 
-def _append_file(out, path: str) -> None:
+def _append_file(out: BinaryIO, path: str) -> None:
     """Append the file at ``path`` to ``out`` and delete it; in the kernel where it can."""
     with open(path, "rb") as src:
         size = os.fstat(src.fileno()).st_size
@@ -130,7 +136,7 @@ class Rejects:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.part")
-        self._f = None
+        self._f: TextIO | None = None
         self.rows = 0
         self.problems = 0
 

@@ -21,7 +21,9 @@ class Part:
     valid: np.ndarray
     errors: list
     ids: list | None  # campaign_id of every row, only when some row was rejected
-    output: pa.Table | bytes | None  # the valid rows with the added columns; CSV as bytes
+    # the valid rows with the added columns; from a worker writing CSV, (schema, path) of
+    # the rows it formatted into a file
+    output: pa.Table | tuple[pa.Schema, str] | None
     summary: BatchSummary
     inputs: pa.Table | None = None  # for the prediction log: the valid rows as read,
     risk: np.ndarray | None = None  # their risks

@@ -20,7 +20,6 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -116,7 +115,7 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                         out.write(part.output)
                         summary.merge(part.summary)
                         if log_to is not None:
-                            _log_predictions(log_to, part.inputs.to_pandas(), part, scorer)
+                            _log_predictions(log_to, part, scorer)
                     bar.update(part.rows)
             scoring.close()
             if offset == 0:
@@ -168,8 +167,11 @@ def _checked(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield table
 
 
-def _log_predictions(store, rows: pd.DataFrame, part: Part, scorer: Scorer) -> None:
+def _log_predictions(store, part: Part, scorer: Scorer) -> None:
     """The scored rows, with their plan as read, into the store's prediction log."""
+    if part.inputs is None or part.risk is None or part.band is None:
+        raise RuntimeError("a part scored without keep_scores has no scores to log")
+    rows = part.inputs.to_pandas()
     cols = [c for c in SCHEMA.names if c in rows.columns]
     plans = rows[cols].astype(object).where(rows[cols].notna(), None).to_dict("records")
     bands = np.asarray(BANDS, dtype=object)[part.band]

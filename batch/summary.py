@@ -19,11 +19,13 @@ class BatchSummary:
     scored: int = 0
     rejected_rows: int = 0
     problems: int = 0
-    bands: Counter = field(default_factory=Counter)
-    leading_families: Counter = field(default_factory=Counter)
-    riskiest: list = field(default_factory=list)  # (risk, campaign_id, band, top factor)
-    risk_by_type: dict = field(default_factory=dict)  # campaign_type -> [sum, count]
-    family_sums: Counter = field(default_factory=Counter)
+    bands: Counter[str] = field(default_factory=Counter)
+    leading_families: Counter[str] = field(default_factory=Counter)
+    # (risk, campaign_id, band, top factor)
+    riskiest: list[tuple[float, str, str, str]] = field(default_factory=list)
+    # campaign_type -> (sum of risks, count)
+    risk_by_type: dict[str, tuple[float, int]] = field(default_factory=dict)
+    family_sums: dict[str, float] = field(default_factory=dict)  # sums of contributions
     model_version: str = ""
     rejects_path: Path | None = None
 
@@ -32,7 +34,8 @@ class BatchSummary:
         self.scored += part.scored
         self.bands.update(part.bands)
         self.leading_families.update(part.leading_families)
-        self.family_sums.update(part.family_sums)
+        for fam, total in part.family_sums.items():
+            self.family_sums[fam] = self.family_sums.get(fam, 0.0) + total
         for label, (s, c) in part.risk_by_type.items():
             s0, c0 = self.risk_by_type.get(label, (0.0, 0))
             self.risk_by_type[label] = (s0 + s, c0 + c)
@@ -71,7 +74,8 @@ def summarise(summary: BatchSummary, e: Explanation) -> None:
         s, c = summary.risk_by_type.get(label, (0.0, 0))
         summary.risk_by_type[label] = (s + float(e.risk[m].sum()), c + int(m.sum()))
     for i, fam in enumerate(FAMILIES):
-        summary.family_sums[fam] += float(e.family_totals[:, i].sum())
+        summary.family_sums[fam] = (summary.family_sums.get(fam, 0.0)
+                                    + float(e.family_totals[:, i].sum()))
 
 
 def summary_lines(s: BatchSummary) -> list[str]:

@@ -11,10 +11,11 @@ import os
 import signal
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -31,7 +32,7 @@ def _worker_score(scorer: Scorer, chunk: pa.Table | CsvBlock, top_k: int, keep_s
     file the main process appends to the output: the text never goes through a pipe."""
     table = chunk.read() if isinstance(chunk, CsvBlock) else chunk
     part = score_part(scorer, table, table.to_pandas(), top_k, keep_scores)
-    if csv_part is not None and part.output is not None:
+    if csv_part is not None and isinstance(part.output, pa.Table):
         pacsv.write_csv(part.output, csv_part,
                         write_options=pacsv.WriteOptions(include_header=False))
         part.output = (part.output.schema, csv_part)
@@ -39,6 +40,7 @@ def _worker_score(scorer: Scorer, chunk: pa.Table | CsvBlock, top_k: int, keep_s
 
 
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+T = TypeVar("T")
 
 
 def _worker_main(conn, scorer: Scorer, main_ends: list) -> None:
@@ -59,6 +61,7 @@ def _worker_main(conn, scorer: Scorer, main_ends: list) -> None:
             return
         if task is None:
             return
+        result: Part | Exception
         try:
             result = _worker_score(scorer, *task)
         except Exception as e:  # noqa: BLE001  raised again in the main process
@@ -80,7 +83,7 @@ def default_workers() -> int:
     return max(1, min(4, cores))
 
 
-def _prefetch(chunks: Iterator, depth: int = 1) -> Iterator:
+def _prefetch(chunks: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     """Iterate ``chunks`` with the next item already being read on a background thread
     (pyarrow parses outside the GIL, so reading overlaps scoring). Closing this closes
     ``chunks`` too, once the thread has let go of it."""
@@ -101,6 +104,15 @@ def _prefetch(chunks: Iterator, depth: int = 1) -> Iterator:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+def _tables(chunks: Iterator[pa.Table | CsvBlock]) -> Iterator[pa.Table]:
+    """The chunks, each a table: a CSV block is parsed by a worker process, not here."""
+    for chunk in chunks:
+        if isinstance(chunk, CsvBlock):
+            raise TypeError("CSV blocks are for worker processes: without workers, pass "
+                            "tables (read_chunks)")
+        yield chunk
 
 
 class Scoring:
@@ -156,10 +168,10 @@ class Scoring:
     def parallel(self) -> bool:
         return bool(self.procs)
 
-    def parts(self, chunks: Iterator[pa.Table | CsvBlock]) -> Iterator[Part]:
+    def parts(self, chunks: Iterator[pa.Table | CsvBlock]) -> Generator[Part, None, None]:
         """Score ``chunks`` (tables; CSV blocks only with workers) in order."""
         if not self.procs:
-            with closing(_prefetch((t, t.to_pandas()) for t in chunks)) as ahead:
+            with closing(_prefetch((t, t.to_pandas()) for t in _tables(chunks))) as ahead:
                 for table, df in ahead:
                     yield score_part(self.scorer, table, df, self.top_k, self.keep_scores)
             return

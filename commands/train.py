@@ -82,8 +82,11 @@ def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
         click.echo(f"Bayes limit: ROC AUC {m['bayes_roc_auc']:.4f}  Brier "
                    f"{m['bayes_brier']:.4f}  (gap: AUC {m['auc_gap_to_bayes']:+.4f}, "
                    f"Brier {m['brier_gap_to_bayes']:+.4f})")
-    click.echo(f"bands: medium from {r.model.bands_[0]:.2f}, high from {r.model.bands_[1]:.2f}")
-    click.echo(f"version {r.version} written to {Path(out) / 'models' / r.version}")
+    bands, version = r.model.bands_, r.version
+    if bands is None or version is None:  # train() always writes a version with its bands
+        raise RuntimeError("training returned a model without risk bands or version")
+    click.echo(f"bands: medium from {bands[0]:.2f}, high from {bands[1]:.2f}")
+    click.echo(f"version {version} written to {Path(out) / 'models' / version}")
 
 
 @click.command()

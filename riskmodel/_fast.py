@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ByIdentity:
@@ -30,7 +35,7 @@ class ByIdentity:
         return entry[1]
 
 
-def constructor(cls: type) -> Callable[..., Any]:
+def constructor(cls: type[T]) -> Callable[..., T]:
     """A positional constructor for the frozen dataclass ``cls``, every field given.
 
     The generated ``__init__`` of a frozen dataclass sets each field through
@@ -41,11 +46,14 @@ def constructor(cls: type) -> Callable[..., Any]:
     names = [f.name for f in fields(cls)]
     params = ", ".join(f"_{i}" for i in range(len(names)))
     members = ", ".join(f"{name!r}: _{i}" for i, name in enumerate(names))
-    scope = {"new": object.__new__, "cls": cls, "set_attribute": object.__setattr__}
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls,
+                             "set_attribute": object.__setattr__}
     exec(f"def make({params}):\n"  # noqa: S102  generated from the dataclass's own fields
          f"    obj = new(cls)\n"
          f"    set_attribute(obj, '__dict__', {{{members}}})\n"
          f"    return obj\n", scope)
-    make = scope["make"]
+    # exec's scope holds what it defined untyped; the function built above takes one
+    # value per field and returns an instance of cls
+    make = cast(Callable[..., T], scope["make"])
     make.__qualname__ = f"constructor({cls.__name__})"
     return make

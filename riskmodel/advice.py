@@ -6,8 +6,9 @@ the readiness warnings are the source's participation criteria. Pure data and fu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -230,10 +231,10 @@ _ABOUT = {code: (column, threshold, message, SCHEMA[column].kind == "boolean")
 _new_warning = constructor(ReadinessWarning)
 
 
-def readiness_warning(code: str, row: dict[str, object]) -> ReadinessWarning:
+def readiness_warning(code: str, row: Mapping[str, Any]) -> ReadinessWarning:
     """Describe warning ``code`` for one campaign given as typed values by column."""
     if code == "sales_below_threshold":
-        market = MARKETPLACES[int(row["marketplace"])]  # type: ignore[call-overload]
+        market = MARKETPLACES[int(row["marketplace"])]
         if market in NORTH_AMERICA:
             limit = "$600,000 in a North American store"
         else:

@@ -8,8 +8,9 @@ paths and settings as arguments and never reads the environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from riskmodel.errors import RiskModelError
 
@@ -42,11 +43,13 @@ def settings(environ: Mapping[str, str]) -> Settings:
     """Defaults overridden by the ``RISKMODEL_*`` entries of ``environ`` (the edges pass
     ``os.environ``); a bad value raises :class:`ConfigError`."""
     env = environ
-    values = {}
+    values: dict[str, Any] = {}  # each parsed to its field's type (the default's)
     for f in fields(Settings):
         raw = env.get(f"RISKMODEL_{f.name.upper()}")
         if raw is None or raw == "":
             continue
+        if f.default is MISSING:  # every setting has a default: it gives the type
+            raise TypeError(f"setting {f.name} has no default")
         kind = type(f.default)
         try:
             value = _parse_bool(raw) if kind is bool else kind(raw)

@@ -165,8 +165,9 @@ def build_score(campaign_id: str, risk: float, log_odds: float, base: float, ban
                       version)
 
 
-_new_factor, _new_what_if, _new_score = map(constructor, (FactorContribution, WhatIf,
-                                                          CampaignScore))
+_new_factor = constructor(FactorContribution)
+_new_what_if = constructor(WhatIf)
+_new_score = constructor(CampaignScore)
 
 
 # --------------------------------------------------------------------------- many at once
@@ -263,7 +264,7 @@ class Explanation:
         top, top_log_odds = self.top.tolist(), self.top_log_odds.tolist()
         points, what_if = self.probability_points.tolist(), self.what_if_risk.tolist()
         reasons = self.reasons.tolist()
-        flagged = self.warnings.any(axis=1).tolist()
+        flagged = np.any(self.warnings, axis=1).tolist()  # numpy types .any(axis=1) as a bool
         texts = self.texts
         out = []
         for i in range(self.n):

@@ -8,7 +8,9 @@ out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,22 +49,26 @@ def build_factors(schema: Schema = SCHEMA) -> tuple[Factor, ...]:
     """The model's factors, in contract order (the ratio takes the budget columns' place)."""
     factors: list[Factor] = []
     for col in schema.feature_columns:
+        family = col.family
+        if family is None:
+            raise ValueError(f"column {col.name} describes the campaign but has no factor "
+                             "family: every feature column needs one")
         # a factor read from one column is named for it (factor_inputs_one relies on it)
         if col.name == "resource_value_usd":
-            factors.append(Factor(BUDGET_RATIO, col.family, ("committed_ad_budget_usd",
+            factors.append(Factor(BUDGET_RATIO, family, ("committed_ad_budget_usd",
                                                              "resource_value_usd"),
                                   "numeric", optional=False, monotone=MONOTONE[BUDGET_RATIO]))
         elif col.name == "committed_ad_budget_usd":
             continue
         elif col.kind in ("number", "integer"):
-            factors.append(Factor(col.name, col.family, (col.name,), "numeric",
+            factors.append(Factor(col.name, family, (col.name,), "numeric",
                                   optional=not col.required,
                                   monotone=MONOTONE.get(col.name, 0)))
         elif col.kind == "boolean":
-            factors.append(Factor(col.name, col.family, (col.name,), "level",
+            factors.append(Factor(col.name, family, (col.name,), "level",
                                   levels=("false", "true")))
         elif col.kind == "category":
-            factors.append(Factor(col.name, col.family, (col.name,), "level",
+            factors.append(Factor(col.name, family, (col.name,), "level",
                                   levels=col.categories))
     return tuple(factors)
 
@@ -78,7 +84,7 @@ def factor_values(batch: CampaignBatch, factor: Factor) -> np.ndarray:
     return batch[factor.columns[0]]
 
 
-def factor_inputs_one(row: dict[str, object]) -> dict:
+def factor_inputs_one(row: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`factor_values` for one campaign given as plain values (floats, NaN = unknown;
     category codes; booleans 0.0/1.0/NaN), as validation gives them: a copy of the row with
     the budget ratio added (a factor read from one column bears its name)."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
+from sklearn.exceptions import NotFittedError
 
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.estimators import BoundedLogisticRegression
@@ -44,15 +45,27 @@ class Term:
     factor: str  # the factor its value is attributed to
     kind: str  # "numeric", "level" or "interaction"
     modifier: str | None = None
-    knots: np.ndarray | None = None
+    knots: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n_levels: int = 0  # levels incl. the trailing "unknown" level
     optional: bool = True
     monotone: int = 0
     start: int = 0  # first column in the design matrix
     width: int = 0
     # compiled after fitting
-    values: np.ndarray | None = None  # numeric: at knots; level: per level; interaction: LxK
+    values: np.ndarray = field(  # numeric: at knots; level: per level; interaction: LxK
+        default_factory=lambda: np.zeros(0))
     unknown: float = 0.0  # numeric: value when unknown
+
+    def __setstate__(self, state: dict) -> None:
+        # models saved while "no knots" (a level term) was None: read it as an empty array
+        for name in ("knots", "values"):
+            if state.get(name) is None:
+                state[name] = np.zeros(0)
+        self.__dict__.update(state)
+
+    def modifier_input(self, inputs: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The modifier's input for an interaction, None for a term without one."""
+        return None if self.modifier is None else inputs.get(self.modifier)
 
     def design(self, x: np.ndarray, m: np.ndarray | None = None) -> np.ndarray:
         """This term's columns of the design matrix."""
@@ -66,6 +79,8 @@ class Term:
             if self.optional:
                 ramps = np.column_stack([ramps, np.isnan(x).astype(float)])
             return ramps
+        if m is None:
+            raise ValueError(f"the interaction of {self.factor} needs {self.modifier}'s input")
         lvl = level_codes(m, self.n_levels - 1)
         k = ramps.shape[1]
         out = np.zeros((n, self.n_levels * k))
@@ -100,6 +115,8 @@ class Term:
             return np.where(np.isnan(x), self.unknown, out) if self.optional else out
         if len(self.knots) < 2:
             return np.zeros(len(x))
+        if m is None:
+            raise ValueError(f"the interaction of {self.factor} needs {self.modifier}'s input")
         t = self.knots
         # np.clip costs ~10 us on tiny arrays; minimum/maximum do not
         j = np.minimum(np.maximum(np.searchsorted(t, x, side="right") - 1, 0), len(t) - 2)
@@ -134,6 +151,13 @@ def _line(knots: np.ndarray, rows) -> tuple[list[float], list[list[float]]]:
 
 def _code(x: float, unknown: int) -> int:
     return unknown if x != x or x < 0 else int(x)
+
+
+def _modifier(t: Term) -> str:
+    """The modifier an interaction term reads (every interaction has one)."""
+    if t.modifier is None:
+        raise ValueError(f"the interaction term of {t.factor} has no modifier")
+    return t.modifier
 
 
 def _ramps(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
@@ -173,7 +197,7 @@ class CompiledTables:
         self.lvl_last = sizes - 1
         self.lvl_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self.lvl_flat = np.concatenate([t.values for t in levels]) if levels else np.zeros(0)
-        self.interactions = [(index[t.factor], t) for t in model.terms_
+        self.interactions = [(index[t.factor], t, _modifier(t)) for t in model.terms_
                              if t.kind == "interaction"]
         self.reads = {name: [t for t in model.terms_ if name in (t.factor, t.modifier)]
                       for name in names}
@@ -183,10 +207,11 @@ class CompiledTables:
                          for t in numeric]
         # a level's value by its code (an int, or a float for a yes/no): an unknown code
         # (-1, NaN) is not a key and reads the "unknown" value
-        self._one_lvl = [(index[t.factor], t.factor, dict(enumerate(map(float, t.values[:-1]))),
-                          float(t.values[-1])) for t in levels]
-        self._one_int = [(index[t.factor], t.factor, t.modifier, *_line(t.knots, t.values))
-                         for _, t in self.interactions]
+        self._one_lvl: list[tuple[int, str, dict[float, float], float]] = [
+            (index[t.factor], t.factor, dict(enumerate(map(float, t.values[:-1]))),
+             float(t.values[-1])) for t in levels]
+        self._one_int = [(i, t.factor, modifier, *_line(t.knots, t.values))
+                         for i, t, modifier in self.interactions]
         self._one_reads = {name: (
             [(k, v[0], u) for _, n, k, v, u in self._one_num if n == name],
             [[*by_code.values(), u] for _, n, by_code, u in self._one_lvl if n == name],
@@ -261,18 +286,18 @@ class CompiledTables:
             x = inputs[name]  # one column at a time: no (rows x levels) copy
             unknown = (np.isnan(x) | (x < 0)) if x.dtype.kind == "f" else (x < 0)
             out[:, i] = self.lvl_flat[np.where(unknown, last, x).astype(np.intp) + offset]
-        for i, t in self.interactions:
-            out[:, i] += t.evaluate(inputs[t.factor], inputs[t.modifier])
+        for i, t, modifier in self.interactions:
+            out[:, i] += t.evaluate(inputs[t.factor], inputs[modifier])
         return out
 
     def term_delta(self, factor: str, old: dict[str, np.ndarray],
                    new: dict[str, np.ndarray]) -> np.ndarray:
         """Change of the raw log-odds when only ``factor``'s input changes from ``old`` to
         ``new``: every term reading it (as factor or as modifier) is re-evaluated."""
-        delta = 0.0
+        delta = np.zeros(len(new[factor]))
         for t in self.reads[factor]:
-            delta = delta + (t.evaluate(new[t.factor], new.get(t.modifier))
-                             - t.evaluate(old[t.factor], old.get(t.modifier)))
+            delta = delta + (t.evaluate(new[t.factor], t.modifier_input(new))
+                             - t.evaluate(old[t.factor], t.modifier_input(old)))
         return delta
 
 
@@ -357,7 +382,7 @@ class AdditiveRiskModel:
     def transform(self, batch: CampaignBatch) -> np.ndarray:
         """The design matrix (rows x model columns)."""
         inputs = self._inputs(batch)
-        blocks = [t.design(inputs[t.factor], inputs.get(t.modifier)) for t in self.terms_]
+        blocks = [t.design(inputs[t.factor], t.modifier_input(inputs)) for t in self.terms_]
         return np.hstack(blocks) if blocks else np.zeros((batch.n, 0))
 
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -388,10 +413,16 @@ class AdditiveRiskModel:
         self.calibration_ = (1.0, 0.0)
         return self
 
+    def _not_fitted(self) -> NotFittedError:
+        return NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit with "
+                              "campaigns and outcomes first")
+
     # ------------------------------------------------------------------ two evaluation paths
 
     def raw_decision_function(self, batch: CampaignBatch) -> np.ndarray:
         """Uncalibrated log-odds through the design matrix (the reference path)."""
+        if self.solver_ is None:
+            raise self._not_fitted()
         return self.solver_.decision_function(self.transform(batch))
 
     def decision_function(self, batch: CampaignBatch) -> np.ndarray:
@@ -411,9 +442,14 @@ class AdditiveRiskModel:
     def shape(self, factor: str, grid: np.ndarray | None = None):
         """The factor's main-effect curve (numeric) or per-level values, centred, calibrated
         scale: for model cards."""
+        means = self.factor_means_
+        if means is None:
+            raise self._not_fitted()
         a = self.calibration_[0]
         i = self.factor_names.index(factor)
         term = next(t for t in self.terms_ if t.factor == factor and t.kind != "interaction")
         if term.kind == "level":
-            return a * (term.values - self.factor_means_[i])
-        return a * (term.evaluate(grid) - self.factor_means_[i])
+            return a * (term.values - means[i])
+        if grid is None:
+            raise ValueError(f"{factor} is numeric: its curve needs a grid of values")
+        return a * (term.evaluate(grid) - means[i])

@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,8 @@ _JSON_TYPE = {"number": "must be a JSON number", "integer": "must be a JSON numb
               "boolean": "must be true or false", "category": "must be a JSON string",
               "string": "must be a JSON string", "date": "must be a JSON string"}
 _EMPTY = {"category": -1, "string": None, "date": None}
+# None as a value of np.where: numpy's stubs read a bare None there as the one-argument form
+_NONE = np.array(None, dtype=object)
 _DTYPE = {"category": np.int16, "string": object, "date": object}
 
 
@@ -211,7 +214,8 @@ class Rule:
                  "    else:\n"
                  "        return SLOW\n"
                  f"    return SLOW if {fails} else x\n", scope)
-            return scope["number"]
+            # exec's scope holds what it defined untyped: this rule's fast path, as above
+            return cast(Callable[[object], object], scope["number"])
         if kind == "boolean":
             return lambda v: 1.0 if v is True else 0.0 if v is False else SLOW
         if kind == "category":
@@ -281,7 +285,7 @@ class Rule:
             for i in np.flatnonzero(unsure & ~blank).tolist():
                 if not valid_identifier(raw[i], self.limit):
                     problems.set(i, "is not a valid identifier")
-            return np.where(blank | problems.bad, None, raw), blank
+            return np.where(blank | problems.bad, _NONE, raw), blank
         return self._each_distinct(text, blank, problems), blank  # dates
 
     def _each_distinct(self, text: pa.Array, blank: np.ndarray, problems: Problems

@@ -16,11 +16,12 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from riskmodel.advice import ADVICE, WARNING_CODES, readiness_flags, readiness_warning
+from riskmodel.advice import ADVICE, WARNING_CODES, Target, readiness_flags, readiness_warning
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.errors import ArtifactError, FieldError, ParameterError, SchemaError
 from riskmodel.explanation import (
@@ -58,6 +59,10 @@ class Scorer:
     def __init__(self, model: AdditiveRiskModel, version: str, manifest: dict | None = None):
         if model.bands_ is None:
             raise ArtifactError(f"model version {version!r} has no risk bands")
+        solver, means = model.solver_, model.factor_means_
+        if solver is None or means is None:
+            raise ArtifactError(f"model version {version!r} is not fitted: it has no "
+                                "coefficients or no factor means")
         self.model = model
         self.version = version
         self.manifest = manifest or {}
@@ -71,9 +76,14 @@ class Scorer:
         self._cut_list = [float(c) for c in model.bands_]
         self._family_totals_one = family_totals_one(self.families)
         a, b = model.calibration_
-        self._intercept = float(model.solver_.intercept_[0])
-        self._means = [float(v) for v in model.factor_means_]
-        self._base = a * (self._intercept + float(model.factor_means_.sum())) + b
+        self._intercept = float(solver.intercept_[0])
+        self._factor_means = means
+        self._means = [float(v) for v in means]
+        self._base = a * (self._intercept + float(means.sum())) + b
+        # the what-if target of each factor the brand can act on
+        self._targets: dict[str, Target] = {
+            f.name: target for f in self.factors
+            if (target := ADVICE[f.name].target) is not None}
 
     def check_top_k(self, k: object) -> int:
         """``k`` as the number of factors to explain: an integer from 0 to the number of the
@@ -82,8 +92,9 @@ class Scorer:
         limit = len(self.factors)
         n = -1
         if not isinstance(k, (bool, float)):
+            given: Any = k  # whatever int() reads; the rest raises, answered below
             try:
-                n = int(k)  # type: ignore[call-overload]
+                n = int(given)
             except (TypeError, ValueError):
                 pass
         if not 0 <= n <= limit:
@@ -102,7 +113,7 @@ class Scorer:
         m = self.model
         inputs = m._inputs(batch)
         a, _ = m.calibration_
-        contributions = a * (m.compiled_.raw(inputs) - m.factor_means_)
+        contributions = a * (m.compiled_.raw(inputs) - self._factor_means)
         log_odds = self._base + contributions.sum(axis=1)
         risk = sigmoid(log_odds)
         band = np.searchsorted(self._cuts, risk, side="right")
@@ -140,7 +151,7 @@ class Scorer:
         are re-evaluated with the target input (interactions follow), the rest unchanged."""
         old = {k: v[rows] for k, v in arr.inputs.items()}
         new = dict(old)
-        new[factor] = ADVICE[factor].target(old[factor])
+        new[factor] = self._targets[factor](old[factor])
         delta = self.model.compiled_.term_delta(factor, old, new)
         return sigmoid(arr.log_odds[rows] + self.model.calibration_[0] * delta)
 
@@ -208,7 +219,7 @@ class Scorer:
             if c > 0:
                 p = math.nan
                 if info.actionable:
-                    target = ADVICE[info.name].target.one(v)
+                    target = self._targets[info.name].one(v)
                     p = sigmoid(log_odds + a * compiled.delta_one(x, info.name, target))
                 factors.append(explain_factor(info, value, c, points, info.reason(value), p,
                                               risk))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Insert,
     Integer,
     MetaData,
     String,
@@ -226,13 +227,13 @@ class Store:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql(_INSERT_PREDICTION, values)
             return len(values)
-        values = [dict(r, inputs=_json_value(r["inputs"]), scored_at=r.get("scored_at") or now)
-                  for r in rows]
-        if not values:
+        records = [dict(r, inputs=_json_value(r["inputs"]), scored_at=r.get("scored_at") or now)
+                   for r in rows]
+        if not records:
             return 0
         with self.engine.begin() as conn:
-            conn.execute(insert(predictions), values)
-        return len(values)
+            conn.execute(insert(predictions), records)
+        return len(records)
 
     def predictions_for(self, campaign_id: str) -> list[dict]:
         with self.engine.connect() as conn:
@@ -259,8 +260,8 @@ class Store:
                 new = {"failed": bool(item["failed"]),
                        "failure_reason": item.get("failure_reason"),
                        "completed_on": _date(item.get("completed_on"))}
-                scored = conn.scalar(select(func.count()).select_from(predictions).where(
-                    predictions.c.campaign_id == cid)) > 0
+                scored = conn.execute(select(func.count()).select_from(predictions).where(
+                    predictions.c.campaign_id == cid)).scalar_one() > 0
                 if not scored and not item.get("plan"):
                     unknown.append(cid)
                     continue
@@ -275,8 +276,9 @@ class Store:
                     if inserted is not None:
                         results.append(OutcomeResult(cid, "created", scored, 1))
                         continue
+                    # a racing writer stored it first: its row is there to compare with
                     current = conn.execute(select(outcomes).where(
-                        outcomes.c.campaign_id == cid)).first()
+                        outcomes.c.campaign_id == cid)).one()
                 old = {k: getattr(current, k) for k in new}
                 if old == new:
                     results.append(OutcomeResult(cid, "unchanged", scored, current.revision))
@@ -298,7 +300,7 @@ class Store:
 
     def outcome_count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(outcomes)))
+            return int(conn.execute(select(func.count()).select_from(outcomes)).scalar_one())
 
     def training_frame(self) -> pd.DataFrame:
         """Every recorded outcome joined to the plan known before launch: the plan of the
@@ -351,13 +353,13 @@ class Store:
         self.engine.dispose()
 
 
-def _insert_ignore(store: Store, table: Table):
+def _insert_ignore(store: Store, table: Table) -> Insert:
     """INSERT that does nothing if the key exists (racing writers store one row)."""
     if store.is_sqlite:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=["campaign_id"])
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["campaign_id"])
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    return postgresql_insert(table).on_conflict_do_nothing(index_elements=["campaign_id"])
 
 
 def _now() -> datetime:

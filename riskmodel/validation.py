@@ -8,7 +8,7 @@ row and column. Typed columns are a :class:`riskmodel.campaigns.CampaignBatch`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +55,8 @@ class Validated:
 _RULES = ByIdentity()
 
 
-def rules(cols: Sequence[Column]) -> list[tuple[str, bool, object, Rule, object]]:
+def rules(cols: Sequence[Column]
+          ) -> list[tuple[str, bool, object, Rule, Callable[[object], object]]]:
     """Per column: name, required, empty value, its rule and the rule's fast path (cached
     per column set, by identity: hashing two dozen columns would cost more)."""
     def build(cols):
@@ -255,7 +256,7 @@ def missing_columns(present, cols: Sequence[Column] | None = None) -> list[Field
             for c in cols if c.required and c.name not in present]
 
 
-def _order(cols: list[Column], name: str) -> int:
+def _order(cols: Sequence[Column], name: str) -> int:
     for i, c in enumerate(cols):
         if c.name == name:
             return i

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from flask import Flask
@@ -22,10 +23,10 @@ from service.views import health, meta, model, outcomes, score
 class _LazyStore:
     """The prediction log's view of the store: opened on the first write."""
 
-    def __init__(self, get) -> None:
+    def __init__(self, get: Callable[[], Store]) -> None:
         self._get = get
 
-    def log_predictions(self, rows):
+    def log_predictions(self, rows: Iterable[Mapping]) -> int:
         return self._get().log_predictions(rows)
 
 
@@ -42,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = conf.max_body_bytes
     log = configure(conf.log_level)
     metrics = Metrics()
-    holder_state = {"version": None}
+    holder_state: dict[str, str | None] = {"version": None}
 
     def loaded(version: str) -> None:
         metrics.model_loaded(version, holder_state["version"])
@@ -80,5 +81,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
     problems.register(app)
 
+    # Flask's way to add WSGI middleware; mypy forbids assigning to a method
     app.wsgi_app = Observed(app.wsgi_app, metrics, log)  # type: ignore[method-assign]
     return app

@@ -25,24 +25,28 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Metrics:
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        # None: the metrics register nowhere; /metrics reads the workers' files instead
         registry = None if self.multiprocess else CollectorRegistry()
         self.registry = registry
-        kw = {"registry": registry}
         # one histogram gives both: request counts (_count) and latency, by route and status
         self.requests = Histogram("riskmodel_http_request_duration_seconds",
                                   "Requests and the time to answer them.",
-                                  ["route", "method", "status"], buckets=BUCKETS, **kw)
+                                  ["route", "method", "status"], buckets=BUCKETS,
+                                  registry=registry)
         self.scores = Counter("riskmodel_scores_total", "Campaigns scored, by risk band.",
-                              ["band", "model_version"], **kw)
+                              ["band", "model_version"], registry=registry)
         self.rejections = Counter("riskmodel_input_rejections_total",
-                                  "Input errors, by field.", ["field"], **kw)
+                                  "Input errors, by field.", ["field"], registry=registry)
         self.model_info = Gauge("riskmodel_model_loaded", "1 for the model version in service.",
-                                ["model_version"], multiprocess_mode="liveall", **kw)
+                                ["model_version"], multiprocess_mode="liveall",
+                                registry=registry)
         self.reload_failures = Counter("riskmodel_model_refused_total",
-                                       "Model versions refused at load or swap.", **kw)
+                                       "Model versions refused at load or swap.",
+                                       registry=registry)
         self.prediction_log_failures = Counter(
             "riskmodel_prediction_log_failures_total",
-            "Scored campaigns whose prediction-log write failed (kept for a retry).", **kw)
+            "Scored campaigns whose prediction-log write failed (kept for a retry).",
+            registry=registry)
 
         self._children: dict = {}
 
@@ -61,9 +65,8 @@ class Metrics:
         self.model_info.labels(model_version=version).set(1)
 
     def exposition(self) -> tuple[bytes, str]:
-        if self.multiprocess:
+        registry = self.registry
+        if registry is None:  # several workers: gather what each wrote to its files
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-        else:
-            registry = self.registry
         return generate_latest(registry), CONTENT_TYPE_LATEST

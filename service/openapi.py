@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from riskmodel import FACTORS, FAMILIES, SCHEMA, WARNING_CODES, Column, __version__
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
@@ -116,7 +118,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
         "properties": {"errors": {"type": "array",
                                   "items": {"$ref": "#/components/schemas/FieldError"}}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
-    outcome = {
+    outcome: dict[str, Any] = {
         "type": "object",
         "description": "What happened to a campaign. A campaign never scored needs its plan.",
         "required": ["campaign_id", "failed"],

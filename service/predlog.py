@@ -16,14 +16,21 @@ import logging
 import os
 import threading
 from collections import deque
-
-from riskmodel import Store
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 log = logging.getLogger("riskmodel.service")
 
 
+class PredictionSink(Protocol):
+    """Where the log writes: a :class:`riskmodel.Store`, or the app's store opened on first
+    use."""
+
+    def log_predictions(self, rows: Iterable[Mapping]) -> int: ...
+
+
 class PredictionLog:
-    def __init__(self, store: Store, on_failure=None, interval: float = 1.0,
+    def __init__(self, store: PredictionSink, on_failure=None, interval: float = 1.0,
                  batch: int = 5000, limit: int = 100_000) -> None:
         self.store = store
         self.interval, self.batch, self.limit = interval, batch, limit

@@ -42,7 +42,7 @@ class Problem(Exception):
         self.errors, self.headers, self.extra = errors, headers, extra
 
 
-def problem_response(status: int, title: str, detail: str, kind: str | None = None,
+def problem_response(status: int, title: str, detail: str | None, kind: str | None = None,
                      errors: list[dict] | None = None, headers: dict | None = None,
                      extra: dict | None = None) -> Response:
     body = {"type": f"/problems/{kind}" if kind else "about:blank", "title": title,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.metrics import (
     average_precision_score,
@@ -46,7 +48,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, truth: np.ndarray | None = None) -> d
     """
     y = np.asarray(y, dtype=int)
     p = np.clip(np.asarray(p, dtype=float), 1e-15, 1 - 1e-15)
-    out = {
+    out: dict[str, Any] = {
         "n": int(len(y)),
         "failure_rate": float(y.mean()),
         "roc_auc": float(roc_auc_score(y, p)),

@@ -78,6 +78,9 @@ def _fmt(x) -> str:
 def write_model_card(directory: Path, manifest: dict, model: AdditiveRiskModel, y, p,
                      truth) -> None:
     """Write ``model_card.md`` and its plots into ``directory``."""
+    bands = model.bands_
+    if bands is None:
+        raise ValueError("the model has no risk bands: choose them before writing its card")
     _roc(directory / "roc.png", y, p, truth)
     m = manifest["metrics"]
     _calibration(directory / "calibration.png", m["calibration_table"])
@@ -112,7 +115,7 @@ def write_model_card(directory: Path, manifest: dict, model: AdditiveRiskModel, 
     for name, loss in sorted(m["validation_log_loss"].items(), key=lambda kv: kv[1]):
         lines.append(f"- {name}: {loss:.5f}")
     lines += ["", "## Risk bands", "",
-              f"low below {model.bands_[0]:.2f} ≤ medium < {model.bands_[1]:.2f} ≤ high "
+              f"low below {bands[0]:.2f} ≤ medium < {bands[1]:.2f} ≤ high "
               f"({manifest['bands']['rule']}).", "",
               "## Calibration (test split)", "",
               "| predicted | count | mean predicted | observed |", "|---|---|---|---|"]

@@ -98,8 +98,9 @@ class World:
 # Solved by ``calibrate_reason_weights`` on 400,000 rows of the base world (seed 0) so that
 # among failures goal_misalignment is 47%, material_delay 31%, and budget_shortfall 9%,
 # attribution_gap 7%, other 6% (the source gives only the 22% total; the split is ours).
-REASON_WEIGHTS = {"goal_misalignment": 1.0, "material_delay": 0.3243, "budget_shortfall": 0.0893,
-                  "attribution_gap": 0.2792, "other": 0.1559}
+REASON_WEIGHTS: dict[str, float] = {
+    "goal_misalignment": 1.0, "material_delay": 0.3243, "budget_shortfall": 0.0893,
+    "attribution_gap": 0.2792, "other": 0.1559}
 
 MARKETPLACE_SHARE = {"US": .38, "CA": .07, "MX": .02, "BR": .02, "UK": .09, "DE": .11,
                      "FR": .05, "IT": .04, "ES": .04, "NL": .02, "SE": .01, "PL": .01,

@@ -49,8 +49,8 @@ class TrainResult:
     dropped_reasons: dict
     ignored_columns: list
     split: str
+    model: AdditiveRiskModel
     notices: list = field(default_factory=list)
-    model: AdditiveRiskModel | None = None
     manifest: dict = field(default_factory=dict)
     card_data: tuple = ()
 
@@ -193,7 +193,7 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
         model = AdditiveRiskModel(name=name, **params).fit(b_tr, y[tr])
         val_loss[name] = float(log_loss(y[va], model.predict_proba(b_va)[:, 1], labels=[0, 1]))
         fitted[name] = model
-    chosen = min(val_loss, key=val_loss.get)
+    chosen = min(val_loss, key=val_loss.__getitem__)
     model = fitted[chosen]
     # Platt scaling on validation log-odds: an affine map keeps contributions exact.
     raw_va = model.raw_decision_function(b_va)
@@ -206,7 +206,7 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
     metrics["validation_log_loss"] = val_loss
     metrics["chosen"] = chosen
     result = TrainResult(None, metrics, chosen, val_loss, len(keep), v.n_invalid,
-                         dict(dropped), v.ignored_columns, split, notices, model)
+                         dict(dropped), v.ignored_columns, split, model, notices)
     result.manifest = {
         "code_version": code_version,
         "seed": seed,

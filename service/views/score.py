@@ -66,8 +66,9 @@ def score() -> Response:
     errors = _unknown_fields(campaigns) + invalid
     metrics = extensions["riskmodel.metrics"]
     if errors:
-        for e in errors:
-            metrics.rejections.labels(field=e.column if e.column in _KNOWN else "(unknown)").inc()
+        for err in errors:
+            metrics.rejections.labels(
+                field=err.column if err.column in _KNOWN else "(unknown)").inc()
         errors.sort(key=lambda e: (e.row or 0))
         noun = "problem" if len(errors) == 1 else "problems"
         raise Problem(422, "invalid-campaign", "Invalid campaign",
