@@ -60,6 +60,16 @@ def plans(history_df):
 
 
 @pytest.fixture(scope="session")
+def plans_csv(tmp_path_factory, history_df):
+    """400 plans of the history as a CSV file (contract columns only)."""
+    from riskmodel import SCHEMA
+
+    path = tmp_path_factory.mktemp("plans") / "plans.csv"
+    history_df[list(SCHEMA.names)].head(400).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
 def two_versions(tmp_path_factory, history_csv):
     """An artifacts root with two good versions (A current) and one corrupt copy."""
     import shutil

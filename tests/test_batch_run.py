@@ -1,4 +1,3 @@
-import contextlib
 import os
 import signal
 import subprocess
@@ -7,19 +6,10 @@ import time
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from commands.main import main
-from riskmodel import SCHEMA, RiskModelError
+from riskmodel import SCHEMA
 from service import create_app
-
-
-@pytest.fixture(scope="module")
-def plans_csv(tmp_path_factory, history_df):
-    path = tmp_path_factory.mktemp("plans") / "plans.csv"
-    history_df[list(SCHEMA.names)].head(400).to_csv(path, index=False)
-    return path
 
 
 def _score(runner, root, *args):
@@ -161,46 +151,6 @@ def test_interrupting_leaves_no_output(sig, when, trained, tmp_path):
     assert not os.path.exists(out)
 
 
-def _alive(pid: int) -> bool:
-    """Running or sleeping: not gone, and not a zombie nobody has reaped yet."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
-def test_workers_end_when_the_main_process_is_killed(trained, tmp_path):
-    """SIGKILL leaves no chance to stop the workers: each must see its pipe close and exit,
-    not wait forever (it used to, holding the main process's end of its own pipe)."""
-    from training.synthetic import generate
-
-    root, _ = trained
-    src = tmp_path / "big.csv"
-    generate(300_000, seed=4)[list(SCHEMA.names)].to_csv(src, index=False)
-    proc = subprocess.Popen([sys.executable, "-m", "commands", "score", "--artifacts",
-                             str(root), "--in", str(src), "--out", str(tmp_path / "o.csv"),
-                             "--workers", "3"], stderr=subprocess.DEVNULL, cwd=tmp_path)
-    workers: list[int] = []
-    deadline = time.monotonic() + 60
-    while len(workers) < 3 and time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError):
-            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                workers = [int(p) for p in f.read().split()]
-        time.sleep(0.02)
-    assert len(workers) == 3, "the workers never started"
-    proc.kill()
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [w for w in workers if _alive(w)]
-    for w in left:  # do not leave them behind, whatever the outcome
-        os.kill(w, signal.SIGKILL)
-    assert left == []
-
-
 def test_batch_can_log_its_predictions(runner, trained, plans_csv, tmp_path, monkeypatch):
     from riskmodel.store import Store
 
@@ -267,79 +217,6 @@ def test_any_number_of_workers_writes_the_same_output(kind, scorer, plans_csv, t
     assert 'say "hi", twice' in set(scored["campaign_id"])
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
-
-
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.lists(st.text(alphabet='ab,"\n\r x', max_size=6), min_size=3,
-                              max_size=3), min_size=1, max_size=30),
-       chunk_rows=st.integers(1, 8), crlf=st.booleans())
-def test_csv_blocks_split_only_between_records(tmp_path, rows, chunk_rows, crlf):
-    """However the file is cut, the blocks hold exactly the records of the whole file, in
-    order, even with quoted commas, quotes and line breaks."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    from batch.chunks import csv_blocks
-
-    def field(text):  # RFC 4180; Python's csv leaves a lone "\r" bare with "\n" endings
-        return f'"{text.replace(chr(34), 2 * chr(34))}"' if any(
-            c in text for c in ',"\r\n') else text
-
-    end = "\r\n" if crlf else "\n"
-    path = tmp_path / "t.csv"
-    # a record of empty fields would be an empty line, which readers skip
-    records = [["a", "b", "c"]] + [r if any(r) else ["x", *r[1:]] for r in rows]
-    path.write_bytes("".join(",".join(map(field, r)) + end for r in records).encode())
-    whole = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                           convert_options=pacsv.ConvertOptions(
-                               column_types={n: pa.string() for n in "abc"},
-                               strings_can_be_null=False))
-    blocks = list(csv_blocks(path, chunk_rows))
-    assert blocks[0].offset == len(b"a,b,c\r\n" if crlf else b"a,b,c\n")
-    assert all(b.offset + b.length == c.offset for b, c in zip(blocks, blocks[1:], strict=False))
-    assert blocks[-1].offset + blocks[-1].length == path.stat().st_size
-    parts = pa.concat_tables([b.read() for b in blocks])
-    assert parts.to_pylist() == whole.to_pylist()
-
-
-def test_a_failing_worker_stops_the_run_and_leaves_nothing(scorer, plans_csv, tmp_path,
-                                                           monkeypatch):
-    import batch
-    import batch.parts as parts
-
-    real = parts.score_chunk
-
-    def broken(scorer, df, top_k):
-        if (df["campaign_id"] == pd.read_csv(plans_csv)["campaign_id"][250]).any():
-            raise ZeroDivisionError("a bug")
-        return real(scorer, df, top_k)
-
-    monkeypatch.setattr(parts, "score_chunk", broken)  # the forked workers inherit it
-    out = tmp_path / "o.csv"
-    with pytest.raises(ZeroDivisionError) as info:
-        batch.score_file(plans_csv, out, scorer, workers=2, chunk_rows=50, progress=False)
-    assert "in a scoring worker" in "".join(getattr(info.value, "__notes__", []))
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_worker_killed_mid_run_is_an_error_and_leaves_nothing(scorer, plans_csv, tmp_path,
-                                                                monkeypatch):
-    import batch
-    import batch.parts as parts
-
-    real = parts.score_chunk
-
-    def dies(scorer, df, top_k):
-        if (df["campaign_id"] == pd.read_csv(plans_csv)["campaign_id"][250]).any():
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(scorer, df, top_k)
-
-    monkeypatch.setattr(parts, "score_chunk", dies)
-    with pytest.raises(RiskModelError, match=r"stopped unexpectedly \(exit code -9\)"):
-        batch.score_file(plans_csv, tmp_path / "o.csv", scorer, workers=2, chunk_rows=50,
-                         progress=False)
-    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
