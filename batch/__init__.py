@@ -5,10 +5,18 @@ Sits on the core (:mod:`riskmodel`), which knows nothing of it; the command line
 """
 
 from batch.columns import output_columns
+from batch.quarter import Action, Quarter, summarise_quarter
 from batch.report import render_html
 from batch.run import score_file
 from batch.summary import BatchSummary, summary_lines
+from batch.workbook import (
+    is_workbook,
+    read_plan_workbook,
+    template_workbook,
+    write_scored_workbook,
+)
 from batch.workers import default_workers
 
-__all__ = ["BatchSummary", "default_workers", "output_columns", "render_html", "score_file",
-           "summary_lines"]
+__all__ = ["Action", "BatchSummary", "Quarter", "default_workers", "is_workbook",
+           "output_columns", "read_plan_workbook", "render_html", "score_file",
+           "summarise_quarter", "summary_lines", "template_workbook", "write_scored_workbook"]
