@@ -18,22 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskmodel import LABELS, SCHEMA, DataError, Scorer, family_label, label
+from riskmodel import LABELS, SCHEMA, WARNING_LABELS, DataError, Scorer, family_label, label
 
 SUFFIX = ".xlsx"
 PLAN_SHEET = "Campaigns"
 TEMPLATE_ROWS = 1000  # rows of the template that carry the drop-downs
 BAND_FILLS = {"high": ("FFC7CE", "9C0006"), "medium": ("FFEB9C", "7A5B00"),
               "low": ("C6EFCE", "006100")}  # Excel's bad / neutral / good: fill, text
-WARNING_WORDS = {
-    "sales_below_threshold": "sales below the co-op threshold",
-    "few_bsr_products": "fewer than 3 BSR top-100 products",
-    "no_a_plus_content": "A+ pages incomplete",
-    "no_video_main_image": "no video main image",
-    "brand_analytics_not_used": "Brand Analytics not in use",
-    "ad_spend_below_5000": "monthly ad spend under $5,000",
-    "budget_ratio_below_0_2": "ad budget under 20% of the placements' value",
-}
 
 
 def is_workbook(path: str | Path) -> bool:
@@ -229,7 +220,7 @@ def _factor_words(r: dict, k: int) -> tuple[str, str]:
 
 def _warning_words(cell: object) -> str:
     codes = [c for c in str(cell or "").split(";") if c]
-    return "; ".join(WARNING_WORDS.get(c, c) for c in codes)
+    return "; ".join(WARNING_LABELS.get(c, c) for c in codes)
 
 
 def write_scored_workbook(scored: str | Path, rejects: str | Path | None, dst: str | Path,

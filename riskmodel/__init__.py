@@ -29,7 +29,7 @@ _EXPORTS = {
     "factor_values": "features",
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
-    "family_label": "labels", "label": "labels",
+    "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
     "Registry": "registry",
     "BANDS": "scoring", "CampaignScore": "scoring", "FactorContribution": "scoring",
     "Scorer": "scoring", "WhatIf": "scoring", "load_model": "scoring",
@@ -76,7 +76,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     )
     from riskmodel.estimators import BoundedLogisticRegression
     from riskmodel.features import BUDGET_RATIO, FACTORS, Factor, factor_values
-    from riskmodel.labels import FAMILY_LABELS, LABELS, VALUE_LABELS, family_label, label
+    from riskmodel.labels import (
+        FAMILY_LABELS,
+        LABELS,
+        VALUE_LABELS,
+        WARNING_LABELS,
+        family_label,
+        label,
+    )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.registry import Registry
     from riskmodel.scoring import (

@@ -64,6 +64,17 @@ VALUE_LABELS: dict[str, str] = {
     "offsite_attribution_rebate": "Off-site attribution rebate",
 }
 
+# Readiness warning codes (riskmodel.WARNING_CODES) in a few words, for lists and cells
+WARNING_LABELS: dict[str, str] = {
+    "sales_below_threshold": "sales below the co-op threshold",
+    "few_bsr_products": "fewer than 3 BSR top-100 products",
+    "no_a_plus_content": "A+ pages incomplete",
+    "no_video_main_image": "no video main image",
+    "brand_analytics_not_used": "Brand Analytics not in use",
+    "ad_spend_below_5000": "monthly ad spend under $5,000",
+    "budget_ratio_below_0_2": "ad budget under 20% of the placements' value",
+}
+
 
 def label(name: str) -> str:
     """The human label of a column or factor (the name itself if it has none)."""
