@@ -145,6 +145,8 @@
     var raising = res.top_factors.filter(function (f) { return f.direction === "raises"; });
     raising.slice(0, 6).forEach(function (f) {
       var li = el("li");
+      li.dataset.factor = f.factor;
+      li.dataset.family = f.family;
       li.appendChild(el("strong", label(f.factor)));
       li.appendChild(el("span", " — " + (f.reason || "") + " (" + signed(f.log_odds) +
         " log-odds; without it the risk would be " + pct(res.failure_risk - f.probability_points) + ")"));
