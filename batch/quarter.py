@@ -131,9 +131,10 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
             families.update(_texts(df["factor_1_family"])[lead].tolist())
         for p in range(1, k + 1):
             fixed = _numbers(df[f"factor_{p}_risk_if_fixed"])
-            rows = np.flatnonzero(~np.isnan(fixed))
-            names = _texts(df[f"factor_{p}"])
             gains = risk - fixed
+            # a what-if that does not lower the risk (an interaction can turn it) is no action
+            rows = np.flatnonzero(~np.isnan(fixed) & (gains > 0))
+            names = _texts(df[f"factor_{p}"])
             for i in rows.tolist():
                 name = names[i]
                 a = actions.get(name)

@@ -60,7 +60,7 @@ def test_the_action_list_sums_the_what_ifs(quarter_run):
     for p in (1, 2, 3):
         fixed = pd.to_numeric(scored[f"factor_{p}_risk_if_fixed"].replace("", None))
         for name, gain in zip(scored[f"factor_{p}"], risk - fixed, strict=True):
-            if gain == gain:
+            if gain == gain and gain > 0:
                 n, total = expect.get(name, (0, 0.0))
                 expect[name] = (n + 1, total + gain)
     got = {a.factor: (a.campaigns, a.avoided) for a in q.actions}

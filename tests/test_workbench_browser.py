@@ -174,6 +174,10 @@ def test_a_late_misaligned_campaign_is_high_risk_led_by_delivery(live, browser):
     assert _risk(browser) == f"{api['failure_risk'] * 100:.1f}%"
     assert _axe(browser) == []
     _shoot(browser, "check")
+    browser.set_window_size(390, 900)  # a phone: drawn at its width
+    browser.get(link)
+    _checked(browser)
+    assert _axe(browser) == []
     _shoot(browser, "check-phone", width=390)
     timing = browser.execute_script(
         "return performance.getEntriesByType('navigation')[0].serverTiming"
@@ -296,6 +300,7 @@ def test_a_quarter_upload_scores_980_rejects_20_and_downloads(live, browser, pla
     assert float(first.get_attribute("data-value")) == pytest.approx(_lowest_risk(browser))
     assert _axe(browser) == []
     _shoot(browser, "quarter")
+    _shoot(browser, "quarter-phone", width=390)
     browser.find_element(By.ID, "download-scored").click()
     path = downloads / "q3-plan.scored.csv"
     _wait(browser, lambda d: path.exists() and path.stat().st_size > 0, timeout=60)
@@ -330,3 +335,4 @@ def test_the_model_page(live, browser, two_versions):
     assert b in browser.find_element(By.ID, "versions").text
     assert _axe(browser) == []
     _shoot(browser, "model")
+    _shoot(browser, "model-phone", width=390)

@@ -54,7 +54,8 @@ def _what_ifs() -> dict:
 PAGE_DATA = {"fields": [{"name": f["name"], "kind": f["kind"]} for f in FIELDS],
              "what_ifs": _what_ifs(), "top_k": len(FACTORS),
              "labels": {n: label(n) for n in [*SCHEMA.names, *(f.name for f in FACTORS)]},
-             "factor_families": {f.name: family_label(f.family) for f in FACTORS}}
+             "factor_families": {f.name: family_label(f.family) for f in FACTORS},
+             "value_labels": VALUE_LABELS}
 
 
 @bp.get("/")

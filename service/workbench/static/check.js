@@ -111,6 +111,7 @@
         note.hidden = true;
       }
       history.replaceState(null, "", shareLink());
+      if (!applied) $("result-title").focus();  // a what-if keeps the reader where it is
     }).catch(function (err) {
       $("result-status").textContent = "The check failed: " + err;
     }).finally(function () {
@@ -148,7 +149,11 @@
       li.dataset.factor = f.factor;
       li.dataset.family = f.family;
       li.appendChild(el("strong", label(f.factor)));
-      li.appendChild(el("span", " — " + (f.reason || "") + " (" + signed(f.log_odds) +
+      var reason = f.reason || "";
+      if (typeof f.value === "string" && data.value_labels[f.value]) {
+        reason = reason.replace(f.value, data.value_labels[f.value]);
+      }
+      li.appendChild(el("span", " — " + reason + " (" + signed(f.log_odds) +
         " log-odds; without it the risk would be " + pct(res.failure_risk - f.probability_points) + ")"));
       if (f.mitigation) li.appendChild(el("p", f.mitigation, "mitigation"));
       if (f.what_if && data.what_ifs[f.factor]) {
@@ -206,7 +211,12 @@
     rows.push({text: "This campaign: " + pct(res.failure_risk), start: 0, end: res.log_odds, kind: "total"});
     var lo = Math.min(0, Math.min.apply(null, rows.map(function (r) { return Math.min(r.start, r.end); })));
     var hi = Math.max(0, Math.max.apply(null, rows.map(function (r) { return Math.max(r.start, r.end); })));
-    var W = 640, left = 230, right = 60, rowH = 26, top = 8;
+    // on a phone the labels go above their bars, so the text is not scaled down
+    var box = $("r-chart");
+    var W = Math.max(300, Math.min(640, box.clientWidth || 640));
+    var narrow = W < 520;
+    var left = narrow ? 6 : 230, right = 56, rowH = narrow ? 38 : 26, top = 8;
+    var barTop = narrow ? 18 : 4, barH = narrow ? 14 : 18;
     var H = top + rows.length * rowH + 28;
     var scale = function (v) { return left + (v - lo) / ((hi - lo) || 1) * (W - left - right); };
     var svg = document.createElementNS(SVG, "svg");
@@ -225,13 +235,13 @@
     rows.forEach(function (r, i) {
       var y = top + i * rowH;
       var x0 = scale(Math.min(r.start, r.end)), x1 = scale(Math.max(r.start, r.end));
-      add("text", {x: left - 8, y: y + 17, "text-anchor": "end", class: "lbl"}, r.text);
-      add("rect", {x: x0, y: y + 4, width: Math.max(1, x1 - x0), height: rowH - 8, class: "bar " + r.kind});
+      if (narrow) add("text", {x: left, y: y + 13, class: "lbl"}, r.text);
+      else add("text", {x: left - 8, y: y + 17, "text-anchor": "end", class: "lbl"}, r.text);
+      add("rect", {x: x0, y: y + barTop, width: Math.max(1, x1 - x0), height: barH, class: "bar " + r.kind});
       var delta = r.kind === "base" || r.kind === "total" ? r.end : r.end - r.start;
-      add("text", {x: x1 + 4, y: y + 17, class: "val"}, signed(delta));
+      add("text", {x: x1 + 4, y: y + barTop + 13, class: "val"}, signed(delta));
     });
     add("text", {x: scale(0), y: H - 6, "text-anchor": "middle", class: "val"}, "0 = even odds (50%)");
-    var box = $("r-chart");
     box.textContent = "";
     box.appendChild(svg);
     var tbody = $("r-numbers");
