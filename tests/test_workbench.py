@@ -196,3 +196,29 @@ def test_promote_and_rollback_need_the_key_and_the_token(wb):
 def test_labels_read_as_words(client):
     page = client.get("/").get_data(as_text=True)
     assert label("material_delay_days") in page and label("goal_alignment_score") in page
+
+
+def test_every_workbench_write_needs_the_csrf_token(wb):
+    client, *_ = wb
+    app = client.application
+    writes = [rule.rule for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith("workbench.") and "POST" in rule.methods]
+    assert sorted(writes) == ["/model/promote", "/model/rollback", "/quarter"]
+    client.get("/model")  # a cookie, but no token in the form
+    for path in writes:
+        r = client.post(path, data={"api_key": "secret-key", "version": "x"})
+        assert r.status_code == 403 and r.mimetype == "text/html", path
+
+
+def test_uploads_need_a_key_when_scoring_does(two_versions, tmp_path, history_df):
+    root, *_ = two_versions
+    client = create_app({"artifacts": str(root), "data_dir": str(tmp_path / "var"),
+                         "api_keys": "k", "scoring_requires_key": True,
+                         "log_predictions": False}).test_client()
+    assert 'name="api_key"' in client.get("/quarter").get_data(as_text=True)
+    assert 'id="api-key"' in client.get("/").get_data(as_text=True)
+    for key, status in (("", 401), ("wrong", 401), ("k", 303)):
+        r = client.post("/quarter", data={"csrf_token": _token(client), "api_key": key,
+                                          "plan": (io.BytesIO(_plan_csv(history_df)), "q.csv")},
+                        content_type="multipart/form-data")
+        assert r.status_code == status

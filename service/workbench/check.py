@@ -64,8 +64,11 @@ def check_page():
     holder = current_app.extensions["riskmodel.holder"]
     scorer = holder.scorer
     values = {f["name"]: request.args.get(f["name"], "") for f in FIELDS}
+    key_required = current_app.extensions["riskmodel.settings"].scoring_requires_key
     data = dict(PAGE_DATA, bands=scorer.bands if scorer is not None else None,
-                auto=bool(values.get("campaign_id")))
+                auto=bool(values.get("campaign_id")) and not key_required,
+                key_required=key_required)
     return render_template("workbench/check.html", groups=GROUPS, values=values, data=data,
+                           key_required=key_required,
                            unready=None if scorer is not None else holder.unready_reason,
                            version=scorer.version if scorer is not None else None)

@@ -23,6 +23,7 @@ from batch import (
     write_scored_workbook,
 )
 from riskmodel import RiskModelError
+from service.auth import key_is_valid
 from service.workbench.blueprint import bp, csrf_ok, page_error
 from service.workbench.render import render_report
 
@@ -67,7 +68,8 @@ def _clean_old(root: Path) -> None:
 def quarter_page():
     """The upload form."""
     return render_template("workbench/quarter_upload.html", active="quarter",
-                           limit=_limit(), version=_version())
+                           limit=_limit(), version=_version(), key_required=current_app
+                           .extensions["riskmodel.settings"].scoring_requires_key)
 
 
 def _version() -> str | None:
@@ -91,6 +93,12 @@ def quarter_upload():
         return page_error(403, "The form has expired",
                           "The upload was refused: the form's security token did not match. "
                           "Reload the page and upload the file again.", back)
+    settings = current_app.extensions["riskmodel.settings"]
+    if settings.scoring_requires_key and not key_is_valid(
+            request.form.get("api_key", ""), current_app.extensions["riskmodel.api_keys"]):
+        return page_error(401, "The API key is not valid",
+                          "This service scores only with an API key; enter one of its keys "
+                          "with the file.", back)
     if upload is None or not upload.filename:
         return page_error(400, "No file", "Choose a plan file to upload.", back)
     suffix = Path(upload.filename).suffix.lower()

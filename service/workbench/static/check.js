@@ -87,8 +87,10 @@
     clearErrors();
     $("result-status").textContent = "Checking…";
     $("check-button").disabled = true;
+    var headers = {"content-type": "application/json"};
+    if (data.key_required) headers["X-API-Key"] = $("api-key").value;
     return fetch("/v1/score?top_k=" + data.top_k, {
-      method: "POST", headers: {"content-type": "application/json"},
+      method: "POST", headers: headers,
       body: JSON.stringify(campaign())
     }).then(function (r) {
       return r.json().then(function (body) { return [r, body]; });
