@@ -1,14 +1,22 @@
-"""Batch scoring of plan files: readers, parallel scoring, output, rejects, summary, report.
+"""Batch scoring of plan files: readers, parallel scoring, output, rejects, summary, the
+quarter view's figures, Excel workbooks.
 
 Sits on the core (:mod:`riskmodel`), which knows nothing of it; the command line's
 ``riskmodel score`` calls :func:`score_file`.
 """
 
 from batch.columns import output_columns
-from batch.report import render_html
+from batch.quarter import Action, Quarter, summarise_quarter
 from batch.run import score_file
 from batch.summary import BatchSummary, summary_lines
+from batch.workbook import (
+    is_workbook,
+    read_plan_workbook,
+    template_workbook,
+    write_scored_workbook,
+)
 from batch.workers import default_workers
 
-__all__ = ["BatchSummary", "default_workers", "output_columns", "render_html", "score_file",
-           "summary_lines"]
+__all__ = ["Action", "BatchSummary", "Quarter", "default_workers", "is_workbook",
+           "output_columns", "read_plan_workbook", "score_file",
+           "summarise_quarter", "summary_lines", "template_workbook", "write_scored_workbook"]

@@ -28,6 +28,7 @@ from batch.columns import output_columns
 from batch.outputs import Output, Rejects
 from batch.parts import Part
 from batch.summary import BatchSummary
+from batch.workbook import is_workbook, score_via_workbook
 from batch.workers import Scoring, default_workers
 from riskmodel import (
     BANDS,
@@ -45,8 +46,8 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                strict: bool = False, rejects: str | Path | None = None,
                chunk_rows: int = CHUNK_ROWS, progress: bool | None = None,
                log_to=None, workers: int | None = None) -> BatchSummary:
-    """Score every campaign of ``src`` into ``dst`` (CSV or Parquet; ``-`` is standard
-    input / output, CSV).
+    """Score every campaign of ``src`` into ``dst`` (CSV, Parquet or an Excel workbook;
+    ``-`` is standard input / output, CSV).
 
     Invalid rows go to ``rejects`` (default: beside the output, ``<name>.rejects.csv``) and
     the valid rows are scored. With ``strict`` any invalid row fails the run before anything
@@ -57,6 +58,10 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
     """
     from tqdm import tqdm
 
+    if is_workbook(src) or is_workbook(dst):  # .xlsx: converted around this same run
+        return score_via_workbook(score_file, src, dst, scorer, top_k=top_k, strict=strict,
+                                  rejects=rejects, chunk_rows=chunk_rows, progress=progress,
+                                  log_to=log_to, workers=workers)
     stdin_copy = None
     if str(src) == "-":
         fd, name = tempfile.mkstemp(prefix="riskmodel-stdin-", suffix=".csv")
@@ -68,9 +73,9 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
     dst = Path(dst)
     out_kind = "csv" if to_stdout else dst.suffix.lower().lstrip(".")
     if out_kind not in ("csv", "parquet"):
-        raise ValueError(f"{dst} has an unknown file type: expected .csv or .parquet")
+        raise ValueError(f"{dst} has an unknown file type: expected .csv, .parquet or .xlsx")
     if src.suffix.lower() not in (".csv", ".parquet", ".txt") and stdin_copy is None:
-        raise ValueError(f"{src} has an unknown file type: expected .csv or .parquet")
+        raise ValueError(f"{src} has an unknown file type: expected .csv, .parquet or .xlsx")
     if not src.is_file():
         raise DataError(f"{src} does not exist")
     if src.stat().st_size == 0:

@@ -12,10 +12,11 @@ from riskmodel import RiskModelError
 
 
 @click.command("score")
-@click.option("--in", "src", required=True, help="Planned campaigns: .csv, .parquet, or - "
-              "for CSV on standard input.")
-@click.option("--out", "dst", required=True, help="Scored output: .csv, .parquet, or - for "
-              "CSV on standard output.")
+@click.option("--in", "src", required=True, help="Planned campaigns: .csv, .parquet, .xlsx "
+              "(an Excel workbook), or - for CSV on standard input.")
+@click.option("--out", "dst", required=True, help="Scored output: .csv, .parquet, .xlsx (a "
+              "workbook to read: bands in colour, factors and actions in words, rejected "
+              "rows), or - for CSV on standard output.")
 @click.option("--model", "version", default=None, help="Model version (default: CURRENT).")
 @artifacts_option
 @click.option("--top-k", type=click.IntRange(min=0), default=3, show_default=True,
@@ -26,7 +27,9 @@ from riskmodel import RiskModelError
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where invalid rows go (default: beside the output, NAME.rejects.csv).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the summary as a self-contained HTML page.")
+              help="Also write the quarter view (summary, distribution, leading causes, "
+                   "action list, riskiest campaigns, rejected rows) as one self-contained, "
+                   "printable HTML file. Needs --out to be a file.")
 @click.option("--log-predictions", is_flag=True,
               help="Record every scored campaign in the store's prediction log, so its "
                    "outcome can later be joined to what was known before launch.")
@@ -41,15 +44,27 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     Exit status: 0 when every row was scored, 3 when some rows were rejected (see the
     rejects file), 1 on an error, 130 when interrupted.
     """
-    from batch import render_html, score_file, summary_lines
+    import shutil
+    import tempfile
+
+    from batch import is_workbook, score_file, summary_lines
     from riskmodel import load_model
 
+    if report and dst == "-":
+        raise click.UsageError("--report is built from the scored rows: give --out a file")
     store = open_store() if log_predictions else None
+    out, tmp = dst, None
+    if report and is_workbook(dst):  # scored to Parquet first; the report and the
+        tmp = Path(tempfile.mkdtemp(prefix=".riskmodel-", dir=Path(dst).parent))  # workbook
+        out = tmp / "scored.parquet"  # are both made from it
+        rejects = rejects or Path(dst).with_name(Path(dst).stem + ".rejects.csv")
     try:
         scorer = load_model(version, root=artifacts_root(artifacts))
         top_k = scorer.check_top_k(top_k)
-        summary = score_file(src, dst, scorer, top_k=top_k, strict=strict, rejects=rejects,
+        summary = score_file(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
                              log_to=store, workers=workers)
+        if report:
+            _write_report(report, src, out, dst, summary, scorer)
     except KeyboardInterrupt:
         click.echo("interrupted: no output was written", err=True)
         sys.exit(130)
@@ -58,10 +73,27 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     finally:
         if store is not None:
             store.dispose()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     for line in summary_lines(summary):
         click.echo(line, err=True)
     if report:
-        report.write_text(render_html(summary), encoding="utf-8")
         click.echo(f"report written to {report}", err=True)
     if summary.rejected_rows:
         sys.exit(3)
+
+
+def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> None:
+    """The quarter view of the workbench as one file; and the workbook, when the output is
+    one, made from the same scored rows (with the quarter's actions)."""
+    from batch import is_workbook, summarise_quarter, write_scored_workbook
+    from service.workbench import render_report
+
+    name = "standard input" if src == "-" else Path(src).name
+    q = summarise_quarter(scored, summary.rejects_path, bands=scorer.bands, source=name,
+                          table_rows=500)
+    if is_workbook(dst):
+        part = Path(dst).with_name(f".{Path(dst).name}.part")
+        write_scored_workbook(scored, summary.rejects_path, part, actions=q.actions)
+        part.replace(dst)
+    report.write_text(render_report(q, title=f"Quarter check: {name}"), encoding="utf-8")

@@ -28,6 +28,8 @@ _EXPORTS = {
     "BUDGET_RATIO": "features", "FACTORS": "features", "Factor": "features",
     "factor_values": "features",
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
+    "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
+    "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
     "Registry": "registry",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
@@ -84,6 +86,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         WhatIf,
     )
     from riskmodel.features import BUDGET_RATIO, FACTORS, Factor, factor_values
+    from riskmodel.labels import (
+        FAMILY_LABELS,
+        LABELS,
+        VALUE_LABELS,
+        WARNING_LABELS,
+        family_label,
+        label,
+    )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.registry import Registry
     from riskmodel.scoring import Scorer, load_model

@@ -29,6 +29,7 @@ class Settings:
     timeout: int = 30  # seconds before gunicorn restarts a stuck worker
     max_campaigns: int = 1000  # campaigns per POST /v1/score
     max_body_bytes: int = 2 * 1024 * 1024  # request body limit
+    max_upload_bytes: int = 20 * 1024 * 1024  # a plan uploaded to the workbench
     default_top_k: int = 3  # factors explained per campaign unless ?top_k= says otherwise
     reload_interval: float = 2.0  # seconds between checks of artifacts/CURRENT
     log_level: str = "INFO"

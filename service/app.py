@@ -18,6 +18,7 @@ from service.openapi import build_openapi
 from service.predlog import PredictionLog
 from service.problems import Problem
 from service.views import health, meta, model, outcomes, score
+from service.workbench import bp as workbench
 
 
 class _LazyStore:
@@ -77,7 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.store": store, "riskmodel.predlog": predlog,
         "riskmodel.api_keys": api_keys(conf),
     })
-    for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp):
+    for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, workbench):
         app.register_blueprint(bp)
     problems.register(app)
 

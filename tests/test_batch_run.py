@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,9 +116,22 @@ def test_report_is_a_self_contained_page(runner, trained, plans_csv, tmp_path):
                  "--report", str(report))
     assert res.exit_code == 0
     page = report.read_text()
-    assert page.count("data:image/png;base64,") == 2 and "Riskiest campaigns" in page
-    assert "http" not in page.replace("data:image", "")
+    # the workbench's quarter view, in one file: styles inline, no script, nothing fetched
+    assert "<style>" in page and "<script" not in page and "<link" not in page
+    assert not re.search(r"(src|href)=\"(?!#)", page)
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") \
+        and "https://" not in page
+    assert "The quarter's action list" in page and "Distribution of risk" in page
+    assert "expected failures" in page and "Creative materials late by (days)" in page
+    assert "material_delay_days:" not in page  # factors in words, not column names
     assert "bands: high" in res.output and "leading factor families:" in res.output
+
+
+def test_report_needs_a_file_output(runner, trained, plans_csv, tmp_path):
+    root, _ = trained
+    res = _score(runner, root, "--in", str(plans_csv), "--out", "-", "--report",
+                 str(tmp_path / "r.html"))
+    assert res.exit_code == 2 and "give --out a file" in res.output
 
 
 @pytest.mark.parametrize("when", ["starting", "writing"])

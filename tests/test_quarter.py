@@ -1,0 +1,74 @@
+"""The quarter view's figures, read back from the files a batch run writes; and the labels
+that make them readable."""
+
+import pandas as pd
+import pytest
+
+from batch import score_file, summarise_quarter
+from riskmodel import (
+    FACTORS,
+    FAMILIES,
+    FAMILY_LABELS,
+    LABELS,
+    SCHEMA,
+    WARNING_CODES,
+    WARNING_LABELS,
+)
+
+
+def test_every_column_factor_family_and_warning_has_a_label():
+    names = set(SCHEMA.names) | {c.name for c in SCHEMA.outcome_columns} | \
+        {f.name for f in FACTORS}
+    assert names <= set(LABELS)
+    assert set(FAMILIES) == set(FAMILY_LABELS) and set(WARNING_CODES) == set(WARNING_LABELS)
+    assert len(set(LABELS.values())) == len(LABELS)  # no two read the same
+
+
+@pytest.fixture(scope="module")
+def quarter_run(tmp_path_factory, history_df, scorer):
+    d = tmp_path_factory.mktemp("quarter")
+    df = history_df[list(SCHEMA.names)].head(500).copy()
+    df.loc[[2, 40], "duration_days"] = 0
+    df.to_csv(d / "plan.csv", index=False)
+    summary = score_file(d / "plan.csv", d / "scored.csv", scorer, workers=1, progress=False)
+    q = summarise_quarter(d / "scored.csv", summary.rejects_path, bands=scorer.bands,
+                          table_rows=100, chunk_rows=128)  # several chunks
+    return pd.read_csv(d / "scored.csv", dtype=str, keep_default_na=False), q
+
+
+def test_counts_bands_and_expected_failures(quarter_run):
+    scored, q = quarter_run
+    risk = pd.to_numeric(scored["failure_risk"])
+    assert q.scored == 498 and q.rejected_rows == 2 and q.problems == 2 and q.total == 500
+    assert q.expected_failures == pytest.approx(risk.sum(), abs=1e-9)
+    assert q.bands == scored["risk_band"].value_counts().to_dict() | {
+        b: 0 for b in ("low", "medium", "high") if b not in set(scored["risk_band"])}
+    assert sum(q.histogram) == 498
+    assert [r["row"] for r in q.rejects] == ["3", "41"]
+
+
+def test_the_table_keeps_the_riskiest(quarter_run):
+    scored, q = quarter_run
+    risk = pd.to_numeric(scored["failure_risk"]).sort_values(ascending=False)
+    assert [c["risk"] for c in q.campaigns] == pytest.approx(risk.head(100).tolist())
+
+
+def test_the_action_list_sums_the_what_ifs(quarter_run):
+    scored, q = quarter_run
+    risk = pd.to_numeric(scored["failure_risk"])
+    expect: dict = {}
+    for p in (1, 2, 3):
+        fixed = pd.to_numeric(scored[f"factor_{p}_risk_if_fixed"].replace("", None))
+        for name, gain in zip(scored[f"factor_{p}"], risk - fixed, strict=True):
+            if gain == gain and gain > 0:
+                n, total = expect.get(name, (0, 0.0))
+                expect[name] = (n + 1, total + gain)
+    got = {a.factor: (a.campaigns, a.avoided) for a in q.actions}
+    assert got.keys() == expect.keys()
+    for name, (n, total) in expect.items():
+        assert got[name][0] == n and got[name][1] == pytest.approx(total, abs=1e-9)
+    assert [a.avoided for a in q.actions] == sorted((a.avoided for a in q.actions),
+                                                    reverse=True)
+    top = q.actions[0]
+    assert top.mitigation and top.target and all(e[0] > 0 for e in top.examples)
+    assert top.examples == sorted(top.examples, reverse=True)

@@ -1,0 +1,224 @@
+"""The workbench's pages through Flask's test client: headers, CSRF, keys, uploads, limits,
+escaping. The browser tests (test_workbench_browser.py) drive the same pages in Chromium."""
+
+import io
+import re
+
+import pandas as pd
+import pytest
+
+from riskmodel import FAMILIES, SCHEMA, Registry, family_label, label
+from service import create_app
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def wb(two_versions, tmp_path):
+    root, a, b, _ = two_versions
+    app = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                      "data_dir": str(tmp_path / "var"), "api_keys": "secret-key",
+                      "log_predictions": False})
+    return app.test_client(), root, a, b
+
+
+def _token(client, path="/quarter") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page).group(1)
+
+
+def _download(client, path):
+    """A file response, read and closed (send_file keeps the file open until then)."""
+    with client.get(path) as r:
+        return r.status_code, r.headers, r.get_data()
+
+
+def _plan_csv(history_df, n=60) -> bytes:
+    df = history_df[list(SCHEMA.names)].head(n).copy()
+    df.loc[3, "campaign_id"] = XSS
+    df.loc[7, "goal_alignment_score"] = 1.5
+    return df.to_csv(index=False).encode()
+
+
+@pytest.mark.parametrize("path", ["/", "/quarter", "/model", "/?campaign_id=x"])
+def test_pages_carry_a_content_security_policy(client, path):
+    r = client.get(path)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Server-Timing"].startswith("app;dur=")
+    page = r.get_data(as_text=True)
+    assert "<script>" not in page and " style=" not in page  # nothing inline to allow
+    assert "http://" not in page and "https://" not in page  # no CDN
+
+
+def test_the_api_is_left_as_it_was(client):
+    r = client.get("/openapi.json")
+    assert "Content-Security-Policy" not in r.headers and "Server-Timing" not in r.headers
+
+
+def test_the_check_form_has_every_field_of_the_contract(client):
+    page = client.get("/").get_data(as_text=True)
+    for c in SCHEMA.columns:
+        assert f'name="{c.name}"' in page, c.name
+        assert f'id="err-{c.name}"' in page  # where the API's message for it goes
+        if c.kind == "category":
+            for v in c.categories:
+                assert f'value="{v}"' in page
+    for fam in FAMILIES:
+        assert f"<legend>{family_label(fam)}</legend>" in page
+    assert page.count(">Unknown</option>") == sum(
+        1 for c in SCHEMA.columns if c.kind in ("category", "boolean") and not c.required)
+
+
+def test_a_shared_link_fills_the_form_escaped(client):
+    page = client.get("/", query_string={"campaign_id": XSS, "material_delay_days": "12",
+                                         "marketplace": "DE"}).get_data(as_text=True)
+    assert XSS not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'value="12"' in page and '<option value="DE" selected>' in page
+    assert '"auto": true' in page
+
+
+def test_upload_scores_the_plan_like_the_command(wb, history_df):
+    client, root, a, _ = wb
+    token = _token(client)
+    r = client.post("/quarter", data={"csrf_token": token,
+                                      "plan": (io.BytesIO(_plan_csv(history_df)), "q3.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 303, r.get_data(as_text=True)
+    view = client.get(r.headers["Location"])
+    page = view.get_data(as_text=True)
+    assert view.status_code == 200
+    assert re.search(r'id="q-scored">59<', page) and re.search(r'id="q-rejected">1<', page)
+    assert XSS not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "goal_alignment_score is out of range (row 8)" in page
+    status, headers, data = _download(client, r.headers["Location"] + "/scored.csv")
+    assert status == 200 and "attachment" in headers["Content-Disposition"]
+    df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    assert len(df) == 59 and XSS in set(df["campaign_id"])
+    expected = pd.to_numeric(df["failure_risk"]).sum()
+    assert re.search(rf'id="q-expected">{expected:,.1f}<', page)
+    assert b"goal_alignment_score" in _download(client, r.headers["Location"] + "/rejects.csv")[2]
+    status, _, book = _download(client, r.headers["Location"] + "/scored.xlsx")
+    assert status == 200 and book[:2] == b"PK"
+    report = _download(client, r.headers["Location"] + "/report.html")[2].decode()
+    assert "The quarter's action list" in report and XSS not in report
+
+
+def test_upload_needs_the_csrf_token(wb, history_df):
+    client, *_ = wb
+    client.get("/quarter")  # the cookie is set, but the form's token is missing or wrong
+    for data in ({}, {"csrf_token": "0" * 64}):
+        r = client.post("/quarter", data=dict(data, plan=(io.BytesIO(_plan_csv(history_df)),
+                                                          "q.csv")),
+                        content_type="multipart/form-data")
+        assert r.status_code == 403 and "security token" in r.get_data(as_text=True)
+    token = _token(client)
+    r = client.post("/quarter", data={"csrf_token": token, "plan": (
+        io.BytesIO(_plan_csv(history_df)), "q.csv")}, content_type="multipart/form-data",
+        headers={"Origin": "https://elsewhere.example"})
+    assert r.status_code == 403
+
+
+def test_a_file_over_the_limit_names_the_command_line(two_versions, tmp_path, history_df):
+    root, *_ = two_versions
+    client = create_app({"artifacts": str(root), "data_dir": str(tmp_path / "var"),
+                         "max_upload_bytes": 2000, "log_predictions": False}).test_client()
+    token = _token(client)
+    r = client.post("/quarter", data={"csrf_token": token, "plan": (
+        io.BytesIO(_plan_csv(history_df, 200)), "big.csv")}, content_type="multipart/form-data")
+    assert r.status_code == 413
+    page = r.get_data(as_text=True)
+    assert "riskmodel score --in PLAN --out scored.csv --report report.html" in page
+    assert not list((tmp_path / "var").glob("workbench/*"))
+
+
+@pytest.mark.parametrize("name,body,status,words", [
+    ("plan.txt", b"a,b\n1,2\n", 415, "none of them"),
+    ("plan.csv", b"campaign_id,marketplace\nx,US\n", 422, "is a required column"),
+    ("plan.xlsx", b"not a zip", 422, "could not be read as an Excel workbook"),
+], ids=["wrong-type", "missing-columns", "broken-workbook"])
+def test_unscorable_uploads_say_why(wb, name, body, status, words):
+    client, *_ = wb
+    r = client.post("/quarter", data={"csrf_token": _token(client),
+                                      "plan": (io.BytesIO(body), name)},
+                    content_type="multipart/form-data")
+    assert r.status_code == status and words in r.get_data(as_text=True)
+
+
+def test_unknown_or_malformed_jobs_are_404(client):
+    for path in ("/quarter/AAAAAAAAAAAAAAAAAAAAAA", "/quarter/..%2F..%2Fetc",
+                 "/quarter/AAAAAAAAAAAAAAAAAAAAAA/scored.csv"):
+        assert client.get(path).status_code == 404
+
+
+def test_the_template_workbook_downloads(client):
+    status, _, data = _download(client, "/quarter/template.xlsx")
+    assert status == 200 and data[:2] == b"PK"
+
+
+def test_the_model_page_shows_metrics_plots_and_versions(wb):
+    client, root, a, b = wb
+    page = client.get("/model").get_data(as_text=True)
+    assert a in page and b in page and "serving" in page and "Bayes limit" in page
+    for plot in ("calibration.png", "roc.png", "factors.png"):
+        assert f"/model/{a}/{plot}" in page
+        status, _, data = _download(client, f"/model/{a}/{plot}")
+        assert status == 200 and data[:4] == b"\x89PNG"
+    assert client.get(f"/model/{a}/model.joblib").status_code == 404
+    assert client.get(f"/model/{a}/..%2Fmanifest.json").status_code == 404
+
+
+def test_promote_and_rollback_need_the_key_and_the_token(wb):
+    client, root, a, b = wb
+    reg = Registry(root)
+    assert reg.current_version() == a
+    token = _token(client, "/model")
+    cases = [({"version": b}, 403),  # no token
+             ({"version": b, "csrf_token": token}, 401),  # no key
+             ({"version": b, "csrf_token": token, "api_key": "wrong"}, 401)]
+    for form, status in cases:
+        assert client.post("/model/promote", data=form).status_code == status
+        assert reg.current_version() == a
+    r = client.post("/model/promote", data={"version": b, "csrf_token": token,
+                                            "api_key": "secret-key", "reason": XSS})
+    assert r.status_code == 303 and reg.current_version() == b
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert f"{b} is now serving." in page and XSS not in page
+    assert client.get("/v1/model").get_json()["model_version"] == b  # swapped at once
+    r = client.post("/model/rollback", data={"csrf_token": token, "api_key": "secret-key"})
+    assert r.status_code == 303 and reg.current_version() == a
+    assert reg.history()[-1]["action"] == "rollback" and reg.history()[-1]["by"] == "workbench"
+
+
+def test_labels_read_as_words(client):
+    page = client.get("/").get_data(as_text=True)
+    assert label("material_delay_days") in page and label("goal_alignment_score") in page
+
+
+def test_every_workbench_write_needs_the_csrf_token(wb):
+    client, *_ = wb
+    app = client.application
+    writes = [rule.rule for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith("workbench.") and "POST" in rule.methods]
+    assert sorted(writes) == ["/model/promote", "/model/rollback", "/quarter"]
+    client.get("/model")  # a cookie, but no token in the form
+    for path in writes:
+        r = client.post(path, data={"api_key": "secret-key", "version": "x"})
+        assert r.status_code == 403 and r.mimetype == "text/html", path
+
+
+def test_uploads_need_a_key_when_scoring_does(two_versions, tmp_path, history_df):
+    root, *_ = two_versions
+    client = create_app({"artifacts": str(root), "data_dir": str(tmp_path / "var"),
+                         "api_keys": "k", "scoring_requires_key": True,
+                         "log_predictions": False}).test_client()
+    assert 'name="api_key"' in client.get("/quarter").get_data(as_text=True)
+    assert 'id="api-key"' in client.get("/").get_data(as_text=True)
+    for key, status in (("", 401), ("wrong", 401), ("k", 303)):
+        r = client.post("/quarter", data={"csrf_token": _token(client), "api_key": key,
+                                          "plan": (io.BytesIO(_plan_csv(history_df)), "q.csv")},
+                        content_type="multipart/form-data")
+        assert r.status_code == status
