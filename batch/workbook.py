@@ -357,9 +357,9 @@ def template_workbook(dst: str | Path) -> None:
         cell.font, cell.fill = st["head"], st["head_fill"]
         fields.column_dimensions[get_column_letter(i)].width = w
     for r, c in enumerate(SCHEMA.columns, 2):
-        values = [c.name, label(c.name), family_label(c.family) if c.family else "",
+        row = [c.name, label(c.name), family_label(c.family) if c.family else "",
                   c.kind, "yes" if c.required else "", c.allowed(), c.description]
-        for i, v in enumerate(values, 1):
+        for i, v in enumerate(row, 1):
             fields.cell(r, i, v).alignment = st["wrap"]
     fields.freeze_panes = "A2"
     wb.save(dst)

@@ -53,7 +53,8 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     if report and dst == "-":
         raise click.UsageError("--report is built from the scored rows: give --out a file")
     store = open_store() if log_predictions else None
-    out, tmp = dst, None
+    out: str | Path = dst
+    tmp: Path | None = None
     if report and is_workbook(dst):  # scored to Parquet first; the report and the
         tmp = Path(tempfile.mkdtemp(prefix=".riskmodel-", dir=Path(dst).parent))  # workbook
         out = tmp / "scored.parquet"  # are both made from it

@@ -34,7 +34,7 @@ def _registry() -> Registry:
 
 
 def _versions(reg: Registry, current: str | None) -> list[dict]:
-    out = []
+    out: list[dict[str, object]] = []
     for v in reversed(reg.versions()):
         try:
             m = reg.manifest(v)
