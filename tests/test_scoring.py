@@ -165,7 +165,8 @@ def test_empty_optional_fields_are_scored(scorer, plans):
     rec = {k: v for k, v in plans[0].items() if SCHEMA[k].required}
     r = scorer.score(rec)[0]
     assert 0 < r.failure_risk < 1 and isinstance(r, CampaignScore)
-    values = {f.factor: f.value for f in scorer.score(rec, top_k=len(scorer.factors))[0].top_factors}
+    values = {f.factor: f.value
+              for f in scorer.score(rec, top_k=len(scorer.factors))[0].top_factors}
     assert values["mou_signed"] is None and values["marketplace"] is None
 
 
