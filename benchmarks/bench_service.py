@@ -44,7 +44,7 @@ CAMPAIGN = {
 
 
 def start(app: str, port: int, env: dict) -> subprocess.Popen:
-    conf = ROOT / "service" / "gunicorn_conf.py"
+    conf = ROOT / "benchmarks" / "gunicorn_conf.py"
     env = dict(env, RISKMODEL_BIND=f"127.0.0.1:{port}")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(conf), app],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

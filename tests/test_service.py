@@ -236,7 +236,7 @@ def test_every_answer_carries_its_request_id(client):
 
 
 def test_request_ids_differ_across_forked_workers():
-    """gunicorn forks its workers from one process: each must draw its own ids."""
+    """The server forks its workers from one process: each must draw its own ids."""
     import os
 
     from service.observe import new_request_id
