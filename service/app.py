@@ -16,6 +16,7 @@ from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
 from service.problems import Problem
+from service.shortcut import ScoreShortcut
 from service.views import health, meta, model, outcomes, score
 
 
@@ -80,5 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
     problems.register(app)
 
-    app.wsgi_app = Observed(app.wsgi_app, metrics, log)  # type: ignore[method-assign]
+    # POST /v1/score past Flask's per-request work (service/shortcut.py); the rest to Flask
+    app.wsgi_app = Observed(ScoreShortcut(app.wsgi_app, app.extensions),  # type: ignore[method-assign]
+                            metrics, log)
     return app

@@ -14,6 +14,7 @@ from service.metrics import Metrics
 
 REQUEST_ID_KEY = "riskmodel.request_id"
 MODEL_VERSION_KEY = "riskmodel.model_version"
+ROUTE_KEY = "riskmodel.route"  # the route, set by an app that answers without Flask
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -80,14 +81,16 @@ class Observed:
         finally:  # also when the app raised (it answers every error itself, so rarely)
             elapsed = time.perf_counter() - started
             line, req = answered[-1] if answered else ("500", None)
-            rule = req.url_rule if req is not None else None
+            route = environ.get(ROUTE_KEY)
+            if route is None:
+                rule = req.url_rule if req is not None else None
+                route = rule.rule if rule else "(unmatched)"
             method = environ.get("REQUEST_METHOD", "")
             if method not in _METHODS:
                 method = "other"  # bounded label values
             status = int(line[:3])
             metrics = self.metrics
-            metrics.child(metrics.requests, rule.rule if rule else "(unmatched)", method,
-                          str(status)).observe(elapsed)
+            metrics.child(metrics.requests, route, method, str(status)).observe(elapsed)
             access_line(self.log, {
                 "request_id": rid, "method": method,
                 "path": req.path if req is not None else environ.get("PATH_INFO", ""),
