@@ -17,7 +17,7 @@ def serve(dev: bool, bind: str | None, workers: int | None) -> None:
     """Run the scoring service (granian, configured by service/server.py)."""
     from dataclasses import replace
 
-    from service.server import AddressInUse, split_bind
+    from service.server import AddressInUse, options, split_bind
     from service.server import serve as run
 
     settings = environment()
@@ -27,6 +27,10 @@ def serve(dev: bool, bind: str | None, workers: int | None) -> None:
         host, port = split_bind(settings.bind)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--bind") from None
+    try:
+        options(settings)  # every setting granian takes, checked before anything starts
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
     if dev:
         from service import create_app
 

@@ -75,12 +75,18 @@ def check_address(host: str, port: int) -> None:
 
 
 def options(s: Settings) -> dict[str, Any]:
-    """granian's options (``granian.Granian`` keyword arguments) for the settings ``s``."""
+    """granian's options (``granian.Granian`` keyword arguments) for the settings ``s``;
+    ValueError for a setting granian cannot take."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     host, port = split_bind(s.bind)
+    try:
+        level = LogLevels(s.log_level.lower())
+    except ValueError:
+        raise ValueError(f"RISKMODEL_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, "
+                         f"CRITICAL; got {s.log_level!r}") from None
     return {
         "address": host, "port": port,
         "interface": Interfaces.WSGI,
@@ -97,7 +103,7 @@ def options(s: Settings) -> dict[str, Any]:
         "blocking_threads": THREADS,
         "respawn_failed_workers": True,
         "workers_kill_timeout": GRACEFUL_TIMEOUT,
-        "log_level": LogLevels(s.log_level.lower()),
+        "log_level": level,
         "log_dictconfig": _LOGGING,
         "log_access": False,  # the app logs every request as JSON, with its request id
     }

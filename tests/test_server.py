@@ -78,6 +78,15 @@ def test_a_bad_bind_is_one_clear_error(runner, bind):
     assert "Traceback" not in result.output
 
 
+def test_an_unknown_log_level_is_one_clear_error(runner, monkeypatch):
+    from commands.main import main
+
+    monkeypatch.setenv("RISKMODEL_LOG_LEVEL", "chatty")
+    result = runner.invoke(main, ["serve", "--bind", "127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert "RISKMODEL_LOG_LEVEL must be one of" in result.output and "'chatty'" in result.output
+
+
 def test_a_port_in_use_is_one_clear_error(tmp_path):
     """granian's workers share a port (SO_REUSEPORT): without a check, a second server on
     a port in use would take some of its connections instead of failing."""
