@@ -1,15 +1,16 @@
 """``POST /v1/score`` answered without Flask's per-request machinery.
 
-Measured with callgrind (instructions counted in a granian worker, the same on a busy
-machine as on an idle one): a scoring request cost 1,020,000 instructions and the Flask
-echo's whole request 607,000; Flask's own work per request (request and app contexts, URL
-matching, signals, the response object, teardown) was about 380,000 of those (the echo as a
-bare WSGI function: 173,000 against 551,000, in-process). The scoring view needs none of it:
-it reads the WSGI environ and the app's extensions, and returns bytes. So the one route that
-carries the load goes straight to :func:`service.views.score.score_json`, and every other
-request to Flask; a scoring request then cost 690,000. Its errors are answered as Flask's
-handlers answer them (``service/problems.py``); a test holds the two ways equal, byte for
-byte (tests/test_shortcut.py).
+Measured with callgrind (benchmarks/bench_service_instructions.py: instructions counted in
+a granian worker, the same on a busy machine as on an idle one): a scoring request cost
+1,024,000 instructions and the Flask echo's whole request 612,000; Flask's own work per
+request (request and app contexts, URL matching, signals, the response object, teardown)
+was about 380,000 of those (the echo as a bare WSGI function: 173,000 against 551,000,
+in-process). The scoring view needs none of it: it reads the WSGI environ and the app's
+extensions, and returns bytes. So the one route that carries the load goes straight to
+:func:`service.views.score.score_json`, and every other request to Flask; a scoring request
+then cost 677,000. Its errors are answered as Flask's handlers answer them
+(``service/problems.py``); a test holds the two ways equal, byte for byte
+(tests/test_shortcut.py).
 """
 
 from __future__ import annotations
