@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import replace
 
 from flask import Flask
@@ -50,18 +51,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         holder_state["version"] = version
 
     store_state: dict = {"store": None}
+    store_lock = threading.Lock()  # requests run on several threads of a worker
 
     def store() -> Store:
         """The store, migrated on first use; a 503 problem while it cannot be reached."""
         if store_state["store"] is None:
-            try:
-                candidate = Store(database_url(conf))
-                candidate.migrate()
-            except Exception as e:  # unreachable database: scoring goes on without it
-                log.error("store unavailable", extra={"reason": str(e)})
-                raise Problem(503, "store-unavailable", "Store unavailable",
-                              "the outcome store cannot be reached; retry later") from None
-            store_state["store"] = candidate
+            with store_lock:
+                if store_state["store"] is None:
+                    try:
+                        candidate = Store(database_url(conf))
+                        candidate.migrate()
+                    except Exception as e:  # unreachable database: scoring goes on
+                        log.error("store unavailable", extra={"reason": str(e)})
+                        raise Problem(503, "store-unavailable", "Store unavailable",
+                                      "the outcome store cannot be reached; retry later"
+                                      ) from None
+                    store_state["store"] = candidate
         return store_state["store"]
 
     predlog = PredictionLog(_LazyStore(store), on_failure=lambda n:
