@@ -170,6 +170,13 @@ def test_content_length_with_chunked_reads_chunked_and_closes(port, declared):
     assert json.loads(answers[0][2])["results"][0]["campaign_id"] == "body-1"
 
 
+def test_two_equal_content_lengths_are_one(port):
+    """RFC 9110 §8.6 lets a recipient take repeated equal values as one (gunicorn refused)."""
+    body = json.dumps(GOOD).encode()
+    answers = _responses(port, _head(len(body), f"Content-Length: {len(body)}\r\n") + body)
+    assert [status for status, _, _ in answers] == [200]
+
+
 def test_two_different_content_lengths_are_400_from_granian(port):
     body = json.dumps(GOOD).encode()
     answers = _responses(port, _head(len(body), "Content-Length: 3\r\n") + body + HEALTHZ)
