@@ -2,7 +2,7 @@
 
     python benchmarks/bench_workbench.py [--artifacts artifacts] [--requests 500]
 
-Runs `riskmodel serve` (gunicorn, the shipped configuration) on a free loopback port and
+Runs `riskmodel serve` (the shipped server configuration) on a free loopback port and
 asks it, one request at a time over one keep-alive connection:
 
 - `GET /?<a shared check's campaign>`: the check page, filled from its address. Its server

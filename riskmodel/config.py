@@ -25,8 +25,8 @@ class Settings:
 
     artifacts: str = "artifacts"  # artifacts root: CURRENT and models/
     bind: str = "127.0.0.1:8000"  # where `riskmodel serve` listens
-    workers: int = 2  # gunicorn sync workers (2 beat 4 on a 2-core machine)
-    timeout: int = 30  # seconds before gunicorn restarts a stuck worker
+    workers: int = 2  # worker processes of `riskmodel serve` (one per core)
+    timeout: int = 30  # seconds a client has to send a request's head (and an idle keep-alive)
     max_campaigns: int = 1000  # campaigns per POST /v1/score
     max_body_bytes: int = 2 * 1024 * 1024  # request body limit
     max_upload_bytes: int = 20 * 1024 * 1024  # a plan uploaded to the workbench

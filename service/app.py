@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
 from service.problems import Problem
+from service.shortcut import ScoreShortcut
 from service.views import health, meta, model, outcomes, score
 from service.workbench import bp as workbench
 
@@ -51,18 +53,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         holder_state["version"] = version
 
     store_state: dict = {"store": None}
+    store_lock = threading.Lock()  # requests run on several threads of a worker
 
     def store() -> Store:
         """The store, migrated on first use; a 503 problem while it cannot be reached."""
         if store_state["store"] is None:
-            try:
-                candidate = Store(database_url(conf))
-                candidate.migrate()
-            except Exception as e:  # unreachable database: scoring goes on without it
-                log.error("store unavailable", extra={"reason": str(e)})
-                raise Problem(503, "store-unavailable", "Store unavailable",
-                              "the outcome store cannot be reached; retry later") from None
-            store_state["store"] = candidate
+            with store_lock:
+                if store_state["store"] is None:
+                    try:
+                        candidate = Store(database_url(conf))
+                        candidate.migrate()
+                    except Exception as e:  # unreachable database: scoring goes on
+                        log.error("store unavailable", extra={"reason": str(e)})
+                        raise Problem(503, "store-unavailable", "Store unavailable",
+                                      "the outcome store cannot be reached; retry later"
+                                      ) from None
+                    store_state["store"] = candidate
         return store_state["store"]
 
     predlog = PredictionLog(_LazyStore(store), on_failure=lambda n:
@@ -82,6 +88,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
     problems.register(app)
 
-    # Flask's way to add WSGI middleware; mypy forbids assigning to a method
-    app.wsgi_app = Observed(app.wsgi_app, metrics, log)  # type: ignore[method-assign]
+    # POST /v1/score past Flask's per-request work (service/shortcut.py); the rest to Flask
+    # (Flask's way to add WSGI middleware; mypy forbids assigning to a method)
+    app.wsgi_app = Observed(ScoreShortcut(app.wsgi_app, app.extensions),  # type: ignore[method-assign]
+                            metrics, log)
     return app

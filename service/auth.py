@@ -12,17 +12,16 @@ from service.problems import Problem
 PROTECTED = "riskmodel.protected"  # view attribute the route test reads
 
 
-def presented_key() -> str | None:
-    header = request.headers.get("Authorization", "")
+def presented_key(environ: dict) -> str | None:
+    header = environ.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return request.headers.get("X-API-Key")
+    return environ.get("HTTP_X_API_KEY")
 
 
-def check_key() -> None:
-    """Raise a 401 problem unless the request carries one of the configured keys."""
-    keys = current_app.extensions["riskmodel.api_keys"]
-    key = presented_key()
+def check_key(environ: dict, keys: tuple[str, ...]) -> None:
+    """Raise a 401 problem unless the request ``environ`` carries one of ``keys``."""
+    key = presented_key(environ)
     if not key:
         raise Problem(401, "unauthorized", "Unauthorized",
                       "this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
@@ -46,7 +45,7 @@ def require_key(view):
     """Protect a view with an API key (and mark it, so a test can list protected routes)."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        check_key()
+        check_key(request.environ, current_app.extensions["riskmodel.api_keys"])
         return view(*args, **kwargs)
 
     setattr(wrapped, PROTECTED, True)

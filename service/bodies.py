@@ -78,7 +78,9 @@ def _too_large(detail: str) -> Problem:
 def _read(stream, n: int) -> bytes:
     """Up to ``n`` bytes; fewer only where the stream ends, or where
     the connection drops (read errors count as its end). A body the server cannot decode
-    (a malformed chunked encoding) is a 400."""
+    (a malformed chunked encoding) is a 400 where the server raises a parse error, as
+    gunicorn does; granian instead ends the body where the encoding breaks (and closes the
+    connection after the answer), so what came before is parsed as the whole body."""
     parts = []
     try:
         while n > 0:

@@ -1,8 +1,9 @@
-"""Prometheus metrics, correct under several gunicorn workers.
+"""Prometheus metrics, correct under several worker processes.
 
-With ``PROMETHEUS_MULTIPROC_DIR`` set (``riskmodel serve`` sets it), every worker writes its
-values to files there and ``/metrics`` aggregates them; without it (tests, ``--dev``) each
-app has its own registry.
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``riskmodel serve`` makes one per run), every worker
+writes its values to files there and ``/metrics`` aggregates them; without it (tests,
+``--dev``) each app has its own registry. prometheus_client reads the variable when it is
+first imported, so it must be set before (service/server.py sees to it).
 """
 
 from __future__ import annotations

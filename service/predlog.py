@@ -4,9 +4,9 @@ Scoring never waits on the database: each worker batches its predictions and wri
 in one transaction every ``interval`` seconds (or sooner when ``batch`` are waiting). A
 transaction costs about as much as a few hundred rows (its commit syncs to disk), so one a
 second rather than four a second gave about 3% more requests per second in the service
-benchmark; what is still queued at a normal exit is written then (atexit), what is queued
-when a worker is killed is lost. A failed write is logged and counted, the rows kept for
-the next attempt up to ``limit``.
+benchmark; what is still queued at a normal exit is written then (atexit, and at a granian
+worker's exit by service/server.py), what is queued when a worker is killed is lost. A
+failed write is logged and counted, the rows kept for the next attempt up to ``limit``.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ class PredictionLog:
                 self._thread.start()
 
     def _forked(self) -> None:
-        """In a forked child (a gunicorn worker) the writer thread does not exist: the
-        next ``add`` starts one. Nothing the parent queued is written twice."""
+        """In a forked child (a worker of a server that built the app before forking) the
+        writer thread does not exist: the next ``add`` starts one. Nothing the parent
+        queued is written twice."""
         self._thread = None
         self._queue.clear()
         self._lock = threading.Lock()

@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from riskmodel import SchemaError
 from service.observe import request_id
@@ -34,7 +35,7 @@ PROBLEM_TYPES = {
 class Problem(Exception):
     """An error with its HTTP status, a stable type, and optional field errors."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str,
+    def __init__(self, status: int, kind: str | None, title: str, detail: str,
                  errors: list[dict] | None = None, headers: dict | None = None,
                  extra: dict | None = None) -> None:
         super().__init__(detail)
@@ -42,16 +43,37 @@ class Problem(Exception):
         self.errors, self.headers, self.extra = errors, headers, extra
 
 
+def problem_body(status: int, title: str, detail: str | None, kind: str | None = None,
+                 errors: list[dict] | None = None, extra: dict | None = None,
+                 request_id: str | None = None) -> str:
+    """The JSON text of a problem."""
+    body = {"type": f"/problems/{kind}" if kind else "about:blank", "title": title,
+            "status": status, "detail": detail, "request_id": request_id, **(extra or {})}
+    if errors is not None:
+        body["errors"] = errors
+    return json.dumps(body)
+
+
 def problem_response(status: int, title: str, detail: str | None, kind: str | None = None,
                      errors: list[dict] | None = None, headers: dict | None = None,
                      extra: dict | None = None) -> Response:
-    body = {"type": f"/problems/{kind}" if kind else "about:blank", "title": title,
-            "status": status, "detail": detail,
-            "request_id": request_id(), **(extra or {})}
-    if errors is not None:
-        body["errors"] = errors
-    return Response(json.dumps(body), status=status, mimetype="application/problem+json",
-                    headers=headers)
+    return Response(problem_body(status, title, detail, kind, errors, extra, request_id()),
+                    status=status, mimetype="application/problem+json", headers=headers)
+
+
+def problem_wsgi(e: Problem, request_id: str | None) -> tuple[str, list, bytes]:
+    """The status line, headers and body of the answer to ``e``, as
+    :func:`problem_response` gives them (for a WSGI app without Flask)."""
+    data = problem_body(e.status, e.title, e.detail, e.kind, e.errors, e.extra,
+                        request_id).encode()
+    headers = [*(e.headers or {}).items(), ("Content-Type", "application/problem+json"),
+               ("Content-Length", str(len(data)))]
+    return f"{e.status} {HTTP_STATUS_CODES.get(e.status, 'Unknown').upper()}", headers, data
+
+
+# the answer to an unexpected failure: never disguised as a client error
+UNKNOWN = Problem(500, None, "Internal Server Error",
+                  "The server failed to handle the request; it is logged under this request id.")
 
 
 def field_errors(e: SchemaError, pointer_prefix: str) -> list[dict]:
@@ -84,6 +106,4 @@ def register(app: Flask) -> None:
     def _unknown(e: Exception):
         # never disguised as a client error: a 500 with a generic message, traceback logged
         log.exception("unhandled error", extra={"request_id": request_id()})
-        return problem_response(500, "Internal Server Error",
-                                "The server failed to handle the request; it is logged "
-                                "under this request id.")
+        return problem_response(UNKNOWN.status, UNKNOWN.title, UNKNOWN.detail)

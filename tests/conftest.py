@@ -109,39 +109,72 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def gunicorn_server(artifacts, tmp_path, **env_extra: str):
-    """``riskmodel serve`` (gunicorn, two workers) on a free loopback port, ready; yields
-    the port and stops the server (SIGTERM to its process group) afterwards."""
-    import signal
+def start_server(artifacts, env_extra: dict | None = None, workers: int = 2):
+    """``riskmodel serve`` (granian, ``workers`` workers) on a free loopback port, in a
+    session of its own: the process and the port. Not yet ready; see :func:`wait_ready`.
+    ``env_extra`` adds to the environment (a value of None removes that variable)."""
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     port = free_port()
-    metrics_dir = tmp_path / f"metrics-{port}"
-    metrics_dir.mkdir()
-    env = dict(os.environ, RISKMODEL_ARTIFACTS=str(artifacts), RISKMODEL_WORKERS="2",
-               RISKMODEL_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-               **env_extra)
+    env = dict(os.environ, RISKMODEL_ARTIFACTS=str(artifacts), RISKMODEL_WORKERS=str(workers),
+               RISKMODEL_LOG_LEVEL="WARNING")
+    for key, value in (env_extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     proc = subprocess.Popen([sys.executable, "-m", "commands", "serve", "--bind",
                              f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    return proc, port
+
+
+def wait_ready(proc, port: int, timeout: float = 60) -> None:
+    """Until ``/readyz`` answers 200; fail the test if the server exits or takes too long."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited with {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the server did not become ready within {timeout:.0f} s")
+
+
+def stop_server(proc) -> None:
+    """SIGTERM to the server's process group, as a service manager stops it; SIGKILL if it
+    has not exited 30 s later."""
+    import signal
+    import subprocess
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not become ready within 60 s")
-        yield port
-    finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def running_server(artifacts, tmp_path, **env_extra: str):
+    """``riskmodel serve`` (granian, two workers) on a free loopback port, ready, its
+    Prometheus files under ``tmp_path``; yields the port and stops the server afterwards."""
+    metrics_dir = tempfile.mkdtemp(prefix="metrics-", dir=tmp_path)
+    proc, port = start_server(artifacts, dict(env_extra,
+                                              PROMETHEUS_MULTIPROC_DIR=metrics_dir))
+    try:
+        wait_ready(proc, port)
+        yield port
+    finally:
+        stop_server(proc)
 
 
 def _pg_admin(sql: str) -> None:

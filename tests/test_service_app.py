@@ -236,7 +236,7 @@ def test_every_answer_carries_its_request_id(client):
 
 
 def test_request_ids_differ_across_forked_workers():
-    """gunicorn forks its workers from one process: each must draw its own ids."""
+    """The server forks its workers from one process: each must draw its own ids."""
     import os
 
     from service.observe import new_request_id
@@ -255,6 +255,35 @@ def test_request_ids_differ_across_forked_workers():
         os.waitpid(pid, 0)
     drawn.append(new_request_id())
     assert len(set(drawn)) == 3, drawn
+
+
+def test_answers_reach_the_server_as_one_piece_of_bytes(app):
+    """A list of one bytes object, which granian sends in one write (an iterator it pulls
+    through a channel between threads); Flask's own iterable is closed, as WSGI asks."""
+    from werkzeug.test import EnvironBuilder
+
+    closed = []
+    shortcut = app.wsgi_app.wsgi_app
+    flask_app = shortcut.flask_app
+
+    def tracking(environ, start_response):
+        body = flask_app(environ, start_response)
+        original = body.close
+        body.close = lambda: (closed.append(True), original())
+        return body
+
+    shortcut.flask_app = tracking
+
+    def call(**kw):
+        body = app.wsgi_app(EnvironBuilder(**kw).get_environ(),
+                            lambda status, headers, exc_info=None: None)
+        assert type(body) is list and len(body) == 1 and isinstance(body[0], bytes)
+        return orjson.loads(body[0])
+
+    assert call(method="POST", path="/v1/score", json=GOOD)["results"][0]["campaign_id"] \
+        == "svc-1"
+    assert call(method="GET", path="/healthz") == {"status": "alive"}
+    assert closed == [True]  # Flask answered /healthz; /v1/score took the shortcut
 
 
 def test_openapi_is_derived_from_the_schema(client):

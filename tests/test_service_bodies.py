@@ -1,60 +1,88 @@
-"""Request bodies as gunicorn hands them over: with a declared length, streamed (chunked),
-over the limit, and cut short. Raw HTTP on loopback, so nothing in between re-frames them."""
+"""Requests as `riskmodel serve` (granian) hands them to the app, and those granian answers
+itself: bodies with a declared length, streamed (chunked), over the limit and cut short; the
+size of a request head; requests framed two ways at once (smuggling). Raw HTTP on loopback,
+so nothing in between re-frames them; every response on the connection is read, so a
+request hidden in another's body would show up as a second answer.
+
+granian (hyper underneath) answers a request it cannot parse itself, with an empty body and
+``connection: close``: 400 for malformed framing or header lines, 431 for a head over the
+limit or more than 100 header fields, 414 for a URL over 65,534 bytes.
+"""
 
 import json
 import socket
 
 import pytest
-from conftest import gunicorn_server
+from conftest import running_server
+
+from service.server import MAX_HEAD_BYTES
 
 GOOD = {"campaign_id": "body-1", "marketplace": "US", "category": "home",
         "campaign_type": "lightning_deal", "duration_days": 1, "goal_alignment_score": 0.5,
         "mou_signed": False, "material_delay_days": 8, "resource_value_usd": 20000,
         "committed_ad_budget_usd": 3000, "attribution_enabled": False}
 LIMIT = 4000
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
 
 @pytest.fixture(scope="module")
 def port(trained, tmp_path_factory):
     root, _ = trained
-    with gunicorn_server(root, tmp_path_factory.mktemp("bodies"),
-                         RISKMODEL_MAX_BODY_BYTES=str(LIMIT),
-                         RISKMODEL_LOG_PREDICTIONS="false") as p:
+    with running_server(root, tmp_path_factory.mktemp("bodies"),
+                        RISKMODEL_MAX_BODY_BYTES=str(LIMIT),
+                        RISKMODEL_LOG_PREDICTIONS="false") as p:
         yield p
 
 
-def _exchange(port: int, head: bytes, body: bytes = b"", shut: bool = False) -> tuple[int, dict]:
-    """Send a raw request; the status and the JSON body of the answer."""
+def _responses(port: int, data: bytes, shut: bool = False) -> list[tuple[int, dict, bytes]]:
+    """Send raw bytes; every response that comes back until the server closes: status,
+    headers (lower-case names) and body."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(head + body)
+        s.sendall(data)
         if shut:  # the client sends no more
             s.shutdown(socket.SHUT_WR)
         raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
-    header, _, payload = raw.partition(b"\r\n\r\n")
-    status = int(header.split(b" ", 2)[1])
-    if b"transfer-encoding: chunked" in header.lower():
-        payload = _unchunk(payload)
-    return status, json.loads(payload) if payload else {}
-
-
-def _unchunk(data: bytes) -> bytes:
-    out = b""
-    while data:
-        size, _, rest = data.partition(b"\r\n")
-        n = int(size, 16)
-        if n == 0:
-            break
-        out, data = out + rest[:n], rest[n + 2:]
+        try:
+            while chunk := s.recv(65536):
+                raw += chunk
+        except ConnectionResetError:  # closed with our unread bytes still queued
+            pass
+    out = []
+    while raw:
+        head, _, raw = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        if headers.get("transfer-encoding") == "chunked":
+            body, raw = _unchunk(raw)
+        else:
+            n = int(headers.get("content-length", 0))
+            body, raw = raw[:n], raw[n:]
+        out.append((int(lines[0].split(" ", 2)[1]), headers, body))
     return out
 
 
-def _head(length: int | None) -> bytes:
-    framing = (f"Content-Length: {length}" if length is not None
-               else "Transfer-Encoding: chunked")
+def _exchange(port: int, head: bytes, body: bytes = b"", shut: bool = False) -> tuple[int, dict]:
+    """One request answered by the app: its status and JSON body."""
+    [(status, _, payload)] = _responses(port, head + body, shut)
+    return status, json.loads(payload) if payload else {}
+
+
+def _unchunk(data: bytes) -> tuple[bytes, bytes]:
+    out = b""
+    while True:
+        size, _, data = data.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            return out, data[2:]
+        out, data = out + data[:n], data[n + 2:]
+
+
+def _head(length: int | None, extra: str = "", close: bool = True) -> bytes:
+    framing = (f"Content-Length: {length}\r\n" if length is not None
+               else "Transfer-Encoding: chunked\r\n")
+    connection = "Connection: close\r\n" if close else ""
     return (f"POST /v1/score HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
-            f"\r\n{framing}\r\nConnection: close\r\n\r\n").encode()
+            f"\r\n{framing}{extra}{connection}\r\n").encode()
 
 
 def _chunked(body: bytes, size: int = 100) -> bytes:
@@ -90,7 +118,96 @@ def test_body_cut_short_is_400(port):
     assert f"after {len(body)} of the {len(body) + 50} bytes" in problem["detail"]
 
 
-def test_a_malformed_chunked_body_is_400(port):
-    status, problem = _exchange(port, _head(None), b"zz\r\n{}\r\n0\r\n\r\n")
-    assert status == 400
-    assert problem["type"] == "/problems/incomplete-body"
+def test_a_malformed_chunked_body_ends_where_it_breaks(port):
+    """granian does not tell the app that a chunked encoding broke: the body ends there
+    (here before any JSON: 400 invalid-json) and the connection is closed after the answer,
+    so what follows the break is never read as a request."""
+    answers = _responses(port, _head(None, close=False) + b"zz\r\n{}\r\n0\r\n\r\n" + HEALTHZ)
+    assert [status for status, _, _ in answers] == [400]
+    assert json.loads(answers[0][2])["type"] == "/problems/invalid-json"
+
+
+# --- the request head ---------------------------------------------------------------------
+
+def test_more_than_100_header_fields_are_431_from_granian(port):
+    fields = "".join(f"X-Field-{i}: v\r\n" for i in range(101))
+    [(status, headers, body)] = _responses(port, _head(2, fields) + b"{}")
+    assert (status, body, headers["connection"]) == (431, b"", "close")
+
+
+def test_a_head_far_over_the_limit_is_431_from_granian(port):
+    big = f"X-Big: {'a' * (4 * MAX_HEAD_BYTES)}\r\n"
+    [(status, _, body)] = _responses(port, _head(2, big) + b"{}")
+    assert (status, body) == (431, b"")
+
+
+def test_a_url_over_65534_bytes_is_414_from_granian(port):
+    [(status, _, body)] = _responses(
+        port, f"GET /healthz?{'a' * 66_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert (status, body) == (414, b"")
+
+
+def test_a_long_header_within_the_head_limit_is_served(port):
+    """gunicorn refused any one header line over 8,190 bytes; granian only bounds the head."""
+    long = f"X-Trace: {'t' * 16_000}\r\n"
+    [(status, _, body)] = _responses(
+        port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{long}Connection: close\r\n\r\n".encode())
+    assert status == 200 and json.loads(body) == {"status": "alive"}
+
+
+# --- smuggling: one request framed two ways -----------------------------------------------
+
+@pytest.mark.parametrize("declared", ["shorter", "longer"])
+def test_content_length_with_chunked_reads_chunked_and_closes(port, declared):
+    """Both framings at once: granian reads the body as chunked (RFC 9112 §6.3) and closes
+    the connection after the answer, so bytes after the chunked body are never a request."""
+    body = _chunked(json.dumps(GOOD).encode())
+    length = 5 if declared == "shorter" else len(body) + len(HEALTHZ)
+    data = (f"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    answers = _responses(port, data + body + HEALTHZ)
+    assert [status for status, _, _ in answers] == [200]
+    assert json.loads(answers[0][2])["results"][0]["campaign_id"] == "body-1"
+
+
+def test_two_equal_content_lengths_are_one(port):
+    """RFC 9110 §8.6 lets a recipient take repeated equal values as one (gunicorn refused)."""
+    body = json.dumps(GOOD).encode()
+    answers = _responses(port, _head(len(body), f"Content-Length: {len(body)}\r\n") + body)
+    assert [status for status, _, _ in answers] == [200]
+
+
+def test_two_different_content_lengths_are_400_from_granian(port):
+    body = json.dumps(GOOD).encode()
+    answers = _responses(port, _head(len(body), "Content-Length: 3\r\n") + body + HEALTHZ)
+    assert [(status, payload) for status, _, payload in answers] == [(400, b"")]
+
+
+@pytest.mark.parametrize("codings", [
+    "Transfer-Encoding: chunked, gzip\r\n",
+    "Transfer-Encoding: xchunked\r\n",
+    "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+], ids=["chunked-not-last", "unknown-coding", "two-headers"])
+def test_a_transfer_encoding_not_ending_in_chunked_is_400_from_granian(port, codings):
+    data = (f"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"{codings}\r\n").encode() + _chunked(json.dumps(GOOD).encode()) + HEALTHZ
+    assert [(status, payload) for status, _, payload in _responses(port, data)] == [(400, b"")]
+
+
+@pytest.mark.parametrize("line", [
+    "Transfer-Encoding : chunked", "Transfer-Encoding:\r\n chunked", "X-Nul: a\x00b",
+], ids=["space-before-colon", "folded", "nul-byte"])
+def test_malformed_header_lines_are_400_from_granian(port, line):
+    data = (f"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"{line}\r\nContent-Length: 2\r\n\r\n{{}}").encode() + HEALTHZ
+    assert [(status, payload) for status, _, payload in _responses(port, data)] == [(400, b"")]
+
+
+def test_a_refused_body_is_skipped_not_read_as_requests(port):
+    """A body refused unread (413 on its declared length) is skipped by its length: the
+    request inside it is never answered; the next request on the connection is."""
+    hidden = b"GET /no-such-page HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = hidden + b" " * (LIMIT + 100 - len(hidden))
+    answers = _responses(port, _head(len(body), close=False) + body + HEALTHZ)
+    assert [status for status, _, _ in answers] == [413, 200]
+    assert json.loads(answers[1][2]) == {"status": "alive"}

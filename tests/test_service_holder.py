@@ -1,4 +1,4 @@
-"""The hot swap under load, against a real gunicorn server on loopback.
+"""The hot swap under load, against a real server (`riskmodel serve`, granian) on loopback.
 
 A bounded loop of requests from several threads while CURRENT flips between two good
 versions and once to a corrupt one: no request may fail, and every answer must carry one of
@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import gunicorn_server
+from conftest import running_server
 
 from riskmodel import load_model
 
@@ -52,7 +52,7 @@ def server(two_versions, tmp_path):
     art = tmp_path / "art"
     shutil.copytree(root, art)
     _write_current(art, a)
-    with gunicorn_server(art, tmp_path, RISKMODEL_RELOAD_INTERVAL="0.05") as port:
+    with running_server(art, tmp_path, RISKMODEL_RELOAD_INTERVAL="0.05") as port:
         yield port, art, a, b, bad
 
 

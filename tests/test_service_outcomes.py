@@ -102,3 +102,34 @@ def test_invalid_outcomes_are_422(keyed, body, column):
     r = keyed.test_client().post("/v1/outcomes", json=body, headers=_auth())
     assert r.status_code == 422
     assert column in [e["column"] for e in r.get_json()["errors"]]
+
+
+def test_requests_on_several_threads_open_one_store(trained, tmp_path, monkeypatch):
+    """granian runs a worker's requests on several threads: the first ones at once must not
+    each open (and migrate) a store of their own."""
+    import threading
+    import time
+
+    import service.app
+
+    opened = []
+
+    class SlowStore:
+        def __init__(self, url):
+            opened.append(url)
+            time.sleep(0.2)  # a database that takes a moment to connect
+
+        def migrate(self):
+            return []
+
+    monkeypatch.setattr(service.app, "Store", SlowStore)
+    root, _ = trained
+    app = create_app({"artifacts": str(root), "data_dir": str(tmp_path)})
+    store = app.extensions["riskmodel.store"]
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(store())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(opened) == 1 and len(got) == 4 and len({id(s) for s in got}) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.wrappers import Request
 
 from riskmodel import SCHEMA, FieldError, ParameterError, SchemaError
 from service.auth import check_key
@@ -20,7 +21,8 @@ _KNOWN = frozenset(SCHEMA.names)
 
 def _top_k(environ: dict, settings, scorer) -> int:
     """``?top_k=``, else the configured default, checked against the model's factors."""
-    raw = request.args.get("top_k") if environ.get("QUERY_STRING") else None
+    raw = Request(environ, populate_request=False, shallow=True).args.get("top_k") \
+        if environ.get("QUERY_STRING") else None
     try:
         return scorer.check_top_k(settings.default_top_k if raw is None else raw)
     except ParameterError as e:
@@ -41,16 +43,22 @@ def _unknown_fields(campaigns: list) -> list[FieldError]:
 
 @bp.post("/v1/score")
 def score() -> Response:
-    """Validate, score and explain; answer in the order given.
+    """Validate, score and explain; answer in the order given. In service this route is
+    answered by :class:`service.shortcut.ScoreShortcut`, past Flask's per-request work;
+    both call :func:`score_json`."""
+    return Response(score_json(request.environ, current_app.extensions),
+                    mimetype="application/json")
 
-    The request and the app are looked up once each (every ``request.x`` is a
-    context-local lookup, measurable at this endpoint's rate) and passed down.
+
+def score_json(environ: dict, extensions: dict) -> bytes:
+    """The answer to ``POST /v1/score`` as JSON bytes; a :class:`Problem` for anything else.
+
+    Takes the WSGI environ and the app's extensions rather than Flask's request and app
+    (every ``request.x`` is a context-local lookup, measurable at this endpoint's rate).
     """
-    extensions = current_app.extensions
-    environ = request.environ
     settings = extensions["riskmodel.settings"]
     if settings.scoring_requires_key:
-        check_key()
+        check_key(environ, extensions["riskmodel.api_keys"])
     body, text = json_body(environ, settings.max_body_bytes)
     campaigns, pointer = items(body, "campaigns", "campaign", settings.max_campaigns)
     holder = extensions["riskmodel.holder"]
@@ -90,5 +98,4 @@ def score() -> Response:
                       "failure_risk": r.failure_risk, "risk_band": r.risk_band,
                       "inputs": c, "source": "api", "request_id": request_id}
                      for r, c in zip(results, plans, strict=True)])
-    return Response(dumps({"request_id": request_id, "model_version": version,
-                           "results": results}), mimetype="application/json")
+    return dumps({"request_id": request_id, "model_version": version, "results": results})

@@ -1,4 +1,5 @@
-"""gunicorn settings for `riskmodel serve`, from RISKMODEL_* (see riskmodel.config)."""
+"""gunicorn as `riskmodel serve` ran it until it moved to granian (service/server.py): the
+baseline of benchmarks/bench_service.py. Settings from RISKMODEL_* (see riskmodel.config)."""
 
 import gc
 import os

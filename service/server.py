@@ -1,0 +1,223 @@
+"""`riskmodel serve`: the Flask app on granian's WSGI interface, configured from settings.
+
+granian (a Rust HTTP server) reads and parses every request head in Rust, so a client that
+sends slowly holds a connection, not a worker: the sync workers we used before (gunicorn)
+stalled behind two such clients. Its main process binds the port, starts ``workers``
+processes (forked) and starts a new one when one dies; each worker serves requests on a
+pool of threads. On SIGTERM or SIGINT it stops accepting, lets requests in progress finish
+(up to ``graceful_timeout`` seconds, then kills the worker) and exits.
+
+What gunicorn's hooks did is done here: :func:`load_worker_app` runs in every worker as
+it starts (the app, with its model loaded and warmed up; the garbage collector tuned; the
+Prometheus bookkeeping of dead workers), and at a worker's exit the prediction log is
+flushed. See docs/service.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import multiprocessing.util
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+from typing import Any
+
+from riskmodel import Settings
+
+log = logging.getLogger("riskmodel.service")
+
+# A request head (request line and headers) larger than this is refused by granian with a
+# 431; more than 100 header fields also (hyper's fixed limit, as gunicorn's was 100).
+MAX_HEAD_BYTES = 64 * 1024
+# Python threads per worker, started on demand. A request whose body arrives slowly holds
+# one while it waits (without the GIL), so there are more than slow clients are likely to
+# be; requests that compute still run one at a time per worker, under the GIL.
+THREADS = 64
+# seconds a stopping worker has to finish the requests in progress before it is killed
+GRACEFUL_TIMEOUT = 10
+
+
+class AddressInUse(OSError):
+    """Another server listens on the address ``riskmodel serve`` was to bind."""
+
+
+def split_bind(bind: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8000`` for IPv6) as ``(host, port)``; ValueError if not."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]]*):(\d{1,5})", bind)
+    if not m:
+        raise ValueError(f"RISKMODEL_BIND must be host:port (or [ipv6]:port); got {bind!r}")
+    host, port = (m[1], m[2]) if m[1] is not None else (m[3] or "127.0.0.1", m[4])
+    if not 0 < int(port) < 65536:
+        raise ValueError(f"RISKMODEL_BIND has port {port}; it must be 1-65535")
+    return host, int(port)
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise :class:`AddressInUse` if something listens on ``host:port`` already.
+
+    granian's workers bind with SO_REUSEPORT, so a second server on a port in use would
+    quietly share it (each taking some of the connections) instead of failing as gunicorn
+    did; a plain bind fails while anything listens there.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise AddressInUse(e.errno, f"cannot listen on {host}:{port}: {e.strerror}") \
+                from None
+
+
+def options(s: Settings) -> dict[str, Any]:
+    """granian's options (``granian.Granian`` keyword arguments) for the settings ``s``;
+    ValueError for a setting granian cannot take."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    host, port = split_bind(s.bind)
+    try:
+        level = LogLevels(s.log_level.lower())
+    except ValueError:
+        raise ValueError(f"RISKMODEL_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, "
+                         f"CRITICAL; got {s.log_level!r}") from None
+    return {
+        "address": host, "port": port,
+        "interface": Interfaces.WSGI,
+        "workers": s.workers,
+        # HTTP/1.1 only, as before: no cleartext HTTP/2 upgrade paths to reason about
+        "http": HTTPModes.http1, "websockets": False,
+        "http1_settings": HTTP1Settings(
+            # a client must send its whole request head within the timeout (slow clients
+            # are held by granian, not by a worker); idle keep-alive connections likewise
+            header_read_timeout=s.timeout * 1000,
+            keep_alive=True,
+            max_buffer_size=MAX_HEAD_BYTES,
+        ),
+        "blocking_threads": THREADS,
+        "respawn_failed_workers": True,
+        "workers_kill_timeout": GRACEFUL_TIMEOUT,
+        "log_level": level,
+        "log_dictconfig": _LOGGING,
+        "log_access": False,  # the app logs every request as JSON, with its request id
+    }
+
+
+# granian's own messages as JSON lines on stderr, like the app's
+_LOGGING = {
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "handlers": {"console": {"formatter": "json", "class": "logging.StreamHandler",
+                             "stream": "ext://sys.stderr"}},
+    "loggers": {"_granian": {"handlers": ["console"], "propagate": False},
+                "granian.access": {"handlers": ["console"], "propagate": False}},
+}
+
+
+def serve(s: Settings, target: str = "service:create_app", factory: bool = True) -> None:
+    """Serve ``target`` (``module:attribute``, an app or, with ``factory``, a function
+    returning one) with the settings ``s`` until SIGTERM or SIGINT.
+
+    Prometheus needs a directory for the workers' metric files: without
+    ``PROMETHEUS_MULTIPROC_DIR`` a fresh one is made for this run and removed at exit.
+    """
+    from granian import Granian
+
+    check_address(*split_bind(s.bind))
+    made = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if "prometheus_client.values" in sys.modules:  # it chose per-process values already
+            raise RuntimeError("prometheus_client was imported before serve() could set "
+                               "PROMETHEUS_MULTIPROC_DIR: the workers' metrics would not add up")
+        made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix="riskmodel-metrics-")
+    try:
+        _preload(target)
+        server = Granian(target, factory=factory, **options(s))
+        server.serve(target_loader=load_worker_app if factory else load_worker_object)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _preload(target: str) -> None:
+    """Import the app's code once in the main process, so that forked workers start with
+    the libraries (Flask, numpy, scikit-learn...) already loaded; each worker still builds
+    its own app. Measured: launch to first ready answer, see docs/service.md."""
+    _resolve(target)
+
+
+def load_worker_app(target: str):
+    """granian's loader, run in each worker as it starts: the app from the factory
+    ``target`` (for ours: settings, model loaded, verified and warmed up), then the
+    worker's set-up."""
+    return _start_worker(_resolve(target)())
+
+
+def load_worker_object(target: str):
+    """As :func:`load_worker_app`, for a ``target`` that is the app itself."""
+    return _start_worker(_resolve(target))
+
+
+def _resolve(target: str):
+    module, _, name = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in (name or "app").split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _start_worker(app):
+    _forget_dead_workers()
+    # granian's workers are multiprocessing processes, which leave by os._exit: atexit
+    # handlers (the prediction log's flush among them) would not run. multiprocessing
+    # runs its own exit finalizers first.
+    multiprocessing.util.Finalize(None, _stop_worker, args=(app,), exitpriority=10)
+    # Everything loaded so far (libraries, the model) is moved out of the garbage
+    # collector's sight, so a full collection scans only what requests create instead of
+    # pausing for the whole heap; and the youngest generation is collected every 50,000
+    # allocations instead of 700 (a request makes a few thousand objects, nearly all
+    # freed by reference counting). Measured with benchmarks/bench_service.py.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 50)
+    return app
+
+
+def _stop_worker(app) -> None:
+    """At a worker's exit: store what the prediction log still holds; this worker's
+    live gauges stop counting."""
+    predlog = getattr(app, "extensions", {}).get("riskmodel.predlog")
+    if predlog is not None:
+        predlog.flush()
+    _mark_dead(os.getpid())
+
+
+def _forget_dead_workers() -> None:
+    """A worker starting (a respawn follows a death) drops the live gauges of workers of
+    this run whose process is gone, as gunicorn's child_exit hook did: granian has no hook
+    in the main process when a worker dies."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path or not os.path.isdir(path):
+        return
+    pids = {int(m[1]) for name in os.listdir(path)
+            if (m := re.fullmatch(r"gauge_live\w*?_(\d+)\.db", name))}
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _mark_dead(pid)
+        except PermissionError:  # alive, another user's
+            pass
+
+
+def _mark_dead(pid: int) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

@@ -1,0 +1,281 @@
+"""`riskmodel serve` on granian: its settings, and what its process lifecycle must keep true
+(workers set up and replaced, a graceful stop, the metrics directory, slow clients)."""
+
+import gc
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import start_server, stop_server, wait_ready
+
+from riskmodel import Store, settings
+from service import server
+
+GOOD = {"campaign_id": "srv-1", "marketplace": "US", "category": "home",
+        "campaign_type": "lightning_deal", "duration_days": 1, "goal_alignment_score": 0.5,
+        "material_delay_days": 8, "resource_value_usd": 20000, "committed_ad_budget_usd": 3000}
+BODY = json.dumps(GOOD).encode()
+
+
+def _score(port: int, timeout: float = 10) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/score", BODY,
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        assert r.status == 200
+        return json.loads(r.read())
+
+
+def _workers(pid: int) -> set[int]:
+    """The child processes of ``pid`` (Linux /proc)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return out
+
+
+# --- settings -----------------------------------------------------------------------------
+
+def test_settings_map_to_granians_options():
+    s = settings({"RISKMODEL_BIND": "0.0.0.0:9001", "RISKMODEL_WORKERS": "3",
+                  "RISKMODEL_TIMEOUT": "7", "RISKMODEL_LOG_LEVEL": "WARNING"})
+    opts = server.options(s)
+    assert (opts["address"], opts["port"], opts["workers"]) == ("0.0.0.0", 9001, 3)
+    assert str(opts["interface"]) == "wsgi" and str(opts["http"]) == "1"
+    assert opts["http1_settings"].header_read_timeout == 7000  # milliseconds
+    assert opts["http1_settings"].max_buffer_size == server.MAX_HEAD_BYTES
+    assert opts["respawn_failed_workers"] is True
+    assert opts["workers_kill_timeout"] == server.GRACEFUL_TIMEOUT
+    assert opts["log_level"].value == "warning"
+
+
+@pytest.mark.parametrize("bind,expected", [
+    ("127.0.0.1:8000", ("127.0.0.1", 8000)), ("[::1]:8080", ("::1", 8080)),
+    ("localhost:1", ("localhost", 1)),
+], ids=["ipv4", "ipv6", "name"])
+def test_bind_is_host_and_port(bind, expected):
+    assert server.split_bind(bind) == expected
+
+
+@pytest.mark.parametrize("bind", ["8000", "host:port", "127.0.0.1:70000", "unix:/tmp/s"],
+                         ids=["no-host", "no-port", "port-too-big", "unix-socket"])
+def test_a_bad_bind_is_one_clear_error(runner, bind):
+    from commands.main import main
+
+    result = runner.invoke(main, ["serve", "--bind", bind])
+    assert result.exit_code == 2
+    assert "host:port" in result.output or "1-65535" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_log_level_is_one_clear_error(runner, monkeypatch):
+    from commands.main import main
+
+    monkeypatch.setenv("RISKMODEL_LOG_LEVEL", "chatty")
+    result = runner.invoke(main, ["serve", "--bind", "127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert "RISKMODEL_LOG_LEVEL must be one of" in result.output and "'chatty'" in result.output
+
+
+def test_a_port_in_use_is_one_clear_error(tmp_path):
+    """granian's workers share a port (SO_REUSEPORT): without a check, a second server on
+    a port in use would take some of its connections instead of failing."""
+    with socket.socket() as other:  # another server of the same kind, listening
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+        proc = subprocess.Popen([sys.executable, "-m", "commands", "serve", "--bind",
+                                 f"127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            stop_server(proc)  # if it did start after all
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
+
+
+def test_a_worker_is_set_up_and_flushes_its_log_at_exit(monkeypatch):
+    """What runs in each worker as it starts: the garbage collector tuned, and an exit
+    finalizer (granian's workers leave by os._exit, skipping atexit) that flushes the log."""
+    finalizers = []
+    monkeypatch.setattr(server.multiprocessing.util, "Finalize",
+                        lambda obj, fn, args=(), exitpriority=None: finalizers.append(
+                            (fn, args, exitpriority)))
+
+    class Log:
+        flushed = 0
+
+        def flush(self):
+            self.flushed += 1
+
+    class App:
+        extensions = {"riskmodel.predlog": Log()}
+
+    threshold = gc.get_threshold()
+    try:
+        app = server._start_worker(App())
+        assert gc.get_threshold() == (50_000, 20, 50) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    [(fn, args, priority)] = finalizers
+    assert priority is not None  # run by multiprocessing at the worker's exit
+    fn(*args)
+    assert app.extensions["riskmodel.predlog"].flushed == 1
+
+
+def test_a_starting_worker_drops_the_live_gauges_of_dead_workers(tmp_path, monkeypatch):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (f"gauge_liveall_{dead.pid}.db", f"gauge_liveall_{os.getpid()}.db",
+                 f"counter_{dead.pid}.db"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    server._forget_dead_workers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"counter_{dead.pid}.db", f"gauge_liveall_{os.getpid()}.db"])  # counts stay
+
+
+# --- the running server -------------------------------------------------------------------
+
+def test_the_metrics_directory_is_made_per_run_and_removed_at_exit(trained, tmp_path):
+    root, _ = trained
+    proc, port = start_server(root, {"TMPDIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": None})
+    try:
+        wait_ready(proc, port)
+        _score(port)
+        [made] = list(tmp_path.glob("riskmodel-metrics-*"))
+        assert any(made.glob("*.db"))
+    finally:
+        stop_server(proc)
+    assert proc.returncode == 0
+    assert list(tmp_path.glob("riskmodel-metrics-*")) == []
+
+
+def test_sigterm_finishes_the_request_in_progress_and_flushes_the_log(trained, tmp_path):
+    """A request whose body is still arriving when SIGTERM comes is answered; what the
+    prediction log holds is stored before the worker exits."""
+    root, _ = trained
+    data = tmp_path / "var"
+    proc, port = start_server(root, {"RISKMODEL_DATA_DIR": str(data),
+                                     "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    try:
+        wait_ready(proc, port)
+        body = json.dumps(dict(GOOD, campaign_id="in-flight")).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+            s.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                      b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10])
+            time.sleep(0.5)  # the request is in the app, waiting for its body
+            os.kill(proc.pid, signal.SIGTERM)  # the main process, as `kill` does
+            time.sleep(0.5)
+            s.sendall(body[10:])
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert b'"campaign_id":"in-flight"' in answer
+        proc.wait(timeout=30)
+    finally:
+        stop_server(proc)
+    assert proc.returncode == 0
+    store = Store(f"sqlite:///{data / 'riskmodel.sqlite3'}")
+    try:
+        store.migrate()  # the tables, even if the server never wrote
+        logged = store.predictions_for("in-flight")
+        assert len(logged) == 1, "the request answered during the stop was not logged"
+        assert logged[0]["source"] == "api"
+    finally:
+        store.dispose()
+
+
+def test_a_killed_worker_is_replaced_and_its_gauges_dropped(trained, tmp_path):
+    root, _ = trained
+    proc, port = start_server(root, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    try:
+        wait_ready(proc, port)
+        before = _workers(proc.pid)
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = _workers(proc.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"no worker replaced {victim}: workers now {_workers(proc.pid)}")
+        wait_ready(proc, port)
+        for _ in range(10):
+            _score(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        loaded = [line for line in text.splitlines()
+                  if line.startswith("riskmodel_model_loaded{")]
+        assert loaded and not [line for line in loaded if f'pid="{victim}"' in line]
+    finally:
+        stop_server(proc)
+
+
+def _slow(port: int, body: bool, until: float, opened: list) -> None:
+    """A client that sends its request a byte a second: the head, or (head whole) the body."""
+    head = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(BODY))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        opened.append(s)
+        if body:
+            s.sendall(head)
+        for byte in BODY if body else head:
+            if time.monotonic() >= until:
+                return
+            s.send(bytes([byte]))
+            time.sleep(1.0)
+
+
+def test_slow_clients_do_not_hold_up_the_others(trained, tmp_path):
+    """16 connections sending a byte a second (8 their head, 8 their body) while ordinary
+    requests come: every one is answered, each well within a second. Sync workers (before
+    granian) stalled behind the slow clients for tens of seconds."""
+    root, _ = trained
+    proc, port = start_server(root, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+                                     "RISKMODEL_LOG_PREDICTIONS": "false"})
+    try:
+        wait_ready(proc, port)
+        until = time.monotonic() + 8
+        opened: list = []
+        slow = [threading.Thread(target=_slow, args=(port, i % 2 == 1, until, opened),
+                                 daemon=True) for i in range(16)]
+        for t in slow:
+            t.start()
+        time.sleep(1.5)  # every slow client connected and under way
+        assert len(opened) == 16
+        times = []
+        while time.monotonic() < until - 1:
+            started = time.perf_counter()
+            try:
+                result = _score(port, timeout=30)
+            except OSError as e:
+                pytest.fail(f"an ordinary request failed beside slow clients: {e!r}")
+            times.append(time.perf_counter() - started)
+            assert result["results"][0]["campaign_id"] == "srv-1"
+            time.sleep(0.2)
+        for t in slow:
+            t.join(timeout=10)
+        assert len(times) >= 10
+        assert max(times) < 1.0, f"slowest ordinary request {max(times):.2f} s"
+    finally:
+        stop_server(proc)
