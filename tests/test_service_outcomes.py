@@ -1,8 +1,12 @@
+from datetime import date, timedelta
+
 import pytest
 
 from service import create_app
 
 KEY = "k-123456789"
+# campaigns scored now complete later: a plan counts only if logged before completion
+LATER = (date.today() + timedelta(days=30)).isoformat()
 PLAN = {"campaign_id": "o-1", "marketplace": "US", "campaign_type": "lightning_deal",
         "goal_alignment_score": 0.5, "material_delay_days": 6, "resource_value_usd": 20000,
         "committed_ad_budget_usd": 3000}
@@ -57,7 +61,7 @@ def test_score_then_outcome_idempotent_and_conflict(keyed):
     assert c.post("/v1/score", json=PLAN).status_code == 200
     keyed.extensions["riskmodel.predlog"].flush()
     outcome = {"campaign_id": "o-1", "failed": True, "failure_reason": "material_delay",
-               "completed_on": "2026-11-01"}
+               "completed_on": LATER}
     first = c.post("/v1/outcomes", json=outcome, headers=_auth())
     again = c.post("/v1/outcomes", json=outcome, headers=_auth("other-key"))
     assert first.status_code == again.status_code == 200
