@@ -315,7 +315,8 @@ class Store:
     Parameters
     ----------
     url : str
-        SQLAlchemy URL. A SQLite file path is made absolute once, here.
+        SQLAlchemy URL. A SQLite file path is made absolute once, here (``url`` and
+        ``path`` hold the absolute form).
     create : bool
         Create the store when it does not exist (its SQLite file, its tables). Readers pass
         ``False``: a missing file, or a database without the store's tables, raises
@@ -346,6 +347,8 @@ class Store:
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
                 self.path = Path(os.path.abspath(database))
+                self.url = parsed.set(database=str(self.path)).render_as_string(
+                    hide_password=False)
                 self._ensure_file(create)
                 self.file_id = file_id or _file_id(self.path)
                 # connections open the file that exists and never create one: a store

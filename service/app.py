@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from flask import Flask
 
-from riskmodel import FACTORS, Store, api_keys, database_url, settings
+from riskmodel import FACTORS, ConfigError, api_keys, database_url, settings
 from service import problems
 from service.holder import ModelHolder
 from service.logs import configure
@@ -16,18 +15,8 @@ from service.metrics import Metrics
 from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
-from service.problems import Problem
+from service.store import StoreHolder
 from service.views import health, meta, model, outcomes, score
-
-
-class _LazyStore:
-    """The prediction log's view of the store: opened on the first write."""
-
-    def __init__(self, get: Callable[[], Store]) -> None:
-        self._get = get
-
-    def log_predictions(self, rows: Iterable[Mapping]) -> int:
-        return self._get().log_predictions(rows)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -49,23 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         metrics.model_loaded(version, holder_state["version"])
         holder_state["version"] = version
 
-    store_state: dict = {"store": None}
-
-    def store() -> Store:
-        """The store, migrated on first use; a 503 problem while it cannot be reached."""
-        if store_state["store"] is None:
-            try:
-                candidate = Store(database_url(conf))
-                candidate.migrate()
-            except Exception as e:  # unreachable database: scoring goes on without it
-                log.error("store unavailable", extra={"reason": str(e)})
-                raise Problem(503, "store-unavailable", "Store unavailable",
-                              "the outcome store cannot be reached; retry later") from None
-            store_state["store"] = candidate
-        return store_state["store"]
-
-    predlog = PredictionLog(_LazyStore(store), on_failure=lambda n:
-                            metrics.prediction_log_failures.inc(n)) \
+    store = StoreHolder(database_url(conf), _file_id(conf.store_file_id))
+    predlog = PredictionLog(store, on_failure=metrics.prediction_log_failures.inc,
+                            on_drop=metrics.prediction_log_dropped.inc) \
         if conf.log_predictions else None
     holder = ModelHolder(conf.artifacts, conf.reload_interval,
                          on_refused=lambda v, r: metrics.reload_failures.inc(),
@@ -84,3 +59,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Flask's way to add WSGI middleware; mypy forbids assigning to a method
     app.wsgi_app = Observed(app.wsgi_app, metrics, log)  # type: ignore[method-assign]
     return app
+
+
+def _file_id(value: str) -> tuple[int, int] | None:
+    """``RISKMODEL_STORE_FILE_ID`` (``device:inode``, set by ``riskmodel serve``)."""
+    if not value:
+        return None
+    device, _, inode = value.partition(":")
+    try:
+        return int(device), int(inode)
+    except ValueError:
+        raise ConfigError(f"RISKMODEL_STORE_FILE_ID must be device:inode; got {value!r}") \
+            from None

@@ -144,6 +144,21 @@ def gunicorn_server(artifacts, tmp_path, **env_extra: str):
         proc.wait(timeout=30)
 
 
+@pytest.fixture
+def service_log():
+    """The records the service logs while the test runs (its logger does not propagate,
+    so caplog does not see them)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("riskmodel.service")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
 @contextlib.contextmanager
 def read_only(path):
     """``path`` made unwritable for this process while the block runs: immutable
