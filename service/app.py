@@ -42,6 +42,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     predlog = PredictionLog(store, on_failure=metrics.prediction_log_failures.inc,
                             on_drop=metrics.prediction_log_dropped.inc) \
         if conf.log_predictions else None
+    keys = api_keys(conf)
+    if not keys:
+        log.warning("RISKMODEL_API_KEYS is empty: POST /v1/outcomes and every other write "
+                    "endpoint refuse all requests (401) until keys are set")
     holder = ModelHolder(conf.artifacts, conf.reload_interval,
                          on_refused=lambda v, r: metrics.reload_failures.inc(),
                          on_loaded=loaded)
@@ -50,7 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.metrics": metrics,
         "riskmodel.openapi": build_openapi(conf.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
-        "riskmodel.api_keys": api_keys(conf),
+        "riskmodel.api_keys": keys,
     })
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp):
         app.register_blueprint(bp)

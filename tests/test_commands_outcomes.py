@@ -63,3 +63,24 @@ def test_score_shows_the_store_it_logs_to(runner, trained, plans_csv, tmp_path, 
                                "--out", "o.csv", "--log-predictions"])
     assert res.exit_code == 0, res.output
     assert f"store: {tmp_path / 'var' / 'riskmodel.sqlite3'}" in res.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", ""], "--model"),
+    (["--model", " "], "--model"),
+], ids=["empty", "blank"])
+def test_score_refuses_an_empty_model_version(runner, trained, plans_csv, tmp_path, args,
+                                              message):
+    root, _ = trained
+    res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(plans_csv),
+                               "--out", str(tmp_path / "o.csv"), *args])
+    assert res.exit_code == 2 and message in res.output and "CURRENT" in res.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_score_says_a_folder_is_a_folder(runner, trained, tmp_path):
+    root, _ = trained
+    res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(tmp_path),
+                               "--out", str(tmp_path / "o.csv")])
+    assert res.exit_code == 2 and "is a folder" in res.output
+    assert "does not exist" not in res.output

@@ -98,6 +98,16 @@ def test_a_read_only_store_is_503_and_the_prediction_log_holds_its_rows(served):
     assert _post(c, "s-2").status_code == 200
 
 
+def test_an_empty_key_list_is_announced_at_start_up(trained, tmp_path, service_log):
+    root, _ = trained
+    create_app({"artifacts": str(root), "data_dir": str(tmp_path), "api_keys": ""})
+    warned = [r for r in service_log if "RISKMODEL_API_KEYS is empty" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    service_log.clear()
+    create_app({"artifacts": str(root), "data_dir": str(tmp_path), "api_keys": KEY})
+    assert not [r for r in service_log if "RISKMODEL_API_KEYS" in r.getMessage()]
+
+
 def _request(port, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data,
