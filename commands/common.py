@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,11 +14,14 @@ from riskmodel import ConfigError, Settings, __version__, settings
 
 
 def environment() -> Settings:
-    """``RISKMODEL_*`` from the environment; a bad value is one clear error (exit 1)."""
+    """``RISKMODEL_*`` from the environment; a bad value is one clear error (exit 1). The
+    data directory (default ``var``) is made absolute here, against the folder the
+    command runs in, and :func:`open_store` shows the store it names."""
     try:
-        return settings(os.environ)
+        s = settings(os.environ)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
+    return replace(s, data_dir=os.path.abspath(s.data_dir))
 
 
 def artifacts_root(given: Path | None) -> Path:
@@ -35,15 +39,25 @@ def fail(e: Exception) -> click.ClickException:
     return click.ClickException(str(e))
 
 
-def open_store():
-    """The store named by the environment, migrated; one clear error if it cannot open."""
-    from riskmodel import Store, database_url
+def open_store(create: bool = True):
+    """The store named by the environment, migrated; one clear error if it cannot open.
 
+    Says which store on stderr. Commands that only read pass ``create=False``: a store
+    that does not exist is then an error naming where it was looked for, never a new empty
+    one.
+    """
+    from riskmodel import Store, StoreMissing, database_url
+
+    conf = environment()
     try:
-        store = Store(database_url(environment()))
+        store = Store(database_url(conf), create=create)
+        click.echo(f"store: {store.location}", err=True)
         store.migrate()
-    except click.ClickException:
-        raise
+    except StoreMissing as e:
+        where = "RISKMODEL_DATABASE_URL" if conf.database_url else \
+            f"RISKMODEL_DATA_DIR (now {os.environ.get('RISKMODEL_DATA_DIR') or 'var'!r}, " \
+            f"relative to {os.getcwd()})"
+        raise click.ClickException(f"{e}; set {where} to where the store is") from None
     except Exception as e:  # noqa: BLE001  an unreachable or unusable database
         raise click.ClickException(f"the store cannot be opened: {e}") from None
     return store

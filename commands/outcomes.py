@@ -61,8 +61,9 @@ def outcomes_import(path: Path, correction: bool) -> None:
 
 @outcomes.command("check")
 def outcomes_check() -> None:
-    """Check the store's integrity."""
-    store = open_store()
+    """Check the store's integrity (a store that does not exist is an error, never
+    created)."""
+    store = open_store(create=False)
     try:
         problems = store.integrity_check()
         n = store.outcome_count()

@@ -50,6 +50,12 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     from batch import is_workbook, score_file, summary_lines
     from riskmodel import load_model
 
+    if version is not None and not version.strip():
+        raise click.BadParameter("is empty; name a model version, or leave --model out to "
+                                 "use CURRENT", param_hint="--model")
+    if src != "-" and Path(src).is_dir():
+        raise click.BadParameter(f"{src} is a folder; expected a .csv or .parquet file, or - "
+                                 f"for standard input", param_hint="--in")
     if report and dst == "-":
         raise click.UsageError("--report is built from the scored rows: give --out a file")
     store = open_store() if log_predictions else None

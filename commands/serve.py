@@ -31,6 +31,7 @@ def serve(dev: bool, bind: str | None, workers: int | None) -> None:
         options(settings)  # every setting granian takes, checked before anything starts
     except ValueError as e:
         raise click.ClickException(str(e)) from None
+    _pin_store(settings)
     if dev:
         from service import create_app
 
@@ -40,3 +41,37 @@ def serve(dev: bool, bind: str | None, workers: int | None) -> None:
         run(settings)
     except AddressInUse as e:
         raise click.ClickException(f"{e.strerror} (is another server running there?)") from None
+
+
+def _pin_store(settings) -> None:
+    """Open (create, migrate) the SQLite store once, before any worker starts, show where
+    it is, and pass its absolute location and file identity to the workers: each refuses
+    any other file, one restarted after the data folder vanished too. A store that cannot
+    be opened is a warning: scoring works without it."""
+    import os
+
+    from riskmodel import Store, database_url
+
+    try:
+        store = Store(database_url(settings))
+    except Exception as e:  # noqa: BLE001  outcomes will answer 503 until it can be opened
+        click.echo(f"warning: the store cannot be opened ({e}); scoring works, outcome "
+                   f"posts answer 503 store-unavailable", err=True)
+        return
+    try:
+        click.echo(f"store: {store.location}", err=True)
+        if store.path is None:  # a database server: the workers open it when needed
+            return
+        try:
+            store.migrate()
+        except Exception as e:  # noqa: BLE001
+            click.echo(f"warning: the store cannot be migrated ({e}); outcome posts answer "
+                       f"503 store-unavailable until it can", err=True)
+        if settings.database_url:
+            os.environ["RISKMODEL_DATABASE_URL"] = store.url  # its path made absolute
+        else:
+            os.environ["RISKMODEL_DATA_DIR"] = settings.data_dir  # absolute: environment()
+        if store.file_id is not None:
+            os.environ["RISKMODEL_STORE_FILE_ID"] = "{}:{}".format(*store.file_id)
+    finally:
+        store.dispose()

@@ -106,7 +106,7 @@ def retrain(base: Path | None, artifacts: Path | None, min_new: int, auc_margin:
     from training.retrain import GatePolicy
     from training.retrain import retrain as run
 
-    store = open_store()
+    store = open_store(create=False)
     try:
         report = run(store, artifacts_root(artifacts), base=base,
                      policy=GatePolicy(min_new, auc_margin, 0.0, holdout_share),

@@ -35,7 +35,8 @@ _EXPORTS = {
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
     "Scorer": "scoring", "load_model": "scoring",
-    "OutcomeConflict": "store", "Store": "store", "UnknownCampaign": "store",
+    "OutcomeConflict": "store", "Store": "store", "StoreMissing": "store",
+    "StoreUnavailable": "store", "UnknownCampaign": "store",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
     "read_table": "validation", "validate_campaigns": "validation",
     "validate_record": "validation",
@@ -97,7 +98,13 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.registry import Registry
     from riskmodel.scoring import Scorer, load_model
-    from riskmodel.store import OutcomeConflict, Store, UnknownCampaign
+    from riskmodel.store import (
+        OutcomeConflict,
+        Store,
+        StoreMissing,
+        StoreUnavailable,
+        UnknownCampaign,
+    )
     from riskmodel.validation import (
         Validated,
         missing_columns,

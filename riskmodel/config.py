@@ -35,6 +35,9 @@ class Settings:
     log_level: str = "INFO"
     data_dir: str = "var"  # where the default SQLite store lives
     database_url: str = ""  # SQLAlchemy URL; empty: sqlite:///<data_dir>/riskmodel.sqlite3
+    # set by `riskmodel serve`, not by hand: "device:inode" of the SQLite store file it
+    # started with, so every worker (one restarted later too) refuses any other file
+    store_file_id: str = ""
     api_keys: str = ""  # comma-separated keys for outcomes and model administration
     scoring_requires_key: bool = False  # also require a key for POST /v1/score
     log_predictions: bool = True  # store every campaign the service scores

@@ -4,16 +4,26 @@ SQLAlchemy Core over SQLite by default (one file, WAL, synchronous=FULL, busy ti
 PostgreSQL when ``RISKMODEL_DATABASE_URL`` names one (the shared store of several service
 replicas). The schema is created and upgraded by :meth:`Store.migrate` from the numbered
 migrations below, recorded in ``schema_migrations`` — never by hand.
+
+A SQLite store is one file, known by its identity (device and inode) from the moment it is
+opened: a file deleted, moved away or replaced under a running process is noticed before
+each write (one ``stat``), and the write is refused with :class:`StoreUnavailable` instead of
+going into a file nobody will read again; connections never create the file behind the
+store's back (``mode=rw``). A store that does not exist is created only when asked
+(``create=True``); readers pass ``create=False`` and get :class:`StoreMissing`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pandas as pd
@@ -29,15 +39,19 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    case,
     create_engine,
     event,
+    extract,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from riskmodel.contract import FAILURE_REASONS, SCHEMA
 from riskmodel.errors import RiskModelError
@@ -63,9 +77,16 @@ outcomes = Table(
     Column("failed", Boolean, nullable=False),
     Column("failure_reason", String(32)),
     Column("completed_on", Date),
-    Column("plan", JSON),  # the plan sent with the outcome when it was never scored
+    # the plan sent with the outcome: the training row's plan (None is SQL NULL: schema 1
+    # stored JSON null, which migration 2 turns into NULL)
+    Column("plan", JSON(none_as_null=True)),
     Column("revision", Integer, nullable=False, default=1),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # migration 2: the logged prediction whose plan is the training row when no plan was
+    # sent, chosen when the outcome is recorded (see plan_logged_before); and when the
+    # outcome was first recorded, the latest a correction may look for that plan
+    Column("prediction_id", Integer),
+    Column("first_recorded_at", DateTime(timezone=True)),
 )
 
 outcome_history = Table(
@@ -77,6 +98,8 @@ outcome_history = Table(
     Column("completed_on", Date),
     Column("revision", Integer, nullable=False),
     Column("replaced_at", DateTime(timezone=True), nullable=False),
+    Column("plan", JSON(none_as_null=True)),  # migration 2
+    Column("prediction_id", Integer),  # migration 2
 )
 
 migrations_table = Table(
@@ -88,14 +111,121 @@ migrations_table = Table(
 
 
 def _m1_initial(conn: Connection) -> None:
-    for table in (predictions, outcomes, outcome_history):
-        table.create(conn, checkfirst=True)
+    # the tables as they were at migration 1, frozen here: the tables above carry the
+    # columns later migrations add, which those migrations create
+    v1 = MetaData()
+    Table("predictions", v1,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("campaign_id", String(128), nullable=False, index=True),
+          Column("model_version", String(64), nullable=False),
+          Column("failure_risk", Float, nullable=False),
+          Column("risk_band", String(8), nullable=False),
+          Column("inputs", JSON, nullable=False),
+          Column("source", String(16), nullable=False),
+          Column("request_id", String(128)),
+          Column("scored_at", DateTime(timezone=True), nullable=False))
+    Table("outcomes", v1,
+          Column("campaign_id", String(128), primary_key=True),
+          Column("failed", Boolean, nullable=False),
+          Column("failure_reason", String(32)),
+          Column("completed_on", Date),
+          Column("plan", JSON),
+          Column("revision", Integer, nullable=False, default=1),
+          Column("recorded_at", DateTime(timezone=True), nullable=False))
+    Table("outcome_history", v1,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("campaign_id", String(128), nullable=False, index=True),
+          Column("failed", Boolean, nullable=False),
+          Column("failure_reason", String(32)),
+          Column("completed_on", Date),
+          Column("revision", Integer, nullable=False),
+          Column("replaced_at", DateTime(timezone=True), nullable=False))
+    v1.create_all(conn, checkfirst=True)
+
+
+def _add_column(conn: Connection, table: Table, name: str) -> None:
+    type_sql = table.c[name].type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {type_sql}"))
+
+
+def _m2_outcome_plans(conn: Connection) -> None:
+    """Each outcome keeps the prediction whose plan it trains on; outcomes recorded before
+    get it now, by the same rule, looking only at what was logged before they were
+    recorded."""
+    _add_column(conn, outcomes, "prediction_id")
+    _add_column(conn, outcomes, "first_recorded_at")
+    _add_column(conn, outcome_history, "plan")
+    _add_column(conn, outcome_history, "prediction_id")
+    # a corrected outcome's first recording is older than its earliest replacement
+    first_replaced = (select(func.min(outcome_history.c.replaced_at))
+                      .where(outcome_history.c.campaign_id == outcomes.c.campaign_id)
+                      .scalar_subquery())
+    conn.execute(update(outcomes).values(
+        first_recorded_at=func.coalesce(first_replaced, outcomes.c.recorded_at)))
+    rows = conn.execute(select(outcomes.c.campaign_id, outcomes.c.completed_on,
+                               outcomes.c.first_recorded_at, outcomes.c.plan)).all()
+    for cid, completed_on, first, plan in rows:
+        if plan is not None:
+            continue
+        # schema 1 stored "no plan" as JSON null: NULL now, so SQL can tell it apart
+        chosen = plan_logged_before(conn, cid, completed_on, _utc(first))
+        conn.execute(update(outcomes).where(outcomes.c.campaign_id == cid)
+                     .values(plan=None, prediction_id=chosen))
 
 
 # Numbered, append-only: a new change is a new function at the end, never an edit.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "predictions, outcomes and outcome history", _m1_initial),
+    (2, "each outcome pinned to the plan it trains on", _m2_outcome_plans),
 ]
+
+
+def plan_logged_before(conn: Connection, campaign_id: str, completed_on: date | None,
+                       recorded_at: datetime) -> int | None:
+    """The id of the logged prediction whose plan an outcome is joined to when it came
+    without a plan: the last logged before the campaign's launch, else the last logged
+    before its completion; never one logged later (nor after ``recorded_at``, when the
+    outcome was first recorded). None when there is none.
+
+    The contract has no launch date: launch is taken as the start (UTC) of ``completed_on``
+    minus the plan's own ``duration_days``. A plan without a duration, or a campaign
+    without ``completed_on``, has only the completion rule; without ``completed_on`` the
+    limit is ``recorded_at``.
+    """
+    limit = recorded_at
+    if completed_on is not None:
+        limit = min(limit, datetime(completed_on.year, completed_on.month, completed_on.day,
+                                    tzinfo=UTC))
+    latest = (select(predictions.c.id)
+              .where(predictions.c.campaign_id == campaign_id,
+                     predictions.c.scored_at < limit)
+              .order_by(predictions.c.scored_at.desc(), predictions.c.id.desc())
+              .limit(1))
+    if completed_on is not None:
+        launched = conn.execute(latest.where(
+            _epoch(conn, predictions.c.scored_at) + _duration_days(conn) * 86400
+            < limit.timestamp())).scalar()
+        if launched is not None:
+            return int(launched)
+    found = conn.execute(latest).scalar()
+    return None if found is None else int(found)
+
+
+def _epoch(conn: Connection, column):
+    """Seconds since 1970 of a timestamp column, in SQL."""
+    if conn.dialect.name == "sqlite":  # stored as UTC text; julianday reads it
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return extract("epoch", column)
+
+
+def _duration_days(conn: Connection):
+    """The logged plan's ``duration_days`` when it is a number, else NULL, in SQL."""
+    inputs = predictions.c.inputs
+    if conn.dialect.name == "sqlite":
+        return case((func.json_type(inputs, "$.duration_days").in_(["integer", "real"]),
+                     func.json_extract(inputs, "$.duration_days")))
+    return case((func.json_typeof(inputs["duration_days"]) == "number",
+                 inputs["duration_days"].as_float()))
 
 
 class OutcomeConflict(RiskModelError, ValueError):
@@ -109,12 +239,32 @@ class OutcomeConflict(RiskModelError, ValueError):
 
 
 class UnknownCampaign(RiskModelError, ValueError):
-    """An outcome for a campaign never scored, sent without its plan."""
+    """An outcome sent without its plan for a campaign never scored before it was
+    completed (no plan was logged before its completion date)."""
 
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
-        super().__init__(f"{len(ids)} outcome(s) for campaigns never scored and sent without "
-                         f"their plan: {', '.join(ids[:5])}; attach the plan as \"plan\"")
+        super().__init__(f"{len(ids)} outcome(s) for campaigns never scored before they were "
+                         f"completed, sent without their plan: {', '.join(ids[:5])}; attach "
+                         f"the plan as \"plan\"")
+
+
+class StoreUnavailable(RiskModelError, OSError):
+    """The store cannot take writes now: its file vanished, was replaced by another or is
+    read-only, or the database cannot be reached. ``location`` is the file (or the URL
+    without its password), ``reason`` what is wrong."""
+
+    _message = "the store {location} is unavailable: {reason}"
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location, self.reason = location, reason
+        super().__init__(self._message.format(location=location, reason=reason))
+
+
+class StoreMissing(StoreUnavailable, FileNotFoundError):
+    """A store that does not exist where it was looked for, opened with ``create=False``."""
+
+    _message = "no store at {location}: {reason}"
 
 
 @dataclass(frozen=True)
@@ -160,21 +310,60 @@ def _json_value(inputs: object) -> object:
 
 
 class Store:
-    """Prediction log and outcomes, through one SQLAlchemy engine."""
+    """Prediction log and outcomes, through one SQLAlchemy engine.
 
-    def __init__(self, url: str) -> None:
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL. A SQLite file path is made absolute once, here (``url`` and
+        ``path`` hold the absolute form).
+    create : bool
+        Create the store when it does not exist (its SQLite file, its tables). Readers pass
+        ``False``: a missing file, or a database without the store's tables, raises
+        :class:`StoreMissing` naming where it looked.
+    file_id : (int, int), optional
+        The device and inode the SQLite file must have (a running service passes the one
+        it started with, so every worker refuses the same replacement). Default: the
+        file's identity now.
+
+    Examples
+    --------
+    >>> store = Store("sqlite:////srv/riskmodel/var/riskmodel.sqlite3")  # doctest: +SKIP
+    >>> store.migrate()  # doctest: +SKIP
+    [1, 2]
+    """
+
+    def __init__(self, url: str, *, create: bool = True,
+                 file_id: tuple[int, int] | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.create = create
+        self.path: Path | None = None
+        self.file_id: tuple[int, int] | None = None
+        self.last_error: str | None = None  # why the last database operation failed
+        target: str | URL = url
+        if self.is_sqlite:
+            parsed = make_url(url)
+            database = parsed.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self.path = Path(os.path.abspath(database))
+                self.url = parsed.set(database=str(self.path)).render_as_string(
+                    hide_password=False)
+                self._ensure_file(create)
+                self.file_id = file_id or _file_id(self.path)
+                # connections open the file that exists and never create one: a store
+                # whose file vanished must not come back empty under the same name
+                target = parsed.set(database=f"file:{_uri_path(self.path)}",
+                                    query={**parsed.query, "mode": "rw", "uri": "true"})
         kw: dict = {"future": True, "json_serializer": _json_dumps}
         if self.is_sqlite:
             kw["connect_args"] = {"timeout": 30, "isolation_level": None}
         else:
             kw.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
-        self.engine: Engine = create_engine(url, **kw)
+        self.engine: Engine = create_engine(target, **kw)
+        self.location = str(self.path) if self.path else \
+            self.engine.url.render_as_string(hide_password=True)
         if self.is_sqlite:
-            database = self.engine.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling is off (isolation_level=None); every
             # transaction starts with BEGIN IMMEDIATE, so writers queue on the busy timeout
@@ -182,12 +371,101 @@ class Store:
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
                 "BEGIN IMMEDIATE"))
 
+    def _ensure_file(self, create: bool) -> None:
+        path = self.path
+        if path is None or path.exists():
+            return
+        if not create:
+            raise StoreMissing(str(path), "there is no such file, and this does not create "
+                                          "one")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # an empty file is an empty SQLite database; O_EXCL: never truncate a racer's
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise StoreUnavailable(str(path), f"its file cannot be created: {e.strerror}") \
+                from None
+
+    # ------------------------------------------------------------------ availability
+
+    def check(self, writing: bool = True) -> None:
+        """Raise :class:`StoreUnavailable` if the SQLite file this store opened has
+        vanished, was replaced by another file, or (``writing``) cannot be written. One
+        ``stat`` (and one ``access``); no database I/O. A no-op for other databases."""
+        path = self.path
+        if path is None:
+            return
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise StoreUnavailable(self.location, "its file has vanished (deleted or moved "
+                                                  "away); writes are refused until the "
+                                                  "same file is back") from None
+        except OSError as e:
+            raise StoreUnavailable(self.location, f"its file cannot be read: {e.strerror}") \
+                from None
+        if (st.st_dev, st.st_ino) != self.file_id:
+            raise StoreUnavailable(self.location, "its file was replaced by another file "
+                                                  "(not the one opened); writes are refused "
+                                                  "until the same file is back, or a restart "
+                                                  "opens the new one")
+        if writing and not os.access(path, os.W_OK):
+            raise StoreUnavailable(self.location, "its file is read-only; writes are "
+                                                  "refused until it is writable again")
+
+    def health(self) -> str | None:
+        """Why the store cannot take writes now (its file, see :meth:`check`, or the last
+        database operation's failure), or None. No database I/O."""
+        try:
+            self.check()
+        except StoreUnavailable as e:
+            return e.reason
+        return self.last_error
+
+    @contextmanager
+    def _database(self, writing: bool = False) -> Iterator[None]:
+        """Database failures (unreachable, read-only, locked past the busy timeout) as
+        :class:`StoreUnavailable`; a write also checks the file before and after."""
+        if writing:
+            self.check()
+        try:
+            yield
+        except OperationalError as e:
+            self.last_error = _first_line(e.orig)
+            raise StoreUnavailable(self.location, self.last_error) from e
+        except DBAPIError as e:
+            if not e.connection_invalidated:
+                raise
+            self.last_error = _first_line(e.orig)
+            raise StoreUnavailable(self.location, self.last_error) from e
+        if writing:
+            # a file deleted or replaced during the write took the write with it: not
+            # acknowledged, so the caller retries when the store is back
+            self.check(writing=False)
+            self.last_error = None
+
     # ------------------------------------------------------------------ schema
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not yet applied; return their numbers."""
+        """Apply the migrations not yet applied; return their numbers.
+
+        Looks first without writing, so an up-to-date store opens read-only too. With
+        ``create=False`` a database without the store's tables raises
+        :class:`StoreMissing` instead of becoming an empty store.
+        """
+        with self._database():
+            with self.engine.connect() as conn:
+                done = _applied(conn)
+        if done is None and not self.create:
+            raise StoreMissing(self.location, "it holds no store (no schema_migrations "
+                                              "table), and this does not create one")
+        if done is not None and {n for n, _, _ in MIGRATIONS} <= done:
+            return []
         applied = []
-        with self.engine.begin() as conn:
+        with self._database(writing=True), self.engine.begin() as conn:
             if not self.is_sqlite:  # replicas starting together migrate one at a time
                 conn.execute(text("SELECT pg_advisory_xact_lock(7461726973)"))
             migrations_table.create(conn, checkfirst=True)
@@ -202,7 +480,7 @@ class Store:
         return applied
 
     def schema_version(self) -> int:
-        with self.engine.connect() as conn:
+        with self._database(), self.engine.connect() as conn:
             return int(conn.scalar(select(func.max(migrations_table.c.version))) or 0)
 
     # ------------------------------------------------------------------ predictions
@@ -210,33 +488,45 @@ class Store:
     def log_predictions(self, rows: Iterable[Mapping]) -> int:
         """Store scored campaigns: campaign_id, model_version, failure_risk, risk_band,
         inputs (the plan as sent: a mapping, or its JSON text as the client sent it),
-        source, request_id; one transaction."""
+        source, request_id, and scored_at (when it was scored, an aware datetime; default
+        now); one transaction. Raises :class:`StoreUnavailable` when the store cannot take
+        the rows (nothing is stored then)."""
         now = _now()
         if self.is_sqlite:  # the embedded default, on every scored request: the driver's
             # executemany with the values as SQLAlchemy would store them, at half the cost
             dialect = self.engine.dialect
             stamp = predictions.c.scored_at.type.dialect_impl(dialect).bind_processor(
                 dialect) or (lambda v: v)
-            default = stamp(now)
+            stamps: dict[int, object] = {}  # rows of one request share one time: format once
+
+            def stamped(at: datetime | None) -> object:
+                if at is None:
+                    at = now
+                key = id(at)
+                found = stamps.get(key)
+                if found is None:
+                    found = stamps[key] = stamp(at)
+                return found
+
             values = [(r["campaign_id"], r["model_version"], r["failure_risk"], r["risk_band"],
                        _json_text(r["inputs"]), r["source"], r.get("request_id"),
-                       stamp(r["scored_at"]) if r.get("scored_at") else default)
+                       stamped(r.get("scored_at")))
                       for r in rows]
             if not values:
                 return 0
-            with self.engine.begin() as conn:
+            with self._database(writing=True), self.engine.begin() as conn:
                 conn.exec_driver_sql(_INSERT_PREDICTION, values)
             return len(values)
         records = [dict(r, inputs=_json_value(r["inputs"]), scored_at=r.get("scored_at") or now)
                    for r in rows]
         if not records:
             return 0
-        with self.engine.begin() as conn:
+        with self._database(writing=True), self.engine.begin() as conn:
             conn.execute(insert(predictions), records)
         return len(records)
 
     def predictions_for(self, campaign_id: str) -> list[dict]:
-        with self.engine.connect() as conn:
+        with self._database(), self.engine.connect() as conn:
             rows = conn.execute(select(predictions).where(
                 predictions.c.campaign_id == campaign_id).order_by(predictions.c.id))
             return [dict(r._mapping) for r in rows]
@@ -248,50 +538,71 @@ class Store:
 
         Each item: ``campaign_id``, ``failed``, optional ``failure_reason``,
         ``completed_on``, ``correction`` and ``plan``. The same outcome twice is stored once
-        and answered the same; a different one for a closed campaign raises
-        :class:`OutcomeConflict` unless sent as a correction; an outcome for a campaign never
-        scored needs its ``plan`` (else :class:`UnknownCampaign`).
+        and answered the same; a different one (a different plan included) for a closed
+        campaign raises :class:`OutcomeConflict` unless sent as a correction.
+
+        The training row's plan is fixed here, once: the ``plan`` sent, else the logged
+        prediction :func:`plan_logged_before` chooses (``scored_before`` says whether there
+        was one). Nothing logged later changes it; a correction chooses again, among what
+        was logged before the outcome was first recorded. An outcome with neither raises
+        :class:`UnknownCampaign`. :class:`StoreUnavailable` when the store cannot take it.
         """
         now = _now()
         results, conflicts, unknown = [], [], []
-        with self.engine.begin() as conn:
+        with self._database(writing=True), self.engine.begin() as conn:
             for item in items:
                 cid = item["campaign_id"]
+                completed_on = _date(item.get("completed_on"))
                 new = {"failed": bool(item["failed"]),
                        "failure_reason": item.get("failure_reason"),
-                       "completed_on": _date(item.get("completed_on"))}
-                scored = conn.execute(select(func.count()).select_from(predictions).where(
-                    predictions.c.campaign_id == cid)).scalar_one() > 0
-                if not scored and not item.get("plan"):
-                    unknown.append(cid)
-                    continue
+                       "completed_on": completed_on}
+                plan = dict(item["plan"]) if item.get("plan") else None
                 current = conn.execute(select(outcomes).where(
                     outcomes.c.campaign_id == cid)).first()
                 if current is None:
+                    chosen = plan_logged_before(conn, cid, completed_on, now)
+                    if chosen is None and plan is None:
+                        unknown.append(cid)
+                        continue
                     # RETURNING, not rowcount: drivers report -1 for ON CONFLICT DO NOTHING
                     inserted = conn.execute(_insert_ignore(self, outcomes).values(
-                        campaign_id=cid, plan=None if scored else dict(item["plan"]),
-                        revision=1, recorded_at=now, **new).returning(
+                        campaign_id=cid, plan=plan, prediction_id=chosen, revision=1,
+                        recorded_at=now, first_recorded_at=now, **new).returning(
                         outcomes.c.campaign_id)).first()
                     if inserted is not None:
-                        results.append(OutcomeResult(cid, "created", scored, 1))
+                        results.append(OutcomeResult(cid, "created", chosen is not None, 1))
                         continue
                     # a racing writer stored it first: its row is there to compare with
                     current = conn.execute(select(outcomes).where(
                         outcomes.c.campaign_id == cid)).one()
                 old = {k: getattr(current, k) for k in new}
-                if old == new:
-                    results.append(OutcomeResult(cid, "unchanged", scored, current.revision))
+                # a plan left out is the recorded one; a plan sent must be the recorded one
+                same_plan = plan is None or plan == current.plan
+                if old == new and same_plan:
+                    results.append(OutcomeResult(cid, "unchanged",
+                                                 current.prediction_id is not None,
+                                                 current.revision))
                 elif item.get("correction"):
+                    first = _utc(current.first_recorded_at or current.recorded_at)
+                    chosen = plan_logged_before(conn, cid, completed_on, first)
+                    plan = plan if plan is not None else current.plan
+                    if chosen is None and plan is None:
+                        unknown.append(cid)
+                        continue
                     conn.execute(insert(outcome_history).values(
-                        campaign_id=cid, revision=current.revision, replaced_at=now, **old))
+                        campaign_id=cid, revision=current.revision, replaced_at=now,
+                        plan=current.plan, prediction_id=current.prediction_id, **old))
                     conn.execute(update(outcomes).where(outcomes.c.campaign_id == cid).values(
-                        revision=current.revision + 1, recorded_at=now, **new))
-                    results.append(OutcomeResult(cid, "corrected", scored,
+                        revision=current.revision + 1, recorded_at=now, plan=plan,
+                        prediction_id=chosen, **new))
+                    results.append(OutcomeResult(cid, "corrected", chosen is not None,
                                                  current.revision + 1))
                 else:
-                    conflicts.append({"campaign_id": cid, "recorded": _jsonable(old),
-                                      "received": _jsonable(new)})
+                    recorded, received = _jsonable(old), _jsonable(new)
+                    if not same_plan:
+                        recorded["plan"], received["plan"] = current.plan, plan
+                    conflicts.append({"campaign_id": cid, "recorded": recorded,
+                                      "received": received})
             if unknown:
                 raise UnknownCampaign(unknown)
             if conflicts:
@@ -299,25 +610,28 @@ class Store:
         return results
 
     def outcome_count(self) -> int:
-        with self.engine.connect() as conn:
+        with self._database(), self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(outcomes)).scalar_one())
 
     def training_frame(self) -> pd.DataFrame:
-        """Every recorded outcome joined to the plan known before launch: the plan of the
-        campaign's last prediction, or the plan sent with the outcome. Contract columns plus
-        ``failed``, ``failure_reason``, ``completed_on``."""
-        with self.engine.connect() as conn:
-            last = (select(predictions.c.campaign_id, func.max(predictions.c.id).label("id"))
-                    .group_by(predictions.c.campaign_id).subquery())
+        """Every recorded outcome joined to the plan fixed when it was recorded (see
+        :meth:`record_outcomes`): the plan sent with it, else the plan of the prediction
+        logged before the campaign's launch or completion. Contract columns plus
+        ``failed``, ``failure_reason``, ``completed_on``. An outcome with no such plan
+        (recorded before schema version 2, its campaign scored only later) is left out;
+        :meth:`integrity_check` counts them."""
+        with self._database(), self.engine.connect() as conn:
             rows = conn.execute(
-                select(outcomes, predictions.c.inputs)
-                .select_from(outcomes.outerjoin(last, last.c.campaign_id ==
-                                                outcomes.c.campaign_id)
-                             .outerjoin(predictions, predictions.c.id == last.c.id))
+                select(outcomes.c.campaign_id, outcomes.c.failed, outcomes.c.failure_reason,
+                       outcomes.c.completed_on, outcomes.c.plan, predictions.c.inputs)
+                .select_from(outcomes.outerjoin(
+                    predictions, predictions.c.id == outcomes.c.prediction_id))
                 .order_by(outcomes.c.completed_on, outcomes.c.campaign_id)).all()
         records = []
         for r in rows:
-            plan = r.inputs if r.inputs is not None else r.plan
+            plan = r.plan if r.plan is not None else r.inputs
+            if plan is None:
+                continue
             if isinstance(plan, str):
                 plan = json.loads(plan)
             rec = {c: plan.get(c) for c in SCHEMA.names}
@@ -333,7 +647,7 @@ class Store:
     def integrity_check(self) -> list[str]:
         """Problems found (empty when sound): SQLite's own check, and our invariants."""
         problems = []
-        with self.engine.connect() as conn:
+        with self._database(), self.engine.connect() as conn:
             if self.is_sqlite:
                 result = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
                 if result != ["ok"]:
@@ -347,6 +661,12 @@ class Store:
                                     "HAVING COUNT(*) > 1")).all()
             if dup:
                 problems.append(f"{len(dup)} campaigns have more than one outcome")
+            planless = conn.scalar(select(func.count()).select_from(outcomes).where(
+                outcomes.c.plan.is_(None) & outcomes.c.prediction_id.is_(None)))
+            if planless:
+                problems.append(f"{planless} outcomes have no plan logged before their "
+                                f"campaign's completion and are left out of training; send "
+                                f"them again with their plan and \"correction\": true")
         return problems
 
     def dispose(self) -> None:
@@ -362,8 +682,35 @@ def _insert_ignore(store: Store, table: Table) -> Insert:
     return postgresql_insert(table).on_conflict_do_nothing(index_elements=["campaign_id"])
 
 
+def _applied(conn: Connection) -> set[int] | None:
+    """The migrations recorded, or None when the database has no store's tables."""
+    if not inspect(conn).has_table(migrations_table.name):
+        return None
+    return set(conn.scalars(select(migrations_table.c.version)))
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _uri_path(path: Path) -> str:
+    """A path as the path of a ``file:`` URI (SQLite reads %-escapes there)."""
+    return quote(str(path), safe="/")
+
+
+def _first_line(error: BaseException | None) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives them back naive)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _date(value) -> date | None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from flask import Flask
 
-from riskmodel import FACTORS, Store, api_keys, database_url, settings
+from riskmodel import FACTORS, ConfigError, api_keys, database_url, settings
 from service import problems
 from service.holder import ModelHolder
 from service.logs import configure
@@ -17,20 +15,10 @@ from service.metrics import Metrics
 from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
-from service.problems import Problem
 from service.shortcut import ScoreShortcut
+from service.store import StoreHolder
 from service.views import health, meta, model, outcomes, score
 from service.workbench import bp as workbench
-
-
-class _LazyStore:
-    """The prediction log's view of the store: opened on the first write."""
-
-    def __init__(self, get: Callable[[], Store]) -> None:
-        self._get = get
-
-    def log_predictions(self, rows: Iterable[Mapping]) -> int:
-        return self._get().log_predictions(rows)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,28 +40,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         metrics.model_loaded(version, holder_state["version"])
         holder_state["version"] = version
 
-    store_state: dict = {"store": None}
-    store_lock = threading.Lock()  # requests run on several threads of a worker
-
-    def store() -> Store:
-        """The store, migrated on first use; a 503 problem while it cannot be reached."""
-        if store_state["store"] is None:
-            with store_lock:
-                if store_state["store"] is None:
-                    try:
-                        candidate = Store(database_url(conf))
-                        candidate.migrate()
-                    except Exception as e:  # unreachable database: scoring goes on
-                        log.error("store unavailable", extra={"reason": str(e)})
-                        raise Problem(503, "store-unavailable", "Store unavailable",
-                                      "the outcome store cannot be reached; retry later"
-                                      ) from None
-                    store_state["store"] = candidate
-        return store_state["store"]
-
-    predlog = PredictionLog(_LazyStore(store), on_failure=lambda n:
-                            metrics.prediction_log_failures.inc(n)) \
+    store = StoreHolder(database_url(conf), _file_id(conf.store_file_id))
+    predlog = PredictionLog(store, on_failure=metrics.prediction_log_failures.inc,
+                            on_drop=metrics.prediction_log_dropped.inc) \
         if conf.log_predictions else None
+    keys = api_keys(conf)
+    if not keys:
+        log.warning("RISKMODEL_API_KEYS is empty: POST /v1/outcomes and every other write "
+                    "endpoint refuse all requests (401) until keys are set")
     holder = ModelHolder(conf.artifacts, conf.reload_interval,
                          on_refused=lambda v, r: metrics.reload_failures.inc(),
                          on_loaded=loaded)
@@ -82,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.metrics": metrics,
         "riskmodel.openapi": build_openapi(conf.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
-        "riskmodel.api_keys": api_keys(conf),
+        "riskmodel.api_keys": keys,
     })
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, workbench):
         app.register_blueprint(bp)
@@ -93,3 +67,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = Observed(ScoreShortcut(app.wsgi_app, app.extensions),  # type: ignore[method-assign]
                             metrics, log)
     return app
+
+
+def _file_id(value: str) -> tuple[int, int] | None:
+    """``RISKMODEL_STORE_FILE_ID`` (``device:inode``, set by ``riskmodel serve``)."""
+    if not value:
+        return None
+    device, _, inode = value.partition(":")
+    try:
+        return int(device), int(inode)
+    except ValueError:
+        raise ConfigError(f"RISKMODEL_STORE_FILE_ID must be device:inode; got {value!r}") \
+            from None

@@ -46,7 +46,12 @@ class Metrics:
                                        registry=registry)
         self.prediction_log_failures = Counter(
             "riskmodel_prediction_log_failures_total",
-            "Scored campaigns whose prediction-log write failed (kept for a retry).",
+            "Scored campaigns whose prediction-log write failed, each counted once however "
+            "many retries it takes (kept queued for them).",
+            registry=registry)
+        self.prediction_log_dropped = Counter(
+            "riskmodel_prediction_log_dropped_total",
+            "Scored campaigns dropped from the prediction log's full queue (never stored).",
             registry=registry)
 
         self._children: dict = {}

@@ -9,7 +9,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from riskmodel import SchemaError
+from riskmodel import SchemaError, StoreUnavailable
 from service.observe import request_id
 
 log = logging.getLogger("riskmodel.service")
@@ -27,7 +27,9 @@ PROBLEM_TYPES = {
     "unauthorized": "A missing or wrong API key.",
     "outcome-conflict": "An outcome differs from the one recorded; send it as a correction.",
     "unknown-campaign": "An outcome for a campaign never scored, without its plan.",
-    "store-unavailable": "The outcome store cannot be reached; scoring still works.",
+    "store-unavailable": "The outcome store cannot take writes now (unreachable, its file "
+                         "vanished, was replaced or is read-only); retry later. Scoring "
+                         "still works.",
     "unknown-problem-type": "There is no problem type of that name.",
 }
 
@@ -93,6 +95,14 @@ def register(app: Flask) -> None:
     def _problem(e: Problem):
         return problem_response(e.status, e.title, e.detail, e.kind, e.errors, e.headers,
                                 e.extra)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store(e: StoreUnavailable):
+        log.warning("store unavailable", extra={"request_id": request_id(),
+                                                "reason": str(e)})
+        return problem_response(503, "Store unavailable",
+                                f"{e}; nothing was recorded, retry later", "store-unavailable",
+                                headers={"Retry-After": "30"})
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):

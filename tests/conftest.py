@@ -177,6 +177,45 @@ def running_server(artifacts, tmp_path, **env_extra: str):
         stop_server(proc)
 
 
+@pytest.fixture
+def service_log():
+    """The records the service logs while the test runs (its logger does not propagate,
+    so caplog does not see them)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("riskmodel.service")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def read_only(path):
+    """``path`` made unwritable for this process while the block runs: immutable
+    (``chattr +i``) for root, whom file modes do not stop; mode 0444 for anyone else."""
+    import stat
+    import subprocess
+
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {done.stderr.decode().strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        return
+    mode = path.stat().st_mode
+    path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    try:
+        yield
+    finally:
+        path.chmod(mode)
+
+
 def _pg_admin(sql: str) -> None:
     import psycopg
 

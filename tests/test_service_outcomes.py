@@ -1,8 +1,12 @@
+from datetime import date, timedelta
+
 import pytest
 
 from service import create_app
 
 KEY = "k-123456789"
+# campaigns scored now complete later: a plan counts only if logged before completion
+LATER = (date.today() + timedelta(days=30)).isoformat()
 PLAN = {"campaign_id": "o-1", "marketplace": "US", "campaign_type": "lightning_deal",
         "goal_alignment_score": 0.5, "material_delay_days": 6, "resource_value_usd": 20000,
         "committed_ad_budget_usd": 3000}
@@ -58,7 +62,7 @@ def test_score_then_outcome_idempotent_and_conflict(keyed):
     assert c.post("/v1/score", json=PLAN).status_code == 200
     keyed.extensions["riskmodel.predlog"].flush()
     outcome = {"campaign_id": "o-1", "failed": True, "failure_reason": "material_delay",
-               "completed_on": "2026-11-01"}
+               "completed_on": LATER}
     first = c.post("/v1/outcomes", json=outcome, headers=_auth())
     again = c.post("/v1/outcomes", json=outcome, headers=_auth("other-key"))
     assert first.status_code == again.status_code == 200
@@ -110,19 +114,22 @@ def test_requests_on_several_threads_open_one_store(trained, tmp_path, monkeypat
     import threading
     import time
 
-    import service.app
+    import service.store
 
-    opened = []
+    opened, migrated = [], []
 
     class SlowStore:
-        def __init__(self, url):
+        location = "(test)"
+
+        def __init__(self, url, **kw):
             opened.append(url)
-            time.sleep(0.2)  # a database that takes a moment to connect
 
         def migrate(self):
+            migrated.append(1)
+            time.sleep(0.2)  # a database that takes a moment to migrate
             return []
 
-    monkeypatch.setattr(service.app, "Store", SlowStore)
+    monkeypatch.setattr(service.store, "Store", SlowStore)
     root, _ = trained
     app = create_app({"artifacts": str(root), "data_dir": str(tmp_path)})
     store = app.extensions["riskmodel.store"]
@@ -132,4 +139,5 @@ def test_requests_on_several_threads_open_one_store(trained, tmp_path, monkeypat
         t.start()
     for t in threads:
         t.join(timeout=10)
-    assert len(opened) == 1 and len(got) == 4 and len({id(s) for s in got}) == 1
+    assert len(opened) == 1 and len(migrated) == 1
+    assert len(got) == 4 and len({id(s) for s in got}) == 1

@@ -1,22 +1,28 @@
-"""The prediction log writer: batches in the background, keeps rows when the store fails,
-and starts afresh in a forked worker."""
+"""The prediction log writer: batches in the background, keeps rows when the store fails
+(bounded, backing off, logging once per state change, counting rows), and starts afresh in
+a forked worker."""
 
 import json
 import os
 import time
+from datetime import UTC, datetime
 
+from riskmodel import StoreUnavailable
 from service.predlog import PredictionLog
 
 
 class FakeStore:
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
         self.rows: list[dict] = []
         self.fail = fail
+        self.error = error or OSError("database is down")
+        self.attempts = 0
 
     def log_predictions(self, rows):
+        self.attempts += 1
         if self.fail:
             self.fail -= 1
-            raise OSError("database is down")
+            raise self.error
         self.rows.extend(rows)
         return len(rows)
 
@@ -80,3 +86,78 @@ def test_a_forked_worker_writes_only_its_own_rows_with_its_own_thread():
     os.waitpid(pid, 0)
     assert child == {"rows": ["p1"], "started": True}
     assert log.flush() == 1 and [r["campaign_id"] for r in store.rows] == ["p0"]
+
+
+def test_a_store_down_is_retried_with_back_off_logged_once_and_counted_by_rows(
+        service_log):
+    """A read-only or vanished store: not a traceback a second per worker, and
+    riskmodel_prediction_log_failures_total counts campaigns, not attempts."""
+    failures = []
+    store = FakeStore(fail=6, error=StoreUnavailable("/x/riskmodel.sqlite3",
+                                                     "its file is read-only"))
+    log = PredictionLog(store, interval=1.0, max_backoff=8.0, on_failure=failures.append)
+    log.add([_row(0), _row(1)])
+    delays = []
+    for i in range(6):
+        if i == 3:
+            log.add([_row(2)])  # arrives while failing: counted once too
+        assert log.flush() == 0
+        delays.append(log._delay)
+    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert sum(failures) == 3
+    status = log.status()
+    assert status["status"] == "failing" and status["queued"] == 3
+    assert status["reason"] == "its file is read-only" and status["failing_since"]
+    messages = [r.getMessage() for r in service_log]
+    assert len([m for m in messages if "cannot write" in m]) == 1
+    assert not any(r.exc_info for r in service_log)  # a known state: its reason, no trace
+    assert log.flush() == 3
+    assert [r["campaign_id"] for r in store.rows] == ["p0", "p1", "p2"]
+    assert [m for m in (r.getMessage() for r in service_log) if "writing again" in m]
+    assert log.status()["status"] == "writing" and log._delay == 1.0
+
+
+def test_the_queue_stays_bounded_while_the_store_is_down():
+    failures, dropped = [], []
+    store = FakeStore(fail=100)
+    log = PredictionLog(store, interval=3600, batch=5, limit=10,
+                        on_failure=failures.append, on_drop=dropped.append)
+    log._failing_since = time.time()  # as after a first failure: no wake-ups
+    for i in range(30):
+        log.add([_row(i)])
+        assert len(log._queue) <= 10
+    log.flush()
+    assert len(log._queue) == 10 and sum(dropped) == 20
+    assert [r["campaign_id"] for r in log._queue] == [f"p{i}" for i in range(20, 30)]
+    log.add([_row(30), _row(31)])
+    log.flush()
+    assert len(log._queue) == 10 and sum(dropped) == 22
+    assert sum(failures) == 12  # 10 failed, then 2 more; the dropped ones never again
+    store.fail = 0
+    assert log.flush() == 10
+
+
+def test_rows_keep_the_time_they_were_scored_not_the_time_written():
+    store = FakeStore()
+    log = PredictionLog(store, interval=3600)
+    before = datetime.now(UTC)
+    log.add([_row(0), _row(1)])
+    after = datetime.now(UTC)
+    time.sleep(0.05)
+    log.flush()
+    stamps = [r["scored_at"] for r in store.rows]
+    assert all(before <= t <= after for t in stamps)
+    assert stamps[0] is stamps[1]  # one request, one time, converted once
+
+
+def test_a_full_batch_does_not_cut_a_back_off_short():
+    """While the store is down, requests filling a batch do not wake the writer into a
+    retry each: the attempts follow the back-off."""
+    store = FakeStore(fail=10**6)
+    log = PredictionLog(store, interval=0.01, batch=1, max_backoff=3600)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        log.add([_row(0)])
+        time.sleep(0.001)
+    # back-off of 0.01, 0.02, 0.04 ... s: about 6 attempts in 0.5 s, not one per request
+    assert 1 <= store.attempts <= 12, store.attempts

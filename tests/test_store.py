@@ -1,8 +1,13 @@
 import multiprocessing
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import read_only
 
 from riskmodel.store import OutcomeConflict, Store, UnknownCampaign
+
+# before the completion dates the tests record (a plan is joined only if logged before)
+EARLY = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,20 +27,21 @@ def open_store(store_url):
         s.dispose()
 
 
-def _scored(store, cid="c1"):
+def _scored(store, cid="c1", at=EARLY, **plan):
     store.log_predictions([{"campaign_id": cid, "model_version": "v1", "failure_risk": 0.4,
                             "risk_band": "medium", "source": "test", "request_id": "r",
+                            "scored_at": at,
                             "inputs": {"campaign_id": cid, "goal_alignment_score": 0.5,
                                        "material_delay_days": 3,
                                        "resource_value_usd": 10000,
-                                       "committed_ad_budget_usd": 3000}}])
+                                       "committed_ad_budget_usd": 3000, **plan}}])
 
 
 def test_migrations_are_versioned_and_idempotent(open_store):
     s = open_store(migrate=False)
-    assert s.migrate() == [1]
+    assert s.migrate() == [1, 2]
     assert s.migrate() == []
-    assert s.schema_version() == 1
+    assert s.schema_version() == 2
 
 
 def test_outcomes_are_idempotent_and_conflicts_refused(open_store):
@@ -71,7 +77,7 @@ def test_unscored_campaign_needs_its_plan_and_joins_it(open_store):
     [r] = s.record_outcomes([{"campaign_id": "p1", "failed": False, "plan": plan}])
     assert r.status == "created" and not r.scored_before
     _scored(s, "c1")
-    s.record_outcomes([{"campaign_id": "c1", "failed": True, "completed_on": "2026-01-01"}])
+    s.record_outcomes([{"campaign_id": "c1", "failed": True, "completed_on": "2026-02-01"}])
     frame = s.training_frame().set_index("campaign_id")
     assert frame.loc["p1", "goal_alignment_score"] == 0.9
     assert frame.loc["c1", "goal_alignment_score"] == 0.5  # the plan known before launch
@@ -124,3 +130,217 @@ def test_a_plan_logged_as_its_json_text_reads_back_as_the_plan(open_store):
     assert s.log_predictions([dict(row, inputs=text), dict(row, inputs=plan)]) == 2
     [as_text, as_mapping] = s.predictions_for("t1")
     assert as_text["inputs"] == as_mapping["inputs"] == plan
+
+
+# ---------------------------------------------------------------- which plan trains
+
+
+def _row(store, cid):
+    frame = store.training_frame().set_index("campaign_id")
+    return frame.loc[cid]
+
+
+def test_the_plan_sent_with_an_outcome_is_its_training_row(open_store):
+    s = open_store()
+    _scored(s, "c1", goal_alignment_score=0.5)
+    sent = {"campaign_id": "c1", "goal_alignment_score": 0.9, "material_delay_days": 0,
+            "resource_value_usd": 8000, "committed_ad_budget_usd": 4000}
+    [r] = s.record_outcomes([{"campaign_id": "c1", "failed": False, "plan": sent,
+                              "completed_on": "2026-03-01"}])
+    assert r.status == "created" and r.scored_before
+    assert _row(s, "c1")["goal_alignment_score"] == 0.9
+
+
+def test_an_outcome_joins_the_last_plan_logged_before_launch(open_store):
+    """Launch = completed_on minus the plan's duration_days. A what-if during the run and
+    a re-score after completion are never the training row; without a plan logged before
+    launch (a campaign cancelled early), the last one before completion is."""
+    s = open_store()
+    done = datetime(2026, 6, 30, tzinfo=UTC)  # launch: 30 days earlier, 2026-05-31
+    _scored(s, "c1", done - timedelta(days=45), duration_days=30, goal_alignment_score=0.6)
+    _scored(s, "c1", done - timedelta(days=33), duration_days=30, goal_alignment_score=0.7)
+    _scored(s, "c1", done - timedelta(days=10), duration_days=30, goal_alignment_score=0.1)
+    _scored(s, "c1", done + timedelta(days=2), duration_days=30, goal_alignment_score=0.0)
+    _scored(s, "c2", done - timedelta(days=10), duration_days=30, goal_alignment_score=0.3)
+    _scored(s, "c2", done + timedelta(hours=1), duration_days=30, goal_alignment_score=0.0)
+    s.record_outcomes([{"campaign_id": c, "failed": True, "failure_reason": "other",
+                        "completed_on": "2026-06-30"} for c in ("c1", "c2")])
+    assert _row(s, "c1")["goal_alignment_score"] == 0.7
+    assert _row(s, "c2")["goal_alignment_score"] == 0.3
+
+
+def test_scoring_after_the_outcome_never_changes_its_training_row(open_store):
+    """What an open /v1/score call can do: log a plan for a campaign whose outcome is
+    recorded. The training row stays the one chosen when the outcome was recorded — also
+    through a correction, which chooses only among plans logged before that."""
+    s = open_store()
+    _scored(s, "c1", goal_alignment_score=0.5)  # no completed_on: the limit is recording
+    s.record_outcomes([{"campaign_id": "c1", "failed": True, "failure_reason": "other"}])
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    _scored(s, "c1", later, goal_alignment_score=0.01)
+    _scored(s, "c1", later + timedelta(days=400), goal_alignment_score=0.02)
+    assert _row(s, "c1")["goal_alignment_score"] == 0.5
+    [c] = s.record_outcomes([{"campaign_id": "c1", "failed": False, "correction": True}])
+    assert c.status == "corrected" and c.scored_before
+    row = _row(s, "c1")
+    assert row["goal_alignment_score"] == 0.5 and not row["failed"]
+
+
+def test_an_outcome_scored_only_after_completion_needs_its_plan(open_store):
+    s = open_store()
+    _scored(s, "c1", datetime(2026, 7, 2, tzinfo=UTC))
+    with pytest.raises(UnknownCampaign, match="never scored before"):
+        s.record_outcomes([{"campaign_id": "c1", "failed": False,
+                            "completed_on": "2026-07-01"}])
+    assert s.outcome_count() == 0
+
+
+def test_a_different_plan_for_a_recorded_outcome_is_a_conflict(open_store):
+    s = open_store()
+    _scored(s, "c1")
+    o = {"campaign_id": "c1", "failed": True, "failure_reason": "other",
+         "completed_on": "2026-03-01"}
+    s.record_outcomes([o])
+    plan = {"campaign_id": "c1", "goal_alignment_score": 0.2, "material_delay_days": 9,
+            "resource_value_usd": 1000, "committed_ad_budget_usd": 10}
+    with pytest.raises(OutcomeConflict) as info:
+        s.record_outcomes([dict(o, plan=plan)])
+    assert info.value.conflicts[0]["received"]["plan"] == plan
+    [same] = s.record_outcomes([o])
+    assert same.status == "unchanged"
+    [fixed] = s.record_outcomes([dict(o, plan=plan, correction=True)])
+    assert fixed.status == "corrected" and _row(s, "c1")["goal_alignment_score"] == 0.2
+
+
+def test_migration_2_pins_outcomes_recorded_before_it(open_store, monkeypatch):
+    """A store at schema 1 whose outcomes were joined to the latest prediction: upgrading
+    pins each to the plan logged before its completion; one scored only afterwards is
+    left out of training and named by the integrity check."""
+    from sqlalchemy import insert
+
+    import riskmodel.store as store_module
+
+    s = open_store(migrate=False)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    assert s.migrate() == [1]
+    _scored(s, "c1", datetime(2026, 2, 1, tzinfo=UTC), goal_alignment_score=0.4)
+    _scored(s, "c1", datetime(2026, 9, 1, tzinfo=UTC), goal_alignment_score=0.0)
+    _scored(s, "c2", datetime(2026, 9, 1, tzinfo=UTC))
+    recorded = datetime(2026, 9, 2, tzinfo=UTC)
+    with s.engine.begin() as conn:  # the way schema 1 recorded them: no plan when scored
+        for cid in ("c1", "c2"):
+            conn.execute(insert(store_module.metadata.tables["outcomes"]).values(
+                campaign_id=cid, failed=True, failure_reason="other",
+                completed_on=datetime(2026, 8, 1).date(), plan=None, revision=1,
+                recorded_at=recorded))
+    monkeypatch.undo()
+    assert s.migrate() == [2]
+    frame = s.training_frame().set_index("campaign_id")
+    assert list(frame.index) == ["c1"] and frame.loc["c1", "goal_alignment_score"] == 0.4
+    assert any("1 outcomes have no plan" in p for p in s.integrity_check())
+
+
+# ---------------------------------------------------------------- the file under the store
+
+OUTCOME = {"campaign_id": "f1", "failed": False,
+           "plan": {"campaign_id": "f1", "goal_alignment_score": 0.5, "material_delay_days": 1,
+                    "resource_value_usd": 1000, "committed_ad_budget_usd": 100}}
+
+
+@pytest.fixture
+def file_store(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'riskmodel.sqlite3'}")
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+def test_a_vanished_store_file_refuses_writes_until_it_is_back(file_store, tmp_path):
+    """`git clean` or a temp cleaner removes the data folder under a running process:
+    writes are refused (not acknowledged into a deleted file), no empty store appears in
+    its place, and the same file moved back is used again."""
+    from riskmodel.store import StoreUnavailable
+
+    var, away = tmp_path / "var", tmp_path / "elsewhere"
+    file_store.record_outcomes([OUTCOME])
+    var.rename(away)
+    with pytest.raises(StoreUnavailable, match="vanished"):
+        file_store.record_outcomes([dict(OUTCOME, campaign_id="f2",
+                                         plan=dict(OUTCOME["plan"], campaign_id="f2"))])
+    with pytest.raises(StoreUnavailable):
+        _scored(file_store, "f3")
+    assert "vanished" in file_store.health()
+    assert not var.exists()
+    away.rename(var)
+    assert file_store.health() is None
+    _scored(file_store, "f3")
+    assert file_store.outcome_count() == 1 and file_store.predictions_for("f3")
+
+
+def test_a_replaced_store_file_is_refused(file_store, tmp_path):
+    from riskmodel.store import StoreUnavailable
+
+    path = tmp_path / "var" / "riskmodel.sqlite3"
+    path.rename(tmp_path / "old.sqlite3")
+    fresh = Store(f"sqlite:///{path}")  # a new, empty store under the same name
+    fresh.migrate()
+    fresh.dispose()
+    with pytest.raises(StoreUnavailable, match="replaced"):
+        file_store.record_outcomes([OUTCOME])
+    assert fresh.outcome_count() == 0
+
+
+def test_a_reader_never_creates_a_store(tmp_path, store_url):
+    """`riskmodel outcomes check` and retraining open with create=False: a missing SQLite
+    file, or a database without the store's tables, is an error naming where."""
+    from riskmodel.store import StoreMissing
+
+    missing = tmp_path / "nowhere" / "riskmodel.sqlite3"
+    with pytest.raises(StoreMissing, match=str(missing)):
+        Store(f"sqlite:///{missing}", create=False)
+    assert not missing.parent.exists()
+    empty = Store(store_url, create=True)  # the database (or file) exists, but no store
+    empty.dispose()
+    reader = Store(store_url, create=False)
+    try:
+        with pytest.raises(StoreMissing, match="no schema_migrations"):
+            reader.migrate()
+    finally:
+        reader.dispose()
+
+
+def test_a_relative_sqlite_path_is_resolved_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = Store("sqlite:///var/riskmodel.sqlite3")
+    try:
+        assert store.path == tmp_path / "var" / "riskmodel.sqlite3"
+        assert store.location == str(store.path)
+        store.migrate()
+        monkeypatch.chdir(tmp_path / "var")  # a later chdir changes nothing
+        store.record_outcomes([OUTCOME])
+        assert store.outcome_count() == 1
+        assert not (tmp_path / "var" / "var").exists()
+    finally:
+        store.dispose()
+
+
+def test_a_read_only_store_file_refuses_writes_and_still_reads(file_store, tmp_path):
+    from riskmodel.store import StoreUnavailable
+
+    path = tmp_path / "var" / "riskmodel.sqlite3"
+    file_store.record_outcomes([OUTCOME])
+    with read_only(path):
+        with pytest.raises(StoreUnavailable, match="read-only"):
+            file_store.record_outcomes([dict(OUTCOME, failed=True, correction=True)])
+        with pytest.raises(StoreUnavailable, match="read-only"):
+            _scored(file_store, "f3")
+        assert "read-only" in file_store.health()
+        reader = Store(f"sqlite:///{path}", create=False)
+        try:
+            assert reader.migrate() == [] and reader.outcome_count() == 1
+            assert reader.integrity_check() == []
+        finally:
+            reader.dispose()
+    assert file_store.health() is None
+    [r] = file_store.record_outcomes([dict(OUTCOME, failed=True, correction=True)])
+    assert r.status == "corrected"

@@ -4,6 +4,7 @@ service answers with the new version without a restart."""
 
 import json
 import shutil
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,10 @@ def test_score_outcomes_retrain_gate_and_hot_swap(trained, history_csv, tmp_path
     app = create_app({"artifacts": str(root), "reload_interval": 0.0, "api_keys": KEY,
                       "data_dir": str(tmp_path / "var")})
     client = app.test_client()
-    world = generate(3000, seed=321, world=SHIFTED, start="2026-11-01", end="2026-11-20")
+    # campaigns scored now and completed later (a plan logged after completion never trains)
+    soon = date.today() + timedelta(days=1)
+    world = generate(3000, seed=321, world=SHIFTED, start=soon.isoformat(),
+                     end=(soon + timedelta(days=19)).isoformat())
     plans = _records(world[list(SCHEMA.names)])
     for i in range(0, len(plans), 500):
         r = client.post("/v1/score", json={"campaigns": plans[i:i + 500]})
