@@ -20,6 +20,7 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from batch.cells import safe_table
 from batch.chunks import CsvBlock
 from batch.parts import Part, score_part
 from riskmodel import RiskModelError, Scorer
@@ -33,7 +34,7 @@ def _worker_score(scorer: Scorer, chunk: pa.Table | CsvBlock, top_k: int, keep_s
     table = chunk.read() if isinstance(chunk, CsvBlock) else chunk
     part = score_part(scorer, table, table.to_pandas(), top_k, keep_scores)
     if csv_part is not None and isinstance(part.output, pa.Table):
-        pacsv.write_csv(part.output, csv_part,
+        pacsv.write_csv(safe_table(part.output), csv_part,
                         write_options=pacsv.WriteOptions(include_header=False))
         part.output = (part.output.schema, csv_part)
     return part
