@@ -50,13 +50,13 @@ def _first_bytes(values: pa.Array) -> np.ndarray:
     if data is None or n == 0:
         return np.zeros(n, dtype=bool)
     width = 8 if pa.types.is_large_string(values.type) else 4
-    off = np.frombuffer(offsets, dtype=np.int64 if width == 8 else np.int32,
-                        count=n + 1, offset=values.offset * width)
+    off: np.ndarray = np.frombuffer(offsets, dtype=np.int64 if width == 8 else np.int32,
+                                    count=n + 1, offset=values.offset * width)
     raw = np.frombuffer(data, dtype=np.uint8)
     if raw.size == 0:
         return np.zeros(n, dtype=bool)
-    starts = off[:-1]
-    hit = _IS_TRIGGER[raw[np.minimum(starts, raw.size - 1)]] & (off[1:] > starts)
+    starts, ends = off[:-1].astype(np.int64), off[1:].astype(np.int64)
+    hit = _IS_TRIGGER[raw[np.minimum(starts, raw.size - 1)]] & (ends > starts)
     if values.null_count:
         hit &= values.is_valid().to_numpy(zero_copy_only=False)
     return hit
