@@ -175,3 +175,38 @@ class Rejects:
         if self._f is not None and not self._f.closed:
             self._f.close()
         Path(self.tmp).unlink(missing_ok=True)
+
+
+def default_rejects(dst: str | Path) -> Path:
+    """Where rejected rows go when not told: beside the output, ``NAME.rejects.csv``
+    (``rejects.csv`` in the working folder when the output is standard output)."""
+    if str(dst) == "-":
+        return Path("rejects.csv")
+    dst = Path(dst)
+    return dst.with_name(dst.stem + ".rejects.csv")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: by identity when both exist (hard links,
+    symlinks, another spelling of the path), else by their resolved paths."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+    except OSError:  # one is not there (yet)
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_paths(**files: str | Path | None) -> None:
+    """Refuse a run whose files clash (the output as its own rejects file, a report over
+    the input...) before anything is written. ``files`` maps a name for the message to
+    a path; ``None`` and ``-`` (standard input or output) are left out."""
+    named = [(what.replace("_", " "), Path(p)) for what, p in files.items()
+             if p is not None and str(p) != "-"]
+    for i, (what_a, a) in enumerate(named):
+        for what_b, b in named[i + 1:]:
+            if same_file(a, b):
+                where = "" if str(a) == str(b) else f" (both are {b.resolve()})"
+                raise ValueError(f"the {what_b} {b} is the same file as the {what_a} "
+                                 f"{a}{where}: one would overwrite the other; give them "
+                                 f"different names")

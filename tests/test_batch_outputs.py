@@ -87,3 +87,15 @@ def test_a_header_only_output_has_safe_names(scorer, plans_csv, tmp_path):
     score_file(src, tmp_path / "o.csv", scorer, workers=1, progress=False)
     [head] = _cells(tmp_path / "o.csv")
     assert "'=cmd" in head and "=cmd" not in head
+
+
+def test_score_file_refuses_its_rejects_over_its_output(scorer, plans_csv, tmp_path):
+    from batch import score_file
+
+    out = tmp_path / "o.csv"
+    out.write_text("kept\n")
+    with pytest.raises(ValueError, match="the rejects file .* is the same file as the "
+                                         "output"):
+        score_file(plans_csv, out, scorer, rejects=tmp_path / "." / "o.csv", progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["o.csv"]
+    assert out.read_text() == "kept\n"
