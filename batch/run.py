@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batch.chunks import CHUNK_ROWS, csv_blocks, csv_names, read_chunks
+from batch.chunks import CHUNK_ROWS, RecordError, csv_blocks, csv_names, read_chunks
 from batch.columns import output_columns, replaced_columns
 from batch.outputs import Output, Rejects, check_paths, default_rejects
 from batch.parts import Part
@@ -117,15 +117,18 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
             else:
                 chunks = _checked(read_chunks(src, chunk_rows))
             with closing(scoring.parts(chunks)) as parts:
-                for part in parts:
-                    rej.add(part.errors, offset, part.ids)
-                    offset += part.rows
-                    if part.output is not None:
-                        out.write(part.output)
-                        summary.merge(part.summary)
-                        if log_to is not None:
-                            _log_predictions(log_to, part, scorer)
-                    bar.update(part.rows)
+                try:
+                    for part in parts:
+                        rej.add(part.errors, offset, part.ids)
+                        offset += part.rows
+                        if part.output is not None:
+                            out.write(part.output)
+                            summary.merge(part.summary)
+                            if log_to is not None:
+                                _log_predictions(log_to, part, scorer)
+                        bar.update(part.rows)
+                except RecordError as e:  # from a worker: its row counted in its chunk
+                    raise e.in_file(offset) from None
             scoring.close()
             if offset == 0:
                 raise DataError(f"{src} has a header but no campaigns")
