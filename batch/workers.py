@@ -42,7 +42,8 @@ def _worker_score(scorer: Scorer, chunk: pa.Table | CsvBlock, top_k: int, keep_s
 def _write_rows(table: pa.Table, path: str) -> None:
     """The rows of ``table`` as CSV without a header. Empty record batches are left out:
     pyarrow 26's ``write_csv`` without a header writes garbage (uninitialised memory) for a
-    table whose first batch is empty, as filtering out a rejected block leaves it."""
+    table whose first batch is empty, as reading a record longer than pyarrow's block
+    leaves it."""
     batches = [b for b in table.to_batches() if b.num_rows]
     pacsv.write_csv(pa.Table.from_batches(batches, schema=table.schema), path,
                     write_options=pacsv.WriteOptions(include_header=False))
