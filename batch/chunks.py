@@ -116,7 +116,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pa.Table]:
     rows = 0
     for block in csv_blocks(path, chunk_rows):
         try:
-            table = block.read(threads=True)
+            table = block.read()
         except RecordError as e:
             raise e.in_file(rows) from None
         rows += table.num_rows
@@ -139,7 +139,7 @@ class CsvBlock:
     names: tuple[str, ...]
     too_long: bool = False
 
-    def read(self, threads: bool = False) -> pa.Table:
+    def read(self) -> pa.Table:
         """The records as a table (every cell text). A broken record is a
         :class:`RecordError` naming its row in this block."""
         if self.too_long and self.length == 0:
@@ -147,13 +147,13 @@ class CsvBlock:
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             data = f.read(self.length)
-        try:
-            table = self._parse(data, threads, 1 << 22)
+        try:  # one thread: the fastest here (workers parse in parallel) and it names rows
+            table = self._parse(data, 1 << 20)
         except pa.ArrowInvalid:
-            # again, one thread and one block: a record longer than pyarrow's block reads
-            # whole, and a broken one is named by its row
+            # again as one block: a record longer than pyarrow's block reads whole, and a
+            # broken one is named by its row
             try:
-                table = self._parse(data, False, len(data) + 1)
+                table = self._parse(data, len(data) + 1)
             except pa.ArrowInvalid as e:
                 raise self._error(str(e)) from None
         if self.too_long:
@@ -166,12 +166,12 @@ class CsvBlock:
                            "in this row is never closed, so the rest of the file reads as "
                            "one value; or the file is not CSV text")
 
-    def _parse(self, data: bytes, threads: bool, block_size: int) -> pa.Table:
+    def _parse(self, data: bytes, block_size: int) -> pa.Table:
         parse, convert = csv_options(list(self.names))
         return pacsv.read_csv(pa.py_buffer(data), parse_options=parse,
                               convert_options=convert,
                               read_options=pacsv.ReadOptions(
-                                  column_names=list(self.names), use_threads=threads,
+                                  column_names=list(self.names), use_threads=False,
                                   block_size=block_size))
 
     def _error(self, message: str) -> DataError:
