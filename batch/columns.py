@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +28,17 @@ def output_columns(top_k: int, families: tuple[str, ...]) -> list[str]:
                  f"factor_{p}_reason", f"factor_{p}_mitigation", f"factor_{p}_risk_if_fixed"]
     cols += [f"family_{f}" for f in families] + ["warnings", "model_version"]
     return cols
+
+
+_FACTOR = re.compile(r"factor_[0-9]+(?:_family|_log_odds|_probability_points|_direction"
+                     r"|_reason|_mitigation|_risk_if_fixed)?")
+
+
+def replaced_columns(names: list[str]) -> list[str]:
+    """The names of ``names`` that scoring adds itself (for any number of factors): a
+    file scored before has them, and scoring it again replaces them."""
+    added = set(output_columns(0, FAMILIES))
+    return [n for n in names if n in added or _FACTOR.fullmatch(n)]
 
 
 def _take(labels: list, codes: np.ndarray) -> pa.Array:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from batch.cells import raw_table, raw_text
 from batch.chunks import read_chunks
 from riskmodel import ADVICE, BANDS
 
@@ -111,7 +112,10 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
     families: Counter = Counter()
     warnings: Counter = Counter()
     kept: pd.DataFrame | None = None
+    written_csv = Path(scored).suffix.lower() != ".parquet"
     for table in read_chunks(Path(scored), chunk_rows):
+        if written_csv:  # text cells as scored, not as made safe for a spreadsheet
+            table = raw_table(table)
         df = table.to_pandas()
         if df.empty:
             continue
@@ -208,7 +212,7 @@ def _read_rejects(q: Quarter, path: Path) -> None:
             q.problems += 1
             rows.add(rec.get("row", ""))
             if len(q.rejects) < REJECTS_SHOWN:
-                q.rejects.append({k: rec.get(k, "") for k in
+                q.rejects.append({k: raw_text(rec.get(k) or "") for k in
                                   ("row", "sheet", "sheet_row", "campaign_id", "column",
                                    "value", "reason")})
     q.rejected_rows = len(rows)

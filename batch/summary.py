@@ -28,6 +28,7 @@ class BatchSummary:
     family_sums: dict[str, float] = field(default_factory=dict)  # sums of contributions
     model_version: str = ""
     rejects_path: Path | None = None
+    replaced: int = 0  # score columns the input had (scored before), replaced
 
     def merge(self, part: BatchSummary) -> None:
         """Add one chunk's summary (its counts, sums and riskiest campaigns) to this one."""
@@ -91,4 +92,7 @@ def summary_lines(s: BatchSummary) -> list[str]:
         lines.append("riskiest campaigns:")
         for risk, cid, band, factor in s.riskiest[:5]:
             lines.append(f"  {cid:<24} {risk:6.1%}  {band:<6} led by {factor}")
+    if s.replaced:
+        lines.append(f"the input was scored before: its {s.replaced} score columns were "
+                     f"replaced by this run's")
     return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
                                  f"for standard input", param_hint="--in")
     if report and dst == "-":
         raise click.UsageError("--report is built from the scored rows: give --out a file")
+    _check_paths(src, dst, rejects, report)
     store = open_store() if log_predictions else None
     out: str | Path = dst
     tmp: Path | None = None
@@ -90,6 +92,26 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
         sys.exit(3)
 
 
+def _check_paths(src: str, dst: str, rejects: Path | None, report: Path | None) -> None:
+    """Refuse, before anything is written, files that clash or a report that cannot be
+    written where it is asked for."""
+    from batch import check_paths, default_rejects
+
+    try:
+        check_paths(input=src, output=dst, rejects_file=rejects or default_rejects(dst),
+                    report=report)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    if report is not None:
+        folder = report.parent
+        if not folder.is_dir():
+            raise click.BadParameter(f"{report}: the folder {folder} does not exist; create "
+                                     f"it first or name another", param_hint="--report")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise click.BadParameter(f"{report}: the folder {folder} cannot be written to",
+                                     param_hint="--report")
+
+
 def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> None:
     """The quarter view of the workbench as one file; and the workbook, when the output is
     one, made from the same scored rows (with the quarter's actions)."""
@@ -103,4 +125,9 @@ def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> 
         part = Path(dst).with_name(f".{Path(dst).name}.part")
         write_scored_workbook(scored, summary.rejects_path, part, actions=q.actions)
         part.replace(dst)
-    report.write_text(render_report(q, title=f"Quarter check: {name}"), encoding="utf-8")
+    page = report.with_name(f".{report.name}.part")  # complete or not there
+    try:
+        page.write_text(render_report(q, title=f"Quarter check: {name}"), encoding="utf-8")
+        page.replace(report)
+    finally:
+        page.unlink(missing_ok=True)
