@@ -9,6 +9,7 @@ import orjson
 from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_content_length
 
+from riskmodel import shorten
 from service.problems import Problem
 
 
@@ -101,11 +102,11 @@ def items(body: object, key: str, noun: str, limit: int) -> tuple[list, str]:
     """``[body]`` for one object, or ``body[key]`` for a batch, with the JSON pointer
     prefix of its items; 422 for any other shape or more than ``limit`` items."""
     if isinstance(body, Mapping) and key in body:
-        extra = sorted(k for k in body if k != key)
         batch = body[key]
-        if extra or not isinstance(batch, list) or not batch:
-            detail = (f"unknown fields {', '.join(extra)}: a batch is {{\"{key}\": [...]}}"
-                      if extra else f"{key} must be a non-empty array of {noun} objects")
+        if len(body) > 1 or not isinstance(batch, list) or not batch:
+            detail = (f"unknown fields {_names(k for k in body if k != key)}: a batch is "
+                      f"{{\"{key}\": [...]}}" if len(body) > 1
+                      else f"{key} must be a non-empty array of {noun} objects")
             raise Problem(422, "invalid-campaign", "Invalid request", detail, [])
         if len(batch) > limit:
             # 422, not 413: the body's size is fine, its content breaks a documented rule
@@ -117,3 +118,10 @@ def items(body: object, key: str, noun: str, limit: int) -> tuple[list, str]:
     raise Problem(422, "invalid-campaign", "Invalid request",
                   f"the body must be a{'n' if noun[0] in 'aeiou' else ''} {noun} object or "
                   f"{{\"{key}\": [...]}}; got {type(body).__name__}", [])
+
+
+def _names(keys, shown: int = 5) -> str:
+    """The first few ``keys`` (each cut short), and how many more there are."""
+    keys = list(keys)
+    names = ", ".join(shorten(str(k)) for k in sorted(keys[:shown]))
+    return names + (f" and {len(keys) - shown:,} more" if len(keys) > shown else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskmodel import FACTORS, FAMILIES, SCHEMA, WARNING_CODES, Column, __version__
+from riskmodel import FACTORS, FAMILIES, MAX_ERRORS, SCHEMA, WARNING_CODES, Column, __version__
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
           "number": "number", "boolean": "boolean", "date": "string"}
@@ -107,6 +107,9 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                    "properties": {"row": {"type": ["integer", "null"]},
                                   "column": {"type": "string"}, "problem": {"type": "string"},
                                   "allowed": {"type": "string"}, "received": {},
+                                  "received_length": {
+                                      "type": "integer", "description": "Characters in the "
+                                      "text received, when longer than the 64 shown."},
                                   "message": {"type": "string"},
                                   "pointer": {"type": "string"}}}
     problem = {"type": "object", "required": ["type", "title", "status"],
@@ -115,12 +118,18 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                               "request_id": {"type": ["string", "null"]}}}
     problem_with_errors = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {
         "type": "object",
-        "properties": {"errors": {"type": "array",
-                                  "items": {"$ref": "#/components/schemas/FieldError"}}}}]}
+        "properties": {"errors": {"type": "array", "maxItems": MAX_ERRORS,
+                                  "items": {"$ref": "#/components/schemas/FieldError"}},
+                       "errors_omitted": {"type": "integer", "minimum": 1,
+                                          "description": "Errors found beyond those "
+                                                         "listed."}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
     outcome: dict[str, Any] = {
         "type": "object",
-        "description": "What happened to a campaign. A campaign never scored needs its plan.",
+        "description": "What happened to a campaign. A campaign never scored before its "
+                       "completion needs its plan: without one the outcome is refused with "
+                       "409 unknown-campaign (what is missing depends on the store's state, "
+                       "which a schema cannot express).",
         "required": ["campaign_id", "failed"],
         "additionalProperties": False,
         "properties": {
@@ -172,7 +181,10 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "400": _problem("The body is not valid JSON, or ended before its "
                                     "Content-Length."),
                     "401": unauthorized,
-                    "409": _problem("An outcome differs from the recorded one."),
+                    "409": _problem("An outcome differs from the recorded one "
+                                    "(outcome-conflict), or its campaign was never scored "
+                                    "before completion and no plan was sent "
+                                    "(unknown-campaign).", with_errors=True),
                     "413": _problem("Body over the size limit."),
                     "415": _problem("The body is not application/json."),
                     "422": _problem("Invalid outcomes, every field named.", with_errors=True),

@@ -279,3 +279,49 @@ def test_slow_clients_do_not_hold_up_the_others(trained, tmp_path):
         assert max(times) < 1.0, f"slowest ordinary request {max(times):.2f} s"
     finally:
         stop_server(proc)
+
+
+def _memory_kb(pid: int, field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak since the process began), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def test_the_worst_bodies_cost_a_worker_less_than_100_mb(trained, tmp_path):
+    """Each body built to make the error answer largest (tests/test_service_problems.py),
+    sent three times to a one-worker server: the worker's peak resident memory stays within
+    100 MB of what it held idle, after a warm-up. Before the errors were bounded, one worker
+    peaked at 1.23 GB on the first of these (issue 13, finding 1)."""
+    from test_service_problems import BODIES, KEY
+
+    root, _ = trained
+    proc, port = start_server(root, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+                                     "RISKMODEL_DATA_DIR": str(tmp_path / "var"),
+                                     "RISKMODEL_API_KEYS": KEY}, workers=1)
+    try:
+        wait_ready(proc, port)
+        [worker] = _workers(proc.pid)
+        for _ in range(20):
+            _score(port)
+        idle = _memory_kb(worker, "VmRSS")
+        sizes = {}
+        for _ in range(3):
+            for name, (path, body) in BODIES.items():
+                data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, {
+                    "Content-Type": "application/json", "X-API-Key": KEY})
+                try:
+                    urllib.request.urlopen(req, timeout=60)
+                    pytest.fail(f"{name} was accepted")
+                except urllib.error.HTTPError as e:
+                    assert e.code == 422, name
+                    sizes[name] = len(e.read())
+        peak = _memory_kb(worker, "VmHWM")
+        assert max(sizes.values()) < 64 * 1024, sizes
+        assert peak - idle < 100 * 1024, f"idle {idle} KiB, peak {peak} KiB"
+        print(f"worker idle {idle / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB "
+              f"(+{(peak - idle) / 1024:.0f} MiB); largest answer {max(sizes.values())} B")
+    finally:
+        stop_server(proc)

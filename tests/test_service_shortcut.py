@@ -62,6 +62,10 @@ CASES = {
     "no-content-type": {"data": json.dumps(GOOD)},
     "suffix-json-type": {"data": json.dumps(GOOD), "content_type": "application/merge+json"},
     "over-the-limit": {"json": dict(GOOD, pad="y" * 5000)},
+    "too-many-keys": {"json": {f"k{i}": 0 for i in range(150)}},
+    "errors-past-the-cap": {"json": {"campaigns": [dict(GOOD, **{f"u{i}": 1 for i in range(15)})]
+                                     * 2}},
+    "long-value": {"json": dict(GOOD, campaign_id="\U0001f600" * 700)},
     "cut-short": {"data": json.dumps(GOOD), "content_type": "application/json",
                   "environ_overrides": {"CONTENT_LENGTH": "3999"}},
 }
