@@ -133,7 +133,8 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
                  strict: bool = False) -> tuple[dict, list[FieldError]]:
     """Typed plain values (floats with NaN for empty, category codes, strings) for every
     column of ``cols`` from one record, and its errors. Columns not in ``present`` are
-    empty without error; ``present=None`` means a missing key is an empty value."""
+    empty without error; ``present=None`` means a missing key is an empty value.
+    ``strict`` (JSON) takes only null as empty, and blank text in a text column."""
     out: dict = {}
     errors: list[FieldError] = []
     if not (isinstance(rec, dict) or isinstance(rec, Mapping)):
@@ -150,7 +151,10 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
             out[name] = x
             continue
         v = get(name)
-        if is_blank(v, nan_is_missing):
+        # in JSON (strict) only null is empty: "" where a number, a boolean, a category or
+        # a date belongs is a value of the wrong type, as the OpenAPI document says; blank
+        # text stays empty for a text column (a blank campaign_id "is required")
+        if v is None or (is_blank(v, nan_is_missing) and (not strict or rule.kind == "string")):
             out[name] = empty
             if required:
                 errors.append(FieldError(row, name, "is required", rule.column.allowed(),

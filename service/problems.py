@@ -18,6 +18,12 @@ PROBLEM_TYPES = {
     "invalid-campaign": "The campaigns break the data contract; see errors.",
     "too-many-campaigns": "More campaigns than one request may carry.",
     "invalid-json": "The body is not valid JSON.",
+    "duplicate-name": "An object of the body names a member twice (RFC 8259 leaves the "
+                      "meaning undefined; parsers differ): refused rather than guessed.",
+    "invalid-encoding": "The body is declared gzip-encoded (Content-Encoding) but is not "
+                        "valid gzip.",
+    "unsupported-content-encoding": "The body has a Content-Encoding other than gzip or "
+                                    "identity; Accept-Encoding names those taken.",
     "incomplete-body": "The body ended before its declared length, or could not be decoded "
                        "(a malformed chunked encoding).",
     "unsupported-media-type": "The body must be application/json.",
