@@ -22,6 +22,7 @@ _EXPORTS = {
     "database_url": "config", "settings": "config",
     "FAMILIES": "contract", "SCHEMA": "contract", "Column": "contract", "Schema": "contract",
     "ArtifactError": "errors", "DataError": "errors", "FieldError": "errors",
+    "MAX_SHOWN": "errors", "shorten": "errors",
     "ParameterError": "errors",
     "RiskModelError": "errors", "SchemaError": "errors",
     "BoundedLogisticRegression": "estimators",
@@ -31,12 +32,15 @@ _EXPORTS = {
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
     "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
     "Registry": "registry",
+    "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
     "Scorer": "scoring", "load_model": "scoring",
     "OutcomeConflict": "store", "Store": "store", "StoreMissing": "store",
     "StoreUnavailable": "store", "UnknownCampaign": "store",
+    "CAMPAIGN_ALLOWED": "validation", "CAMPAIGN_FIELDS": "validation",
+    "ErrorList": "validation", "check_fields": "validation",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
     "read_table": "validation", "validate_campaigns": "validation",
     "validate_record": "validation",
@@ -70,12 +74,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.config import ConfigError, Settings, api_keys, database_url, settings
     from riskmodel.contract import FAMILIES, SCHEMA, Column, Schema
     from riskmodel.errors import (
+        MAX_SHOWN,
         ArtifactError,
         DataError,
         FieldError,
         ParameterError,
         RiskModelError,
         SchemaError,
+        shorten,
     )
     from riskmodel.estimators import BoundedLogisticRegression
     from riskmodel.explanation import (
@@ -97,6 +103,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.registry import Registry
+    from riskmodel.rules import MAX_ERRORS, MAX_FIELDS
     from riskmodel.scoring import Scorer, load_model
     from riskmodel.store import (
         OutcomeConflict,
@@ -106,7 +113,11 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         UnknownCampaign,
     )
     from riskmodel.validation import (
+        CAMPAIGN_ALLOWED,
+        CAMPAIGN_FIELDS,
+        ErrorList,
         Validated,
+        check_fields,
         missing_columns,
         parse_outcome,
         read_table,

@@ -158,7 +158,8 @@ class Scorer:
     # ------------------------------------------------------------------ public API
 
     def score(self, campaigns: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path,
-              top_k: int = 3, *, strict: bool = False) -> list[CampaignScore]:
+              top_k: int = 3, *, strict: bool = False,
+              max_errors: int | None = None) -> list[CampaignScore]:
         """Validate and score campaigns.
 
         Parameters
@@ -170,6 +171,8 @@ class Scorer:
             from 0 to the number of the model's factors.
         strict : bool
             JSON types only, as the service requires (no numbers in strings, no 0/1).
+        max_errors : int, optional
+            Stop collecting errors after this many (``SchemaError.more`` counts the rest).
 
         Raises
         ------
@@ -181,9 +184,10 @@ class Scorer:
         if isinstance(campaigns, dict):  # one campaign: the plain-Python path
             row, errors = validate_record(campaigns, strict=strict)
             if errors:
-                raise SchemaError(errors)
+                more = 0 if max_errors is None else max(0, len(errors) - max_errors)
+                raise SchemaError(errors[:len(errors) - more], more=more)
             return [self._explain_row(row, self.check_top_k(top_k))]
-        v = validate_campaigns(campaigns, strict=strict)
+        v = validate_campaigns(campaigns, strict=strict, max_errors=max_errors)
         v.raise_for_errors()
         return self.explain(v.batch, top_k)
 

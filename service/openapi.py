@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskmodel import FACTORS, FAMILIES, SCHEMA, WARNING_CODES, Column, __version__
+from riskmodel import FACTORS, FAMILIES, MAX_ERRORS, SCHEMA, WARNING_CODES, Column, __version__
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
           "number": "number", "boolean": "boolean", "date": "string"}
@@ -15,7 +15,10 @@ def column_schema(col: Column) -> dict:
     if col.kind == "category":
         s["enum"] = list(col.categories)
     if col.kind == "string":
-        s.update(minLength=1, maxLength=col.max_length, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+        # printable, and not blank (blank is empty: "is required"): at least one character
+        # other than a space; the only printable blank is the space
+        s.update(minLength=1, maxLength=col.max_length,
+                 pattern=r"^ *[^ \x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
     if col.minimum is not None:
         s["exclusiveMinimum" if col.exclusive_minimum else "minimum"] = col.minimum
     if col.maximum is not None:
@@ -107,6 +110,9 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                    "properties": {"row": {"type": ["integer", "null"]},
                                   "column": {"type": "string"}, "problem": {"type": "string"},
                                   "allowed": {"type": "string"}, "received": {},
+                                  "received_length": {
+                                      "type": "integer", "description": "Characters in the "
+                                      "text received, when longer than the 64 shown."},
                                   "message": {"type": "string"},
                                   "pointer": {"type": "string"}}}
     problem = {"type": "object", "required": ["type", "title", "status"],
@@ -115,12 +121,18 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                               "request_id": {"type": ["string", "null"]}}}
     problem_with_errors = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {
         "type": "object",
-        "properties": {"errors": {"type": "array",
-                                  "items": {"$ref": "#/components/schemas/FieldError"}}}}]}
+        "properties": {"errors": {"type": "array", "maxItems": MAX_ERRORS,
+                                  "items": {"$ref": "#/components/schemas/FieldError"}},
+                       "errors_omitted": {"type": "integer", "minimum": 1,
+                                          "description": "Errors found beyond those "
+                                                         "listed."}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
     outcome: dict[str, Any] = {
         "type": "object",
-        "description": "What happened to a campaign. A campaign never scored needs its plan.",
+        "description": "What happened to a campaign. A campaign never scored before its "
+                       "completion needs its plan: without one the outcome is refused with "
+                       "409 unknown-campaign (what is missing depends on the store's state, "
+                       "which a schema cannot express).",
         "required": ["campaign_id", "failed"],
         "additionalProperties": False,
         "properties": {
@@ -128,11 +140,21 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             **{c.name: column_schema(c) for c in SCHEMA.outcome_columns},
             "correction": {"type": "boolean",
                            "description": "Replace an outcome already recorded."},
-            "plan": {"$ref": "#/components/schemas/Campaign"},
+            "plan": {"allOf": [{"$ref": "#/components/schemas/Campaign"}],
+                     "description": "The campaign's plan as scored. Its campaign_id must be "
+                                    "the outcome's (422 otherwise)."},
         },
+        # a success has no failure reason
+        "if": {"properties": {"failed": {"const": False}}, "required": ["failed"]},
+        "then": {"properties": {"failure_reason": {"type": "null"}}},
     }
     outcome["properties"]["completed_on"]["format"] = "date"
     unauthorized = _problem("No API key, or a wrong one.")
+    bad_body = _problem("The body is not valid JSON, names a member twice in one object, "
+                        "ended before its Content-Length, or is not the gzip it says.")
+    too_large = _problem("Body over the size limit (as sent, or decompressed).")
+    bad_type = _problem("The body is not application/json, or has a Content-Encoding other "
+                        "than gzip (Accept-Encoding names those taken).")
     server_error = _problem("Unexpected failure (logged with the request id).")
     return {
         "openapi": "3.1.0",
@@ -152,10 +174,9 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "200": {"description": "Scores, in the order of the campaigns.",
                             "content": {"application/json": {"schema": {
                                 "$ref": "#/components/schemas/ScoreResponse"}}}},
-                    "400": _problem("The body is not valid JSON, or ended before its "
-                                    "Content-Length."),
-                    "413": _problem("Body over the size limit."),
-                    "415": _problem("The body is not application/json."),
+                    "400": bad_body,
+                    "413": too_large,
+                    "415": bad_type,
                     "422": _problem("Invalid campaigns or parameters, every field named; or "
                                     "more campaigns than the limit.", with_errors=True),
                     "401": unauthorized,
@@ -169,12 +190,14 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                 "responses": {
                     "200": {"description": "Per outcome: created, unchanged or corrected.",
                             "content": json_body},
-                    "400": _problem("The body is not valid JSON, or ended before its "
-                                    "Content-Length."),
+                    "400": bad_body,
                     "401": unauthorized,
-                    "409": _problem("An outcome differs from the recorded one."),
-                    "413": _problem("Body over the size limit."),
-                    "415": _problem("The body is not application/json."),
+                    "409": _problem("An outcome differs from the recorded one "
+                                    "(outcome-conflict), or its campaign was never scored "
+                                    "before completion and no plan was sent "
+                                    "(unknown-campaign).", with_errors=True),
+                    "413": too_large,
+                    "415": bad_type,
                     "422": _problem("Invalid outcomes, every field named.", with_errors=True),
                     "500": server_error,
                     "503": _problem("The store cannot be reached."),
