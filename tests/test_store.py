@@ -117,6 +117,38 @@ def test_the_same_outcome_from_8_processes_is_stored_once(store_url, open_store)
     assert s.integrity_check() == []
 
 
+def _migrate(url, barrier, results) -> None:
+    s = Store(url)
+    try:
+        barrier.wait(timeout=90)
+        results.put(s.migrate())
+    except Exception as e:  # noqa: BLE001  reported to the parent
+        results.put(f"error: {e!r}")
+    finally:
+        s.dispose()
+
+
+def test_four_processes_starting_at_once_migrate_one_at_a_time(store_url, open_store):
+    """Replicas starting together on a new store: one applies the migrations, the others
+    find them applied (on PostgreSQL they wait on an advisory lock; SQLite's write lock
+    does the same); nothing is applied twice, nobody fails."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_migrate, args=(store_url, barrier, results))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    for p in procs:  # never leave a stuck child behind
+        if p.is_alive():
+            p.kill()
+    applied = sorted((results.get(timeout=5) for _ in procs), key=len)
+    assert applied == [[]] * 3 + [[1, 2]], applied
+    s = open_store(migrate=False)
+    assert s.schema_version() == 2 and s.migrate() == []
+
+
 def test_a_plan_logged_as_its_json_text_reads_back_as_the_plan(open_store):
     """The service logs one campaign as the body text it received: stored as that JSON on
     every backend, read back (and joined for retraining) as the same plan."""
