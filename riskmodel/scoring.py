@@ -37,7 +37,7 @@ from riskmodel.explanation import (
     sigmoid,
 )
 from riskmodel.features import factor_inputs_one
-from riskmodel.model import AdditiveRiskModel
+from riskmodel.model import ATTRIBUTIONS, AdditiveRiskModel
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
 
@@ -66,6 +66,7 @@ class Scorer:
         self.model = model
         self.version = version
         self.manifest = manifest or {}
+        self.attribution = attribution_of(model, version, self.manifest)
         self.factors = model.factors
         self.factor_names = model.factor_names
         self.families = tuple(f.family for f in self.factors)
@@ -238,6 +239,23 @@ class Scorer:
         v = validate_campaigns(campaigns)
         v.raise_for_errors()
         return self.model.predict_proba(v.batch)
+
+
+def attribution_of(model: AdditiveRiskModel, version: str, manifest: Mapping) -> str:
+    """The convention by which ``model`` attributes its interactions: the model's own
+    (a model fitted before purification reads as ``driver``), which the manifest, when it
+    records one, must state too; else :class:`ArtifactError` saying to retrain."""
+    rule = model.attribution_
+    if rule not in ATTRIBUTIONS:
+        raise ArtifactError(f"model version {version!r} attributes its interactions by "
+                            f"{rule!r}, which this code does not know (it knows "
+                            f"{', '.join(ATTRIBUTIONS)}); retrain it with this code")
+    stated = manifest.get("model", {}).get("attribution")
+    if stated is not None and stated != rule:
+        raise ArtifactError(f"model version {version!r}: its manifest states the attribution "
+                            f"{stated!r} but the model holds {rule!r}; the artifact is "
+                            "inconsistent, retrain it")
+    return rule
 
 
 def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:
