@@ -180,7 +180,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "503": _problem("The store cannot be reached."),
                 }}},
             "/v1/model": {"get": {
-                "summary": "The model version in service: metrics, bands, schema, creation.",
+                "summary": "The model version in service: metrics, bands, schema, creation, and "
+                           "how it attributes interactions (attribution).",
                 "responses": {"200": {"description": "The model.", "content": json_body},
                               "500": server_error,
                               "503": _problem("No verified model is loaded.")}}},
