@@ -10,6 +10,7 @@ from riskmodel import (
     BANDS,
     DIRECTIONS,
     FAMILIES,
+    OUT_OF_DEPTH_CODES,
     WARNING_CODES,
     Explanation,
     Scorer,
@@ -24,7 +25,8 @@ def output_columns(top_k: int, families: tuple[str, ...]) -> list[str]:
         cols += [f"factor_{p}", f"factor_{p}_family", f"factor_{p}_log_odds",
                  f"factor_{p}_probability_points", f"factor_{p}_direction",
                  f"factor_{p}_reason", f"factor_{p}_mitigation", f"factor_{p}_risk_if_fixed"]
-    cols += [f"family_{f}" for f in families] + ["warnings", "model_version"]
+    cols += [f"family_{f}" for f in families] + ["warnings", "out_of_depth",
+                                                  "model_version"]
     return cols
 
 
@@ -63,8 +65,23 @@ def scored_columns(e: Explanation) -> dict[str, pa.Array]:
     texts = [";".join(code for b, code in enumerate(WARNING_CODES) if m >> b & 1)
              for m in combos.tolist()]
     cols["warnings"] = _take(texts, inverse.reshape(-1))
+    cols["out_of_depth"] = _out_of_depth(e, names)
     cols["model_version"] = _take([e.version], np.zeros(n, dtype=np.int32))
     return cols
+
+
+def _out_of_depth(e: Explanation, names: list[str]) -> pa.Array:
+    """Each row's out-of-depth flags as "factor:code;factor:code" (empty: covered), each
+    combination formatted once."""
+    if e.out_of_depth is None or e.out_of_depth.shape[1] == 0:
+        return _take([""], np.zeros(e.n, dtype=np.int32))
+    # two bits per factor (codes 0-3) make one int64 key per row for up to 31 factors
+    keys = e.out_of_depth.astype(np.int64) @ (4 ** np.arange(len(names), dtype=np.int64))
+    combos, inverse = np.unique(keys, return_inverse=True)
+    texts = [";".join(f"{name}:{OUT_OF_DEPTH_CODES[(k >> 2 * j & 3) - 1]}"
+                      for j, name in enumerate(names) if k >> 2 * j & 3)
+             for k in combos.tolist()]
+    return _take(texts, inverse.reshape(-1))
 
 
 def score_chunk(scorer: Scorer, df: pd.DataFrame, top_k: int):

@@ -28,6 +28,7 @@ from riskmodel._fast import constructor
 from riskmodel.advice import ADVICE, ESCALATION, WARNING_CODES, ReadinessWarning, readiness_warning
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAMILIES
+from riskmodel.coverage import Coverage, OutOfDepth
 from riskmodel.features import Factor
 
 BANDS = ("low", "medium", "high")
@@ -79,6 +80,7 @@ class CampaignScore:
     warnings: tuple[ReadinessWarning, ...]
     escalation: str | None
     model_version: str
+    out_of_depth: tuple[OutOfDepth, ...] = ()  # where the model has little or no data
 
 
 # --------------------------------------------------------------------------- the rules
@@ -157,12 +159,12 @@ def explain_factor(info: FactorInfo, value: object, log_odds: float, points: flo
 def build_score(campaign_id: str, risk: float, log_odds: float, base: float, band: int,
                 contributions: dict[str, float], family_totals: dict[str, float],
                 factors: tuple[FactorContribution, ...], warnings: tuple,
-                version: str) -> CampaignScore:
+                version: str, out_of_depth: tuple = ()) -> CampaignScore:
     """One :class:`CampaignScore` (the escalation path comes with the high band)."""
     label = BANDS[band]
     return _new_score(campaign_id, risk, label, log_odds, base, factors, family_totals,
                       contributions, warnings, ESCALATION if label == "high" else None,
-                      version)
+                      version, out_of_depth)
 
 
 _new_factor = constructor(FactorContribution)
@@ -250,6 +252,19 @@ class Explanation:
     reasons: np.ndarray  # (n, k) codes into texts; -1: none (the factor lowers risk)
     texts: list[str]
     warnings: np.ndarray  # (n, len(WARNING_CODES)) bool
+    # (n, factors) riskmodel.coverage codes, 0 = covered; None for a model without coverage
+    out_of_depth: np.ndarray | None = None
+    coverage: Coverage | None = None
+
+    def out_of_depth_of(self, i: int) -> tuple[OutOfDepth, ...]:
+        """Row ``i``'s :class:`OutOfDepth` entries, in factor order."""
+        if self.out_of_depth is None or self.coverage is None:
+            return ()
+        codes = self.out_of_depth[i]
+        return tuple(self.coverage.describe(
+            j, int(codes[j]), float(self.inputs[self.about[j].name][i]),
+            self.about[j].display(self.inputs[self.about[j].name][i]))
+            for j in np.flatnonzero(codes).tolist())
 
     @property
     def n(self) -> int:
@@ -265,6 +280,8 @@ class Explanation:
         points, what_if = self.probability_points.tolist(), self.what_if_risk.tolist()
         reasons = self.reasons.tolist()
         flagged = np.any(self.warnings, axis=1).tolist()  # numpy types .any(axis=1) as a bool
+        deep = ([False] * self.n if self.out_of_depth is None
+                else np.any(self.out_of_depth, axis=1).tolist())
         texts = self.texts
         out = []
         for i in range(self.n):
@@ -283,7 +300,7 @@ class Explanation:
                 ids[i], risk[i], log_odds[i], self.base, band[i],
                 dict(zip(names, contributions[i], strict=True)),
                 dict(zip(FAMILIES, totals[i], strict=True)), tuple(factors), warnings,
-                self.version))
+                self.version, self.out_of_depth_of(i) if deep[i] else ()))
         return out
 
 

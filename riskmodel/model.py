@@ -40,6 +40,7 @@ from scipy.special import expit
 from sklearn.exceptions import NotFittedError
 
 from riskmodel.campaigns import CampaignBatch
+from riskmodel.coverage import fit_coverage
 from riskmodel.estimators import BoundedLogisticRegression
 from riskmodel.features import FACTORS, Factor, factor_values, level_codes
 
@@ -485,6 +486,9 @@ class AdditiveRiskModel:
     # how interactions are attributed; a model pickled before purification has no such
     # attribute and reads this class default, the rule it was fitted under
     attribution_: str = DRIVER
+    # what the training campaigns held of each factor (riskmodel.coverage.fit_coverage: a
+    # plain dict of numbers and lists); None for a model fitted before it was recorded
+    coverage_: dict | None = None
 
     @property
     def compiled_(self) -> CompiledTables:
@@ -561,6 +565,7 @@ class AdditiveRiskModel:
         for t in self.terms_:
             t.compile(coef)
         self._purify(inputs)
+        self.coverage_ = fit_coverage(self.factors, inputs)
         self.__dict__.pop("_compiled", None)
         self.factor_means_ = self.compiled_.raw(inputs).mean(axis=0)
         self.calibration_ = (1.0, 0.0)

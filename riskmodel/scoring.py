@@ -23,6 +23,7 @@ import pandas as pd
 
 from riskmodel.advice import ADVICE, WARNING_CODES, Target, readiness_flags, readiness_warning
 from riskmodel.campaigns import CampaignBatch
+from riskmodel.coverage import Coverage
 from riskmodel.errors import ArtifactError, FieldError, ParameterError, SchemaError
 from riskmodel.explanation import (
     CampaignScore,
@@ -67,6 +68,9 @@ class Scorer:
         self.version = version
         self.manifest = manifest or {}
         self.attribution = attribution_of(model, version, self.manifest)
+        # where the model has little data (None: fitted before coverage was recorded)
+        self.coverage = None if model.coverage_ is None else Coverage(model.coverage_,
+                                                                      model.factors)
         self.factors = model.factors
         self.factor_names = model.factor_names
         self.families = tuple(f.family for f in self.factors)
@@ -142,10 +146,12 @@ class Scorer:
         warnings = np.column_stack([np.asarray(flags[code], dtype=bool)
                                     for code in WARNING_CODES]) if batch.n else \
             np.zeros((0, len(WARNING_CODES)), dtype=bool)
+        depth = None if self.coverage is None else self.coverage.flags(arr.inputs)
         return Explanation(batch, self.about, self.version, self._base, arr.risk,
                            arr.log_odds, arr.band, arr.contributions,
                            family_totals(self.families, arr.contributions), arr.inputs, top,
-                           c, points, up, what_if, reasons, texts, warnings)
+                           c, points, up, what_if, reasons, texts, warnings, depth,
+                           self.coverage)
 
     def _what_if(self, arr: ScoreArrays, rows: np.ndarray, factor: str) -> np.ndarray:
         """Risk of ``rows`` if ``factor`` were at its target: the terms reading the factor
@@ -228,11 +234,18 @@ class Scorer:
                 factors.append(explain_factor(info, value, c, points, None, math.nan, risk))
         warnings = tuple([readiness_warning(code, row)
                           for code, flag in readiness_flags(row).items() if flag])
+        depth: tuple = ()
+        if self.coverage is not None:
+            flags = self.coverage.one(x)
+            if flags:
+                depth = tuple(self.coverage.describe(j, code, x[about[j].name],
+                                                     about[j].display(x[about[j].name]))
+                              for j, code in flags)
         return build_score(row["campaign_id"], risk, log_odds, self._base,
                            bisect_right(self._cut_list, risk),
                            dict(zip(self.factor_names, contrib, strict=True)),
                            self._family_totals_one(contrib), tuple(factors), warnings,
-                           self.version)
+                           self.version, depth)
 
     def predict_proba(self, campaigns) -> np.ndarray:
         """The artifact's own ``predict_proba`` (design-matrix path), for checking."""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskmodel import FACTORS, FAMILIES, SCHEMA, WARNING_CODES, Column, __version__
+from riskmodel import (
+    FACTORS,
+    FAMILIES,
+    OUT_OF_DEPTH_CODES,
+    SCHEMA,
+    WARNING_CODES,
+    Column,
+    __version__,
+)
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
           "number": "number", "boolean": "boolean", "date": "string"}
@@ -83,11 +91,29 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                               "column": {"type": "string"}, "message": {"type": "string"},
                               "threshold": {"type": "string"},
                               "value": {"type": ["number", "boolean", "null"]}}}
+    out_of_depth = {
+        "type": "object",
+        "description": "A factor of the campaign where the model has little or no data: a "
+                       "number beyond the range it was trained on (training_range), a level "
+                       "or an unknown seen in few training campaigns (training_count). "
+                       "Information only: the score is the model's.",
+        "required": ["factor", "code", "value", "message", "training_range",
+                     "training_count"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "code": {"type": "string", "enum": list(OUT_OF_DEPTH_CODES)},
+            "value": {"type": ["string", "number", "boolean", "null"]},
+            "message": {"type": "string"},
+            "training_range": {"oneOf": [{"type": "null"}, {
+                "type": "array", "items": number, "minItems": 2, "maxItems": 2}]},
+            "training_count": {"type": "integer", "minimum": 0},
+        },
+    }
     result = {
         "type": "object",
         "required": ["campaign_id", "failure_risk", "risk_band", "log_odds", "base_value",
                      "top_factors", "family_totals", "contributions", "warnings",
-                     "model_version"],
+                     "out_of_depth", "model_version"],
         "properties": {
             "campaign_id": {"type": "string"},
             "failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
@@ -99,6 +125,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "contributions": {"type": "object",
                               "properties": {f.name: number for f in FACTORS}},
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}},
+            "out_of_depth": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/OutOfDepth"}},
             "escalation": {"type": ["string", "null"]},
             "model_version": {"type": "string"},
         },
@@ -221,6 +249,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "Outcome": outcome,
             "Factor": factor,
             "Warning": warning,
+            "OutOfDepth": out_of_depth,
             "Result": result,
             "ScoreResponse": {"type": "object",
                               "required": ["request_id", "model_version", "results"],
