@@ -39,6 +39,7 @@ from riskmodel.explanation import (
 )
 from riskmodel.features import factor_inputs_one
 from riskmodel.model import ATTRIBUTIONS, AdditiveRiskModel
+from riskmodel.plan import actions_for, coupled, make_steps, plan_batch, plan_one
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
 
@@ -89,6 +90,15 @@ class Scorer:
         self._targets: dict[str, Target] = {
             f.name: target for f in self.factors
             if (target := ADVICE[f.name].target) is not None}
+        # the plan's candidate changes (riskmodel.plan), and the log-odds below which a
+        # campaign is in the low band
+        self._actions = actions_for(model.compiled_, [
+            (j, f.name, self._targets[f.name]) for j, f in enumerate(self.factors)
+            if f.name in self._targets])
+        self._links = coupled(model.compiled_, self._actions)
+        medium = float(self._cuts[0])
+        self._low_below = (math.log(medium / (1 - medium)) if 0 < medium < 1
+                           else (-math.inf if medium <= 0 else math.inf))
 
     def check_top_k(self, k: object) -> int:
         """``k`` as the number of factors to explain: an integer from 0 to the number of the
@@ -147,11 +157,17 @@ class Scorer:
                                     for code in WARNING_CODES]) if batch.n else \
             np.zeros((0, len(WARNING_CODES)), dtype=bool)
         depth = None if self.coverage is None else self.coverage.flags(arr.inputs)
+        steps, step_risk, final = plan_batch(self.model.compiled_, self.model.calibration_[0],
+                                             self._actions, self._links, arr.inputs,
+                                             arr.log_odds, self._low_below)
+        plan_risk = sigmoid(final)
         return Explanation(batch, self.about, self.version, self._base, arr.risk,
                            arr.log_odds, arr.band, arr.contributions,
                            family_totals(self.families, arr.contributions), arr.inputs, top,
                            c, points, up, what_if, reasons, texts, warnings, depth,
-                           self.coverage)
+                           self.coverage, steps, step_risk, plan_risk,
+                           np.searchsorted(self._cuts, plan_risk, side="right"),
+                           self._actions)
 
     def _what_if(self, arr: ScoreArrays, rows: np.ndarray, factor: str) -> np.ndarray:
         """Risk of ``rows`` if ``factor`` were at its target: the terms reading the factor
@@ -241,11 +257,20 @@ class Scorer:
                 depth = tuple(self.coverage.describe(j, code, x[about[j].name],
                                                      about[j].display(x[about[j].name]))
                               for j, code in flags)
+        chosen, final = plan_one(compiled, a, self._actions, self._links, x, log_odds,
+                                 self._low_below)
+        plan: tuple = ()
+        plan_risk = risk
+        if chosen:
+            plan_risk = sigmoid(final)
+            plan = make_steps(about, self._actions, [j for j, _ in chosen],
+                              [sigmoid(lo) for _, lo in chosen], risk)
         return build_score(row["campaign_id"], risk, log_odds, self._base,
                            bisect_right(self._cut_list, risk),
                            dict(zip(self.factor_names, contrib, strict=True)),
                            self._family_totals_one(contrib), tuple(factors), warnings,
-                           self.version, depth)
+                           self.version, depth, plan, plan_risk,
+                           bisect_right(self._cut_list, plan_risk))
 
     def predict_proba(self, campaigns) -> np.ndarray:
         """The artifact's own ``predict_proba`` (design-matrix path), for checking."""

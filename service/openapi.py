@@ -109,11 +109,24 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "training_count": {"type": "integer", "minimum": 0},
         },
     }
+    plan_step = {
+        "type": "object",
+        "description": "One change of the campaign's plan and its risk once this change and "
+                       "the ones before it are made (re-scored jointly).",
+        "required": ["factor", "target", "mitigation", "failure_risk", "change"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "target": {"type": "string"}, "mitigation": {"type": "string"},
+            "failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "change": number,
+        },
+    }
     result = {
         "type": "object",
         "required": ["campaign_id", "failure_risk", "risk_band", "log_odds", "base_value",
                      "top_factors", "family_totals", "contributions", "warnings",
-                     "out_of_depth", "model_version"],
+                     "out_of_depth", "plan", "plan_failure_risk", "plan_risk_band",
+                     "model_version"],
         "properties": {
             "campaign_id": {"type": "string"},
             "failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
@@ -127,6 +140,12 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}},
             "out_of_depth": {"type": "array",
                              "items": {"$ref": "#/components/schemas/OutOfDepth"}},
+            "plan": {"type": "array", "items": {"$ref": "#/components/schemas/PlanStep"},
+                     "description": "The shortest sequence of actionable changes the greedy "
+                                    "search finds that brings the campaign into the low "
+                                    "band, or as low as they can; empty when already low."},
+            "plan_failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "plan_risk_band": {"type": "string", "enum": ["low", "medium", "high"]},
             "escalation": {"type": ["string", "null"]},
             "model_version": {"type": "string"},
         },
@@ -250,6 +269,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "Factor": factor,
             "Warning": warning,
             "OutOfDepth": out_of_depth,
+            "PlanStep": plan_step,
             "Result": result,
             "ScoreResponse": {"type": "object",
                               "required": ["request_id", "model_version", "results"],
