@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ADVICE": "advice", "ESCALATION": "advice", "ReadinessWarning": "advice",
     "WARNING_CODES": "advice", "readiness_flags": "advice",
+    "OUT_OF_DEPTH_CODES": "advice", "OutOfDepth": "coverage",
     "CampaignBatch": "campaigns",
     "ConfigError": "config", "Settings": "config", "api_keys": "config",
     "database_url": "config", "settings": "config",
@@ -31,6 +32,7 @@ _EXPORTS = {
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
     "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
+    "OUT_OF_DEPTH_LABELS": "labels",
     "Registry": "registry",
     "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.advice import (
         ADVICE,
         ESCALATION,
+        OUT_OF_DEPTH_CODES,
         WARNING_CODES,
         ReadinessWarning,
         readiness_flags,
@@ -73,6 +76,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.campaigns import CampaignBatch
     from riskmodel.config import ConfigError, Settings, api_keys, database_url, settings
     from riskmodel.contract import FAMILIES, SCHEMA, Column, Schema
+    from riskmodel.coverage import OutOfDepth
     from riskmodel.errors import (
         MAX_SHOWN,
         ArtifactError,
@@ -96,6 +100,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.labels import (
         FAMILY_LABELS,
         LABELS,
+        OUT_OF_DEPTH_LABELS,
         VALUE_LABELS,
         WARNING_LABELS,
         family_label,

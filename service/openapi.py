@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskmodel import FACTORS, FAMILIES, MAX_ERRORS, SCHEMA, WARNING_CODES, Column, __version__
+from riskmodel import (
+    FACTORS,
+    FAMILIES,
+    MAX_ERRORS,
+    OUT_OF_DEPTH_CODES,
+    SCHEMA,
+    WARNING_CODES,
+    Column,
+    __version__,
+)
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
           "number": "number", "boolean": "boolean", "date": "string"}
@@ -86,10 +95,41 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                               "column": {"type": "string"}, "message": {"type": "string"},
                               "threshold": {"type": "string"},
                               "value": {"type": ["number", "boolean", "null"]}}}
+    out_of_depth = {
+        "type": "object",
+        "description": "A factor of the campaign where the model has little or no data: a "
+                       "number beyond the range it was trained on (training_range), a level "
+                       "or an unknown seen in few training campaigns (training_count). "
+                       "Information only: the score is the model's.",
+        "required": ["factor", "code", "value", "message", "training_range",
+                     "training_count"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "code": {"type": "string", "enum": list(OUT_OF_DEPTH_CODES)},
+            "value": {"type": ["string", "number", "boolean", "null"]},
+            "message": {"type": "string"},
+            "training_range": {"oneOf": [{"type": "null"}, {
+                "type": "array", "items": number, "minItems": 2, "maxItems": 2}]},
+            "training_count": {"type": "integer", "minimum": 0},
+        },
+    }
+    plan_step = {
+        "type": "object",
+        "description": "One change of the campaign's plan and its risk once this change and "
+                       "the ones before it are made (re-scored jointly).",
+        "required": ["factor", "target", "mitigation", "failure_risk", "change"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "target": {"type": "string"}, "mitigation": {"type": "string"},
+            "failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "change": number,
+        },
+    }
     result = {
         "type": "object",
         "required": ["campaign_id", "failure_risk", "risk_band", "log_odds", "base_value",
                      "top_factors", "family_totals", "contributions", "warnings",
+                     "out_of_depth", "plan", "plan_failure_risk", "plan_risk_band",
                      "model_version"],
         "properties": {
             "campaign_id": {"type": "string"},
@@ -102,6 +142,14 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "contributions": {"type": "object",
                               "properties": {f.name: number for f in FACTORS}},
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}},
+            "out_of_depth": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/OutOfDepth"}},
+            "plan": {"type": "array", "items": {"$ref": "#/components/schemas/PlanStep"},
+                     "description": "The shortest sequence of actionable changes the greedy "
+                                    "search finds that brings the campaign into the low "
+                                    "band, or as low as they can; empty when already low."},
+            "plan_failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "plan_risk_band": {"type": "string", "enum": ["low", "medium", "high"]},
             "escalation": {"type": ["string", "null"]},
             "model_version": {"type": "string"},
         },
@@ -203,7 +251,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "503": _problem("The store cannot be reached."),
                 }}},
             "/v1/model": {"get": {
-                "summary": "The model version in service: metrics, bands, schema, creation.",
+                "summary": "The model version in service: metrics, bands, schema, creation, and "
+                           "how it attributes interactions (attribution).",
                 "responses": {"200": {"description": "The model.", "content": json_body},
                               "500": server_error,
                               "503": _problem("No verified model is loaded.")}}},
@@ -243,6 +292,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "Outcome": outcome,
             "Factor": factor,
             "Warning": warning,
+            "OutOfDepth": out_of_depth,
+            "PlanStep": plan_step,
             "Result": result,
             "ScoreResponse": {"type": "object",
                               "required": ["request_id", "model_version", "results"],

@@ -1,9 +1,21 @@
+import math
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from riskmodel import FAMILIES, SCHEMA, validate_campaigns
-from training.synthetic import FIXED_DATE_TYPES, World, family_terms, generate, reason_split
+from riskmodel import FACTORS, FAMILIES, SCHEMA, validate_campaigns
+from training.synthetic import (
+    FIXED_DATE_TYPES,
+    World,
+    _plans,
+    factor_shares,
+    factor_terms,
+    family_terms,
+    generate,
+    reason_split,
+)
 
 
 def test_same_seed_same_rows_different_seed_different_rows():
@@ -15,8 +27,8 @@ def test_same_seed_same_rows_different_seed_different_rows():
 def test_generated_rows_meet_the_contract(history_df):
     v = validate_campaigns(history_df, outcomes=True)
     assert v.errors == []
-    assert set(v.ignored_columns) == {"true_failure_probability"} | {f"true_{f}"
-                                                                     for f in FAMILIES}
+    assert set(v.ignored_columns) == {"true_failure_probability"} | {
+        f"true_{f}" for f in FAMILIES} | {f"true_factor_{f.name}" for f in FACTORS}
 
 
 def test_optional_values_are_sometimes_empty_required_never(history_df):
@@ -79,3 +91,65 @@ def test_late_materials_hurt_fixed_date_placements_more():
     late = family_terms(dict(plans, material_delay_days=np.full(n, 10.0)), World())["delivery"]
     harm = late - on_time
     assert harm[0] > 1.5 * harm[1] > 0
+
+
+def test_factor_terms_add_up_to_the_family_terms():
+    w = World()
+    p = _plans(2000, np.random.default_rng(3))
+    mains, pairs = factor_terms(p, w)
+    assert set(mains) | {n for pair in pairs for n in pair[:2]} == {f.name for f in FACTORS}
+    total = sum(mains.values()) + sum(u * v for _, _, u, v in pairs)
+    np.testing.assert_allclose(total, sum(family_terms(p, w).values()), atol=1e-12)
+
+
+def test_factor_truth_adds_up_to_the_centred_true_log_odds(history_df):
+    shares = history_df[[f"true_factor_{f.name}" for f in FACTORS]].sum(axis=1)
+    families = history_df[[f"true_{f}" for f in FAMILIES]].sum(axis=1)
+    np.testing.assert_allclose(shares, families, atol=1e-9)
+
+
+def test_factor_truth_is_the_brute_force_interventional_shapley_value():
+    """Every coalition of the four factors of the two interactions, 300 plans as the
+    background, the true log-odds from ``family_terms`` (the generator's own formula). The
+    true log-odds is a sum of terms over {goal, MOU, delay, placement} and terms over the
+    other factors, so these four factors' Shapley values are those of this four-player
+    game; a main-effect factor's value is its term minus its mean."""
+    w = World()
+    background = _plans(300, np.random.default_rng(8))
+    x = _plans(10, np.random.default_rng(9))
+    players = ["goal_alignment_score", "mou_signed", "material_delay_days", "campaign_type"]
+    nb = 300
+
+    def value(s):
+        hybrid = {k: np.tile(b, len(x[k])) for k, b in background.items()}
+        for k in s:
+            hybrid[k] = np.repeat(x[k], nb)
+        logit = sum(family_terms(hybrid, w).values())
+        return logit.reshape(10, nb).mean(axis=1)
+
+    expected = {}
+    for k in players:
+        others = [p for p in players if p != k]
+        total = 0.0
+        for size in range(len(players)):
+            weight = (math.factorial(size) * math.factorial(len(players) - size - 1)
+                      / math.factorial(len(players)))
+            for s in combinations(others, size):
+                total = total + weight * (value(set(s) | {k}) - value(set(s)))
+        expected[k] = total
+    got = factor_shares(x, w, population=background)
+    for k in players:
+        np.testing.assert_allclose(got[k], expected[k], atol=1e-9, err_msg=k)
+    mains, _ = factor_terms(x, w)
+    bg_mains, _ = factor_terms(background, w)
+    np.testing.assert_allclose(got["weekly_sync"], mains["weekly_sync"]
+                               - bg_mains["weekly_sync"].mean(), atol=1e-12)
+
+
+def test_without_an_mou_misaligned_goals_weigh_more_in_the_truth():
+    w = World()
+    p = _plans(2, np.random.default_rng(1))
+    p["goal_alignment_score"] = np.array([0.5, 0.5])
+    p["mou_signed"] = np.array([False, True])
+    shares = factor_shares(p, w)
+    assert shares["goal_alignment_score"][0] > shares["goal_alignment_score"][1] > 0

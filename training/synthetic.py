@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from riskmodel import SCHEMA
+from riskmodel import BUDGET_RATIO, SCHEMA
 
 MARKETPLACES = SCHEMA["marketplace"].categories
 CATEGORIES = SCHEMA["category"].categories
@@ -221,6 +221,93 @@ def family_terms(p: dict[str, np.ndarray], w: World) -> dict[str, np.ndarray]:
             "campaign_context": context}
 
 
+def factor_terms(p: dict[str, np.ndarray], w: World
+                 ) -> tuple[dict[str, np.ndarray], list[tuple[str, str, np.ndarray, np.ndarray]]]:
+    """The true log-odds by the model's factors: one main term per factor (uncentred) and
+    the two pairwise terms as products ``u(x_i) * v(x_j)``. Their sum is the sum of
+    :func:`family_terms` (a test holds them equal); the two interactions are whole here,
+    where the family terms give each to the family of its driver."""
+    f = lambda a: np.asarray(a, dtype=float)  # noqa: E731
+    lookup = lambda d, col: np.vectorize(d.get, otypes=[float])(p[col])  # noqa: E731
+    mou = f(p["mou_signed"])
+    past = f(p["brand_avg_past_delay_days"])
+    ratio = f(p["committed_ad_budget_usd"]) / f(p["resource_value_usd"])
+    mains = {
+        "mou_signed": w.mou_effect * mou,
+        "dedicated_contact": w.dedicated_contact_effect * f(p["dedicated_contact"]),
+        "weekly_sync": w.weekly_sync_effect * f(p["weekly_sync"]),
+        "brand_avg_past_delay_days": np.where(
+            np.isnan(past), w.no_history_effect,
+            w.past_delay_slope * np.maximum(np.nan_to_num(past), 0)),
+        "custom_video_required": w.custom_video_effect * f(p["custom_video_required"]),
+        BUDGET_RATIO: np.minimum(w.budget_scale * np.maximum(
+            np.log(w.budget_target / np.maximum(ratio, 1e-9)), 0), w.budget_cap),
+        "attribution_enabled": w.no_attribution_effect * (1 - f(p["attribution_enabled"])),
+        "utm_configured": w.no_utm_effect * (1 - f(p["utm_configured"])),
+        "brand_analytics_active": w.no_brand_analytics_effect * (
+            1 - f(p["brand_analytics_active"])),
+        "annual_sales_usd": w.log_sales_slope * np.log(f(p["annual_sales_usd"]) / 1.5e6),
+        "bsr_top100_products": w.bsr_slope * np.minimum(f(p["bsr_top100_products"]), 10),
+        "has_a_plus_content": w.a_plus_effect * f(p["has_a_plus_content"]),
+        "has_video_main_image": w.video_image_effect * f(p["has_video_main_image"]),
+        "prior_coop_campaigns": w.prior_coop_slope * np.minimum(
+            f(p["prior_coop_campaigns"]), 8),
+        "monthly_ad_spend_usd": np.zeros(len(mou)),  # no effect of its own in this world
+        "campaign_type": lookup(w.type_effects, "campaign_type"),
+        "category": lookup(w.category_effects, "category"),
+        "marketplace": lookup(w.marketplace_effects, "marketplace"),
+        "duration_days": w.duration_slope * (f(p["duration_days"]) - 14),
+    }
+    goal = w.goal_scale * (1 - f(p["goal_alignment_score"])) ** w.goal_power
+    late = w.delay_scale * (1 - np.exp(-np.maximum(f(p["material_delay_days"]), 0)
+                                       / w.delay_days))
+    fixed = np.where(np.isin(p["campaign_type"], FIXED_DATE_TYPES),
+                     w.fixed_date_multiplier, 1.0)
+    pairs = [("goal_alignment_score", "mou_signed", goal, 1 - w.mou_softening * mou),
+             ("material_delay_days", "campaign_type", late, fixed)]
+    return mains, pairs
+
+
+def factor_shares(p: dict[str, np.ndarray], w: World,
+                  population: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each factor's exact interventional Shapley value of the true log-odds, against the
+    ``population`` (400,000 plans of seed 0 by default).
+
+    A main term contributes its value minus its population mean. A pairwise term
+    ``g = u(x_i) v(x_j)`` gives, with ``A = u(x_i) E[v]``, ``B = E[u] v(x_j)`` and
+    ``c = E[u v]`` (population means), ``phi_i = (g + A - B - c) / 2`` and
+    ``phi_j = (g + B - A - c) / 2``: the Shapley formula for two players whose value
+    functions are ``v({}) = c``, ``v({i}) = A``, ``v({j}) = B``, ``v({i, j}) = g``. The
+    shares add up to the log-odds minus the population's mean log-odds.
+    """
+    stats = _factor_stats(w) if population is None else _stats(population, w)
+    mains, pairs = factor_terms(p, w)
+    out = {name: v - stats["mains"][name] for name, v in mains.items()}
+    for (i, j, u, v), (eu, ev, euv) in zip(pairs, stats["pairs"], strict=True):
+        g, a, b = u * v, u * ev, eu * v
+        out[i] = out.get(i, 0.0) + (g + a - b - euv) / 2
+        out[j] = out.get(j, 0.0) + (g + b - a - euv) / 2
+    return out
+
+
+def _stats(population: dict[str, np.ndarray], w: World) -> dict:
+    mains, pairs = factor_terms(population, w)
+    return {"mains": {k: float(v.mean()) for k, v in mains.items()},
+            "pairs": [(float(u.mean()), float(v.mean()), float((u * v).mean()))
+                      for _, _, u, v in pairs]}
+
+
+def _factor_stats(w: World) -> dict:
+    """:func:`_stats` of 400,000 plans of seed 0 (the centring population), cached."""
+    key = repr(w)
+    if key not in _STATS:
+        _STATS[key] = _stats(_plans(400_000, np.random.default_rng(0)), w)
+    return _STATS[key]
+
+
+_STATS: dict[str, dict] = {}
+
+
 def _family_means(w: World) -> dict[str, float]:
     """Population mean of each family term (400,000 plans, seed 0): the centring point."""
     key = repr(w)
@@ -257,7 +344,9 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
     world : World, optional
         The true process; the documented base world by default.
     with_truth : bool
-        Add ``true_failure_probability`` and ``true_<family>`` (centred log-odds share).
+        Add ``true_failure_probability``, ``true_<family>`` (centred log-odds share) and
+        ``true_factor_<factor>`` (each factor's interventional Shapley value of the true
+        log-odds against the population, :func:`factor_shares`).
 
     Examples
     --------
@@ -299,6 +388,8 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
         df["true_failure_probability"] = prob
         for fam in SCHEMA.families:
             df[f"true_{fam}"] = centred[fam]
+        for name, share in factor_shares(plans, w).items():
+            df[f"true_factor_{name}"] = share
     return df
 
 

@@ -216,6 +216,7 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
         "split": {"rule": split, "train": int(len(tr)), "validation": int(len(va)),
                   "test": int(len(te))},
         "model": {"family": chosen, "params": candidates[chosen],
+                  "attribution": model.attribution_,
                   "calibration": {"method": "platt (affine on log-odds)",
                                   "slope": model.calibration_[0],
                                   "intercept": model.calibration_[1]}},
