@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
@@ -42,7 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     store = StoreHolder(database_url(conf), _file_id(conf.store_file_id))
     predlog = PredictionLog(store, on_failure=metrics.prediction_log_failures.inc,
-                            on_drop=metrics.prediction_log_dropped.inc) \
+                            on_drop=metrics.prediction_log_dropped.inc,
+                            prune=_retention(store, conf.prediction_retention_days)) \
         if conf.log_predictions else None
     keys = api_keys(conf)
     if not keys:
@@ -67,6 +69,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = Observed(ScoreShortcut(app.wsgi_app, app.extensions),  # type: ignore[method-assign]
                             metrics, log)
     return app
+
+
+def _retention(store: StoreHolder, days: int):
+    """What the prediction log writer calls to apply the retention; None: keep for ever."""
+    if days <= 0:
+        return None
+
+    def prune() -> int:
+        return store().prune_predictions(datetime.now(UTC) - timedelta(days=days))
+    return prune
 
 
 def _file_id(value: str) -> tuple[int, int] | None:
