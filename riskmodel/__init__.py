@@ -31,6 +31,9 @@ _EXPORTS = {
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
     "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
     "Registry": "registry",
+    "REFERENCE_FILE": "drift", "reference_statistics": "drift",
+    "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
+    "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
@@ -69,6 +72,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.campaigns import CampaignBatch
     from riskmodel.config import ConfigError, Settings, api_keys, database_url, settings
     from riskmodel.contract import FAMILIES, SCHEMA, Column, Schema
+    from riskmodel.drift import REFERENCE_FILE, reference_statistics
     from riskmodel.errors import (
         ArtifactError,
         DataError,
@@ -96,6 +100,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         label,
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
+    from riskmodel.monitoring import (
+        VERDICTS,
+        MonitoringError,
+        Policy,
+        ReferenceMissing,
+        load_reference,
+        monitor,
+    )
     from riskmodel.registry import Registry
     from riskmodel.scoring import Scorer, load_model
     from riskmodel.store import (

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import orjson
 import pandas as pd
 from sqlalchemy import (
@@ -40,7 +41,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     case,
+    cast,
     create_engine,
     event,
     extract,
@@ -698,6 +701,49 @@ class Store:
             rows = conn.execute(select(predictions).where(
                 predictions.c.campaign_id == campaign_id).order_by(predictions.c.id))
             return [dict(r._mapping) for r in rows]
+
+    def scored_plans(self, since: datetime | None = None,
+                     until: datetime | None = None) -> pd.DataFrame:
+        """The campaigns scored in ``[since, until)``, one row each: the plan it was last
+        scored with in the window (a logged row whose scorings overlap the window), with
+        ``scored_at`` (its last scoring, UTC), ``failure_risk`` and ``model_version`` as
+        logged, and ``times_scored``. Contract columns plus those four."""
+        c = predictions.c
+        # the plan as text (orjson reads it several times faster than the drivers' JSON),
+        # and on SQLite the time as its text (pandas parses a column of it at once)
+        at = cast(c.scored_at, Text) if self.is_sqlite else c.scored_at
+        query = select(c.campaign_id, cast(c.inputs, Text), at, c.failure_risk,
+                       c.model_version, c.times_scored)
+        if since is not None:
+            query = query.where(c.scored_at >= since)
+        if until is not None:
+            query = query.where(c.first_scored_at < until)
+        with self._database(), self.engine.connect() as conn:
+            raw = conn.execute(query).all()
+        names = list(SCHEMA.names)
+        extra = ["scored_at", "failure_risk", "model_version", "times_scored"]
+        if not raw:
+            return pd.DataFrame(columns=names + extra)
+        loads = orjson.loads
+        plans = [loads(r[1]) for r in raw]
+        frame = pd.DataFrame.from_records(plans, columns=names)
+        frame["campaign_id"] = [r[0] for r in raw]
+        frame["scored_at"] = pd.to_datetime([r[2] for r in raw], utc=True, format="ISO8601")
+        frame["failure_risk"] = np.fromiter((r[3] for r in raw), dtype=float, count=len(raw))
+        frame["model_version"] = [r[4] for r in raw]
+        frame["times_scored"] = np.fromiter((r[5] or 1 for r in raw), dtype=np.int64,
+                                            count=len(raw))
+        # the campaign's latest row in the window: its plan as last scored
+        frame = frame.sort_values(["campaign_id", "scored_at"], kind="stable")
+        return frame.drop_duplicates("campaign_id", keep="last").reset_index(drop=True)
+
+    def unmatched_outcomes(self) -> list[str]:
+        """Outcomes that never matched a logged prediction (recorded with the plan sent,
+        or left without a plan), by campaign id."""
+        with self._database(), self.engine.connect() as conn:
+            return list(conn.scalars(select(outcomes.c.campaign_id)
+                                     .where(outcomes.c.prediction_id.is_(None))
+                                     .order_by(outcomes.c.campaign_id)))
 
     # ------------------------------------------------------------------ outcomes
 
