@@ -34,6 +34,7 @@ _EXPORTS = {
     "REFERENCE_FILE": "drift", "reference_statistics": "drift",
     "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
     "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
+    "assess": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
@@ -105,6 +106,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         MonitoringError,
         Policy,
         ReferenceMissing,
+        assess,
         load_reference,
         monitor,
     )

@@ -243,29 +243,36 @@ def expected_calibration_error(table: list[dict]) -> float | None:
                      for r in table if r["count"]))
 
 
-def expected_vs_observed(y: np.ndarray, p: np.ndarray, z: float = 1.96) -> dict:
+def expected_vs_observed(y: np.ndarray, p: np.ndarray, z: float = 1.96,
+                         tolerance: float = 0.0) -> dict:
     """Observed failures against the sum of predicted risks, with the interval the
     observed count falls in with 95% probability if the risks are right (normal
-    approximation: the variance of a sum of Bernoulli trials is the sum of p(1 - p)), and
-    the two-sided p-value of the difference."""
+    approximation: the variance of a sum of Bernoulli trials is the sum of p(1 - p)), the
+    two-sided p-value of the difference, and ``p_beyond_tolerance``: the one-sided p-value
+    that the observed count is further than ``tolerance`` x expected from the expected
+    (a gap within the tolerance is not evidence, however many outcomes there are)."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     expected, observed = float(p.sum()), float(y.sum())
     sd = math.sqrt(float(np.sum(p * (1 - p))))
     p_value = 1.0 if sd == 0 else math.erfc(abs(observed - expected) / sd / math.sqrt(2))
+    beyond = abs(observed - expected) - tolerance * expected
+    p_beyond = 1.0 if sd == 0 else 0.5 * math.erfc(beyond / sd / math.sqrt(2))
     return {"n": int(len(y)), "expected": expected, "observed": int(observed),
             "interval": [max(0.0, expected - z * sd), expected + z * sd],
-            "ratio": observed / expected if expected > 0 else None, "p_value": p_value}
+            "ratio": observed / expected if expected > 0 else None, "p_value": p_value,
+            "tolerance": tolerance, "p_beyond_tolerance": p_beyond}
 
 
-def performance(y: np.ndarray, p: np.ndarray) -> dict:
-    """Realized performance of risks ``p`` on outcomes ``y`` (1 = failed)."""
+def performance(y: np.ndarray, p: np.ndarray, tolerance: float = 0.0) -> dict:
+    """Realized performance of risks ``p`` on outcomes ``y`` (1 = failed); ``tolerance``
+    as in :func:`expected_vs_observed`."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     table = reliability_table(y, p)
     auc = roc_auc(y, p)
     n_pos = int(y.sum())
-    return {**expected_vs_observed(y, p), "roc_auc": auc,
+    return {**expected_vs_observed(y, p, tolerance=tolerance), "roc_auc": auc,
             "roc_auc_se": None if auc is None else
             auc_standard_error(auc, n_pos, len(y) - n_pos),
             "brier": float(np.mean((p - y) ** 2)) if len(y) else None,

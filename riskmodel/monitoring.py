@@ -49,7 +49,9 @@ class Policy:
     alpha: float = 0.01  # family-wise level of each family of tests (Holm)
     psi_watch: float = 0.10  # a significant move this large: watch
     psi_retrain: float = 0.25  # a significant move this large, overall: retrain
-    calibration_gap: float = 0.10  # |observed / expected - 1| that recommends retraining
+    # observed failures significantly further than this share from the expected ones:
+    # retrain (a smaller gap is tolerated, however many outcomes show it)
+    calibration_gap: float = 0.10
     auc_drop: float = 0.05  # realized ROC AUC this far below the card's: retrain
     ece_rise: float = 0.05  # realized ECE this far above the card's: watch
     min_outcomes: int = 100  # fewer outcomes: performance shown, not judged
@@ -84,7 +86,10 @@ def load_reference(root: str | Path, version: str) -> dict:
 def monitor(store: Store, scorer: Scorer, reference: Mapping, *,
             since: datetime | None = None, until: datetime | None = None,
             policy: Policy = Policy()) -> dict:
-    """Monitor the serving model over ``[since, until)`` (either open).
+    """Monitor the serving model over ``[since, until)`` (either open) from the store: the
+    campaigns scored in the window (:meth:`Store.scored_plans`), the outcomes completed in
+    it joined to the plans they train on (:meth:`Store.training_frame`), and the outcomes
+    that never matched a logged prediction. See :func:`assess`.
 
     Raises :class:`MonitoringError` when no campaign was scored in the window. Outcomes
     are optional: without them realized performance says so and the verdict rests on
@@ -94,17 +99,42 @@ def monitor(store: Store, scorer: Scorer, reference: Mapping, *,
     if plans.empty:
         raise MonitoringError(f"no campaign was scored {_window_words(since, until)}: "
                               f"nothing to monitor; widen --since/--until")
+    outcomes = store.training_frame()
+    done = pd.to_datetime(outcomes["completed_on"], utc=True)
+    keep = np.ones(len(outcomes), dtype=bool)
+    if since is not None:
+        keep &= (done >= pd.Timestamp(since)).to_numpy()
+    if until is not None:
+        keep &= (done < pd.Timestamp(until)).to_numpy()
+    if since is not None or until is not None:
+        keep &= done.notna().to_numpy()
+    result = assess(scorer, reference, plans, outcomes.loc[keep].reset_index(drop=True),
+                    policy=policy, unmatched=store.unmatched_outcomes(),
+                    window_words=_window_words(since, until))
+    result["window"].update(since=_iso(since), until=_iso(until))
+    return result
+
+
+def assess(scorer: Scorer, reference: Mapping, plans: pd.DataFrame, outcomes: pd.DataFrame,
+           *, policy: Policy = Policy(), unmatched: list[str] | None = None,
+           window_words: str = "in the window") -> dict:
+    """The monitoring result for campaigns scored (``plans``: contract columns, one row per
+    campaign, with ``scored_at`` and the ``failure_risk`` logged) and outcomes
+    (``outcomes``: contract columns with ``failed`` and ``completed_on``), against a model
+    version's ``reference``: input drift, score drift, realized performance and the
+    verdict with its reasons. Plain JSON-ready data."""
     batch, invalid = _valid(plans)
     if not batch.n:
-        raise MonitoringError(f"none of the {len(plans)} campaigns scored "
-                              f"{_window_words(since, until)} is a valid plan now")
+        raise MonitoringError(f"none of the {len(plans)} campaigns scored {window_words} "
+                              f"is a valid plan now")
     risk = scorer.compute(batch).risk
     drift = input_drift(batch, reference, policy)
     score = score_drift(risk, plans.loc[~invalid], reference, policy)
-    realized = realized_performance(store, scorer, reference, since, until, policy)
+    realized = realized_performance(scorer, reference, outcomes, policy,
+                                    unmatched or [], window_words)
     verdict, reasons = decide(drift, score, realized, policy)
     return {"model_version": scorer.version,
-            "window": {"since": _iso(since), "until": _iso(until),
+            "window": {"since": None, "until": None,
                        "campaigns": int(batch.n), "invalid_plans": int(invalid.sum()),
                        "first_scored": _iso(plans["scored_at"].min()),
                        "last_scored": _iso(plans["scored_at"].max())},
@@ -176,37 +206,29 @@ def score_drift(risk: np.ndarray, logged: pd.DataFrame, reference: Mapping,
                  "mean_risk": float(row["mean"])} for m, row in per_month.iterrows()]}
 
 
-def realized_performance(store: Store, scorer: Scorer, reference: Mapping,
-                         since: datetime | None, until: datetime | None,
-                         policy: Policy) -> dict:
-    """Outcomes completed in the window, each joined to the plan it trains on (the store's
-    rule, :meth:`Store.training_frame`) and scored by the serving model: expected against
-    observed failures, ROC AUC, Brier, ECE and reliability, overall, per month and per
-    segment, against the model card's test figures."""
-    unmatched = store.unmatched_outcomes()
-    frame = store.training_frame()
-    done = pd.to_datetime(frame["completed_on"], utc=True)
-    keep = np.ones(len(frame), dtype=bool)
-    if since is not None:
-        keep &= (done >= pd.Timestamp(since)).to_numpy()
-    if until is not None:
-        keep &= (done < pd.Timestamp(until)).to_numpy()
-    keep &= done.notna().to_numpy() | (since is None and until is None)
-    frame = frame.loc[keep].reset_index(drop=True)
-    card = {k: scorer.manifest.get("metrics", {}).get(k) for k in ("roc_auc", "brier", "ece",
-                                                                    "failure_rate")}
-    out: dict = {"outcomes": int(len(frame)), "card": card,
-                 "unmatched_outcomes": {"count": len(unmatched), "campaign_ids": unmatched[:50]}}
-    if frame.empty:
-        out["note"] = (f"no outcomes completed {_window_words(since, until)} yet: realized "
-                       f"performance is judged once they arrive")
+def realized_performance(scorer: Scorer, reference: Mapping, outcomes: pd.DataFrame,
+                         policy: Policy, unmatched: list[str],
+                         window_words: str = "in the window") -> dict:
+    """Outcomes, each with the plan it trains on, scored by the serving model: expected
+    against observed failures, ROC AUC, Brier, ECE and reliability, overall, per month of
+    completion and per segment, against the model card's test figures."""
+    card = {k: scorer.manifest.get("metrics", {}).get(k)
+            for k in ("roc_auc", "brier", "ece", "failure_rate")}
+    out: dict = {"outcomes": int(len(outcomes)), "card": card,
+                 "unmatched_outcomes": {"count": len(unmatched),
+                                        "campaign_ids": unmatched[:50]}}
+    if outcomes.empty:
+        out["note"] = (f"no outcomes completed {window_words} yet: realized performance "
+                       f"is judged once they arrive")
         return out
-    v = validate_campaigns(frame[list(SCHEMA.names)])
+    v = validate_campaigns(outcomes[list(SCHEMA.names)])
     batch = v.batch.take(v.valid)
-    y = frame.loc[v.valid, "failed"].astype(bool).to_numpy()
-    months = pd.to_datetime(frame.loc[v.valid, "completed_on"]).dt.strftime("%Y-%m").to_numpy()
+    out["outcomes"] = int(batch.n)
+    y = outcomes.loc[v.valid, "failed"].astype(bool).to_numpy()
+    months = pd.to_datetime(outcomes.loc[v.valid, "completed_on"]).dt.strftime("%Y-%m") \
+        .fillna("(no date)").to_numpy()
     p = scorer.compute(batch).risk
-    out["overall"] = performance(y, p)
+    out["overall"] = performance(y, p, tolerance=policy.calibration_gap)
     segments = []
     for month in sorted(set(months)):
         m = months == month
@@ -247,9 +269,7 @@ def decide(drift: Mapping, score: Mapping, realized: Mapping,
         (retrain if score["psi"] >= policy.psi_retrain else watch).append(words)
     overall = realized.get("overall")
     if overall is not None and realized["outcomes"] >= policy.min_outcomes:
-        ratio = overall["ratio"]
-        if overall["p_value"] < policy.alpha and ratio is not None and \
-                abs(ratio - 1) >= policy.calibration_gap:
+        if overall["p_beyond_tolerance"] < policy.alpha:
             retrain.append(f"miscalibrated: {overall['observed']} failures observed against "
                            f"{overall['expected']:.1f} expected (95% interval "
                            f"{overall['interval'][0]:.1f}–{overall['interval'][1]:.1f})")
