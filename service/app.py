@@ -13,12 +13,13 @@ from service import problems
 from service.holder import ModelHolder
 from service.logs import configure
 from service.metrics import Metrics
+from service.monitoring import Monitoring, MonitoringGauges
 from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
 from service.shortcut import ScoreShortcut
 from service.store import StoreHolder
-from service.views import health, meta, model, outcomes, score
+from service.views import health, meta, model, monitoring, outcomes, score
 from service.workbench import bp as workbench
 
 
@@ -59,8 +60,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.openapi": build_openapi(conf.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
         "riskmodel.api_keys": keys,
+        "riskmodel.monitoring": Monitoring(store, holder, MonitoringGauges(metrics.registry)),
     })
-    for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, workbench):
+    for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, monitoring.bp, workbench):
         app.register_blueprint(bp)
     problems.register(app)
 
