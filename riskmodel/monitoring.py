@@ -88,7 +88,8 @@ def monitor(store: Store, scorer: Scorer, reference: Mapping, *,
             policy: Policy = Policy()) -> dict:
     """Monitor the serving model over ``[since, until)`` (either open) from the store: the
     campaigns scored in the window (:meth:`Store.scored_plans`), the outcomes completed in
-    it joined to the plans they train on (:meth:`Store.training_frame`), and the outcomes
+    it joined to the plans they train on (:meth:`Store.outcome_frame`, the rule of
+    :meth:`Store.training_frame`), and the outcomes
     that never matched a logged prediction. See :func:`assess`.
 
     Raises :class:`MonitoringError` when no campaign was scored in the window. Outcomes
@@ -99,16 +100,9 @@ def monitor(store: Store, scorer: Scorer, reference: Mapping, *,
     if plans.empty:
         raise MonitoringError(f"no campaign was scored {_window_words(since, until)}: "
                               f"nothing to monitor; widen --since/--until")
-    outcomes = store.training_frame()
-    done = pd.to_datetime(outcomes["completed_on"], utc=True)
-    keep = np.ones(len(outcomes), dtype=bool)
-    if since is not None:
-        keep &= (done >= pd.Timestamp(since)).to_numpy()
-    if until is not None:
-        keep &= (done < pd.Timestamp(until)).to_numpy()
-    if since is not None or until is not None:
-        keep &= done.notna().to_numpy()
-    result = assess(scorer, reference, plans, outcomes.loc[keep].reset_index(drop=True),
+    outcomes = store.outcome_frame(None if since is None else since.date(),
+                                   None if until is None else until.date())
+    result = assess(scorer, reference, plans, outcomes,
                     policy=policy, unmatched=store.unmatched_outcomes(),
                     window_words=_window_words(since, until))
     result["window"].update(since=_iso(since), until=_iso(until))
