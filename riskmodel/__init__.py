@@ -35,6 +35,10 @@ _EXPORTS = {
     "OUT_OF_DEPTH_LABELS": "labels",
     "Registry": "registry",
     "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
+    "REFERENCE_FILE": "drift", "reference_statistics": "drift",
+    "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
+    "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
+    "assess": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
@@ -77,6 +81,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.config import ConfigError, Settings, api_keys, database_url, settings
     from riskmodel.contract import FAMILIES, SCHEMA, Column, Schema
     from riskmodel.coverage import OutOfDepth
+    from riskmodel.drift import REFERENCE_FILE, reference_statistics
     from riskmodel.errors import (
         MAX_SHOWN,
         ArtifactError,
@@ -107,6 +112,15 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         label,
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
+    from riskmodel.monitoring import (
+        VERDICTS,
+        MonitoringError,
+        Policy,
+        ReferenceMissing,
+        assess,
+        load_reference,
+        monitor,
+    )
     from riskmodel.registry import Registry
     from riskmodel.rules import MAX_ERRORS, MAX_FIELDS
     from riskmodel.scoring import Scorer, load_model

@@ -250,6 +250,25 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "500": server_error,
                     "503": _problem("The store cannot be reached."),
                 }}},
+            "/v1/monitoring": {"get": {
+                "summary": "Drift, realized performance and the verdict (docs/monitoring.md); "
+                           "the same JSON as `riskmodel monitor --json`.",
+                "security": [{"bearer": []}, {"apiKey": []}],
+                "parameters": [
+                    {"name": n, "in": "query", "required": False,
+                     "description": d, "schema": {"type": "string", "format": "date"}}
+                    for n, d in (("since", "First day of the window (UTC, included)."),
+                                 ("until", "Day after the window (UTC, excluded)."))],
+                "responses": {
+                    "200": {"description": "The monitoring result.", "content": json_body},
+                    "401": unauthorized,
+                    "409": _problem("Nothing to monitor: no campaign scored in the window, "
+                                    "or no reference statistics."),
+                    "422": _problem("since or until is not a date, or until is not after "
+                                    "since."),
+                    "500": server_error,
+                    "503": _problem("No model is loaded, or the store cannot be reached."),
+                }}},
             "/v1/model": {"get": {
                 "summary": "The model version in service: metrics, bands, schema, creation, and "
                            "how it attributes interactions (attribution).",

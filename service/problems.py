@@ -39,6 +39,8 @@ PROBLEM_TYPES = {
                          "vanished, was replaced or is read-only); retry later. Scoring "
                          "still works.",
     "unknown-problem-type": "There is no problem type of that name.",
+    "cannot-monitor": "Monitoring has nothing to compare: no campaign was scored in the "
+                      "window, or the serving model version has no reference statistics.",
 }
 
 

@@ -153,3 +153,68 @@ def test_without_an_mou_misaligned_goals_weigh_more_in_the_truth():
     p["mou_signed"] = np.array([False, True])
     shares = factor_shares(p, w)
     assert shares["goal_alignment_score"][0] > shares["goal_alignment_score"][1] > 0
+
+
+def test_no_shift_gives_the_same_rows():
+    from training.synthetic import Shift
+
+    a = generate(300, seed=5)
+    b = generate(300, seed=5, shift=Shift())
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_shift_moves_what_it_names_and_nothing_else():
+    from training.synthetic import Shift
+
+    base = generate(20_000, seed=8, with_truth=True)
+    moved = generate(20_000, seed=8, with_truth=True,
+                     shift=Shift(delay_days=10, budget_ratio_factor=0.5,
+                                 category_share={"pet_smart_devices": 1.0}))
+    late = moved["material_delay_days"] - base["material_delay_days"]
+    assert late.median() == 10
+    ratio = (moved["committed_ad_budget_usd"] / base["committed_ad_budget_usd"]).dropna()
+    assert ratio[base["committed_ad_budget_usd"] > 100].between(0.49, 0.51).all()
+    assert set(moved["category"].dropna()) == {"pet_smart_devices"}
+    for same in ("goal_alignment_score", "marketplace", "campaign_type", "annual_sales_usd"):
+        pd.testing.assert_series_equal(base[same], moved[same])
+    # later materials and smaller budgets really are riskier in the true process
+    assert moved["true_failure_probability"].mean() > base["true_failure_probability"].mean() + 0.1
+
+
+def test_a_base_rate_shift_changes_failures_not_plans():
+    from training.synthetic import Shift
+
+    base = generate(20_000, seed=9, with_truth=True)
+    moved = generate(20_000, seed=9, with_truth=True, shift=Shift(base_logit=1.0))
+    plan = [c.name for c in SCHEMA.feature_columns]
+    pd.testing.assert_frame_equal(base[plan], moved[plan])
+    assert moved["failed"].mean() > base["failed"].mean() + 0.1
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"budget_ratio_factor": 0}, "budget_ratio_factor must be > 0"),
+    ({"category_share": {"pets": 1}}, "unknown categories"),
+    ({"category_share": {"home": 0}}, "positive sum"),
+], ids=["zero-budget", "unknown-category", "no-shares"])
+def test_a_bad_shift_is_refused(bad, message):
+    from training.synthetic import Shift
+
+    with pytest.raises(ValueError, match=message):
+        Shift(**bad)
+
+
+def test_the_generate_command_takes_shift_options(runner, tmp_path):
+    from commands.main import main
+
+    out = tmp_path / "shifted.csv"
+    done = runner.invoke(main, ["generate", "--rows", "200", "--out", str(out),
+                                "--shift-category-mix", "beauty=1", "--start", "2026-11-01",
+                                "--end", "2026-11-30", "--id-prefix", "S"])
+    assert done.exit_code == 0, done.output
+    df = pd.read_csv(out)
+    assert set(df["category"].dropna()) == {"beauty"}
+    assert df["completed_on"].between("2026-11-01", "2026-11-30").all()
+    assert df["campaign_id"].str.startswith("S").all()
+    bad = runner.invoke(main, ["generate", "--rows", "5", "--out", str(out),
+                               "--shift-category-mix", "beauty"])
+    assert bad.exit_code == 2 and "CATEGORY=SHARE" in bad.output

@@ -121,12 +121,63 @@ RESOURCE_BASE = {"sponsored_brands_video": 20_000, "deal_of_the_day": 40_000,
                  "editorial_placement": 12_000, "offsite_attribution_rebate": 10_000}
 
 
+@dataclass(frozen=True)
+class Shift:
+    """A world that moved, for testing monitoring: drift and miscalibration on purpose.
+
+    ``delay_days`` is added to every plan's material delay (later materials);
+    ``budget_ratio_factor`` multiplies every committed budget (lower budget ratios below
+    1); ``category_share`` replaces the category mix (shares by category, any not named
+    weigh 0; normalised); ``base_logit`` is added to the true failure log-odds (a changed
+    base failure rate the plans do not show). The true process reads the shifted plans, so
+    later materials really are riskier. The default shifts nothing: the same rows as
+    without it.
+    """
+
+    delay_days: float = 0.0
+    budget_ratio_factor: float = 1.0
+    category_share: dict | None = None
+    base_logit: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.budget_ratio_factor > 0:
+            raise ValueError(f"budget_ratio_factor must be > 0; got {self.budget_ratio_factor}")
+        if self.category_share is not None:
+            unknown = sorted(set(self.category_share) - set(CATEGORIES))
+            if unknown:
+                raise ValueError(f"category_share names unknown categories {unknown}; "
+                                 f"allowed: {', '.join(CATEGORIES)}")
+            if any(v < 0 for v in self.category_share.values()) or \
+                    sum(self.category_share.values()) <= 0:
+                raise ValueError("category_share needs shares ≥ 0 with a positive sum; got "
+                                 f"{self.category_share}")
+
+    @property
+    def moved(self) -> tuple[str, ...]:
+        """The model's factors whose distribution this shift moves (a committed budget
+        moves the budget match ratio)."""
+        out = []
+        if self.category_share is not None:
+            out.append("category")
+        if self.delay_days:
+            out.append("material_delay_days")
+        if self.budget_ratio_factor != 1.0:
+            out.append("budget_match_ratio")
+        return tuple(out)
+
+
+NO_SHIFT = Shift()
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _plans(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Draw the full (never missing) traits of ``n`` campaign plans."""
+def _plans(n: int, rng: np.random.Generator, shift: Shift = NO_SHIFT) -> dict[str, np.ndarray]:
+    """Draw the full (never missing) traits of ``n`` campaign plans (moved by ``shift``;
+    the same draws either way, so an unshifted world gives the same rows)."""
+    category_share = CATEGORY_SHARE if shift.category_share is None else \
+        {c: float(shift.category_share.get(c, 0.0)) for c in CATEGORIES}
     z = rng.standard_normal(n)  # brand strength
     org = 0.5 * z + 0.87 * rng.standard_normal(n)  # how organised the brand's team is
     bern = lambda p: rng.random(n) < p  # noqa: E731
@@ -148,18 +199,18 @@ def _plans(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
                                                   "editorial_placement"])))
     delay = (0.5 * np.where(has_history, past, 2.0) + 6 * video - 2.5 * dedicated - 2 * sync
              - 1 + 4 * rng.standard_normal(n) + rng.exponential(2.0, n))
-    delay = np.clip(np.round(delay * 2) / 2, -60, 180)
+    delay = np.clip(np.round((delay + shift.delay_days) * 2) / 2, -60, 180)
     base = np.array([RESOURCE_BASE[c] for c in CAMPAIGN_TYPES], dtype=float)[t]
     resource = np.round(np.exp(np.log(base) + 0.4 * z + 0.5 * rng.standard_normal(n)), 2)
     ratio = np.exp(np.log(0.32) + 0.15 * z + 0.1 * org + 0.55 * rng.standard_normal(n))
     ratio = np.where(rng.random(n) < 0.04, 0.0, ratio)
-    budget = np.round(ratio * resource, 2)
+    budget = np.round(ratio * shift.budget_ratio_factor * resource, 2)
     attr = bern(_sigmoid(-0.2 + 0.8 * z + 0.5 * org))
     utm = bern(_sigmoid(-0.5 + 0.5 * z + 0.6 * org + 1.0 * attr))
     ba = bern(_sigmoid(0.5 + 0.9 * z))
     return {
         "marketplace": rng.choice(MARKETPLACES, n, p=_probs(MARKETPLACE_SHARE, MARKETPLACES)),
-        "category": rng.choice(CATEGORIES, n, p=_probs(CATEGORY_SHARE, CATEGORIES)),
+        "category": rng.choice(CATEGORIES, n, p=_probs(category_share, CATEGORIES)),
         "campaign_type": types,
         "duration_days": duration,
         "goal_alignment_score": np.round(goal, 3),
@@ -332,7 +383,8 @@ def _reason_probabilities(centred: dict[str, np.ndarray], w: World) -> np.ndarra
 
 def generate(n: int, seed: int = 0, *, world: World | None = None,
              with_truth: bool = False, start: str = "2023-01-01",
-             end: str = "2026-10-31") -> pd.DataFrame:
+             end: str = "2026-10-31", shift: Shift | None = None,
+             id_prefix: str = "C") -> pd.DataFrame:
     """Generate ``n`` finished campaigns with outcomes.
 
     Parameters
@@ -347,6 +399,13 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
         Add ``true_failure_probability``, ``true_<family>`` (centred log-odds share) and
         ``true_factor_<factor>`` (each factor's interventional Shapley value of the true
         log-odds against the population, :func:`factor_shares`).
+    start, end : str
+        The range of ``completed_on`` (ISO dates, both included).
+    shift : Shift, optional
+        A moved world (later materials, lower budgets, another category mix, a changed
+        base failure rate); none by default.
+    id_prefix : str
+        Campaign ids are ``<prefix><seed>-<row>``; another prefix keeps two files' ids apart.
 
     Examples
     --------
@@ -355,12 +414,13 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
     (5, True)
     """
     w = world or World()
+    shift = shift or NO_SHIFT
     rng = np.random.default_rng(seed)
-    plans = _plans(n, rng)
+    plans = _plans(n, rng, shift)
     terms = family_terms(plans, w)
     means = _family_means(w)
     centred = {k: v - means[k] for k, v in terms.items()}
-    logit = w.intercept + sum(terms.values())
+    logit = w.intercept + shift.base_logit + sum(terms.values())
     prob = _sigmoid(logit)
     failed = rng.random(n) < prob
     reason_p = _reason_probabilities(centred, w)
@@ -369,7 +429,7 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
     days = (pd.Timestamp(end) - pd.Timestamp(start)).days
     completed = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days + 1, n), unit="D")
 
-    df = pd.DataFrame({"campaign_id": [f"C{seed:04d}-{i:07d}" for i in range(n)]})
+    df = pd.DataFrame({"campaign_id": [f"{id_prefix}{seed:04d}-{i:07d}" for i in range(n)]})
     for col in SCHEMA.feature_columns:
         values = plans[col.name]
         if col.kind == "boolean":
