@@ -219,8 +219,8 @@ def realized_performance(scorer: Scorer, reference: Mapping, outcomes: pd.DataFr
     batch = v.batch.take(v.valid)
     out["outcomes"] = int(batch.n)
     y = outcomes.loc[v.valid, "failed"].astype(bool).to_numpy()
-    months = pd.to_datetime(outcomes.loc[v.valid, "completed_on"]).dt.strftime("%Y-%m") \
-        .fillna("(no date)").to_numpy()
+    done = pd.to_datetime(outcomes.loc[v.valid, "completed_on"], format="ISO8601")
+    months = done.dt.strftime("%Y-%m").fillna("(no date)").to_numpy()
     p = scorer.compute(batch).risk
     out["overall"] = performance(y, p, tolerance=policy.calibration_gap)
     segments = []
