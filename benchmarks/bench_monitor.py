@@ -84,7 +84,7 @@ def run(name: str, url: str, scorer, reference, plans, outcomes, rounds: int) ->
         t0 = time.perf_counter()
         scored = store.scored_plans()
         t1 = time.perf_counter()
-        frame = store.training_frame()
+        frame = store.outcome_frame()
         t2 = time.perf_counter()
         result = monitor(store, scorer, reference)
         t3 = time.perf_counter()
