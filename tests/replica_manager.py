@@ -5,7 +5,8 @@ deploy/rolling-restart as the restart command in place of `systemctl restart`:
 
     python tests/replica_manager.py start|stop|restart STATE
 
-``STATE`` holds ``replica.json`` (``argv``, ``env``) and, while it runs, ``replica.pid``.
+``STATE`` holds ``replica.json`` (``argv``, ``env``), ``replica.log`` (its stderr) and, while
+it runs, ``replica.pid``.
 Standard library only: it starts in a few tens of milliseconds.
 """
 
@@ -39,8 +40,9 @@ def alive(pid: int) -> bool:
 def start(state: Path) -> int:
     """Start the replica in a session of its own; its pid."""
     spec = json.loads((state / "replica.json").read_text())
-    proc = subprocess.Popen(spec["argv"], env=spec["env"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    with open(state / "replica.log", "ab") as log:  # its stderr, for a test that fails
+        proc = subprocess.Popen(spec["argv"], env=spec["env"], stdout=subprocess.DEVNULL,
+                                stderr=log, start_new_session=True)
     (state / "replica.pid").write_text(str(proc.pid))
     return proc.pid
 

@@ -149,7 +149,8 @@ class Replica:
         pid, deadline = replica_manager.pid_of(self.state), time.monotonic() + timeout
         while time.monotonic() < deadline:
             if pid is None or not replica_manager.alive(pid):
-                pytest.fail(f"the replica on port {self.port} exited before it was ready")
+                log = (self.state / "replica.log").read_text()[-2000:]
+                pytest.fail(f"the replica on port {self.port} exited before it was ready:\n{log}")
             try:
                 self.get("/readyz")
                 return
