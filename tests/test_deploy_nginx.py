@@ -256,8 +256,8 @@ class Load:
     answer other than a 200 with the campaign scored, and every connection error, is a
     failure."""
 
-    def __init__(self, port: int, clients: int = 3) -> None:
-        self.port, self.clients = port, clients
+    def __init__(self, port: int, clients: int = 3, body: bytes = BODY) -> None:
+        self.port, self.clients, self.body = port, clients, body
         self.ok = 0
         self.failures: list[str] = []
         self.upstream_versions: set[str] = set()
@@ -288,7 +288,8 @@ class Load:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         while not self._stop.is_set():
             try:
-                conn.request("POST", "/v1/score", BODY, {"Content-Type": "application/json"})
+                conn.request("POST", "/v1/score", self.body,
+                             {"Content-Type": "application/json"})
                 r = conn.getresponse()
                 data = r.read()
                 if r.status != 200 or b'"campaign_id":"front-1"' not in data:
@@ -415,14 +416,17 @@ def test_slow_clients_do_not_hold_up_ordinary_requests(front):
 @needs_nginx
 def test_kill_9_of_one_replica_under_load_fails_no_request(front):
     """nginx retries a scoring request on the other replica when its connection fails,
-    even once sent (scoring is pure: see the configuration)."""
+    even once sent (scoring is pure: see the configuration). Batches of 200 campaigns from 6
+    clients, so that requests are in progress on the replica when it dies (without
+    `non_idempotent` in the configuration, those fail)."""
     victim, other = front.replicas
-    with Load(front.port) as load:
-        load.wait_for(100)
+    batch = json.dumps({"campaigns": [GOOD] * 200}).encode()
+    with Load(front.port, clients=6, body=batch) as load:
+        load.wait_for(30)
         victim.kill()
-        load.wait_for(300)
+        load.wait_for(60)
     assert load.failures == []
-    after = [e for e in front.nginx.access_log()][-200:]
+    after = front.nginx.access_log()[-40:]
     assert {e["upstream"] for e in after} == {f"127.0.0.1:{other.port}"}
 
 
