@@ -141,6 +141,9 @@ def _scorer(scorer):
 # ---------------------------------------------------------------- here
 
 
+LOOPBACK_ANY_PORT = "127.0.0.1:0"  # the local cluster's scheduler HTTP server
+
+
 @contextmanager
 def dask_client(workers: int | None, scheduler: str | None):
     """A client of the cluster at ``scheduler``, or of a local cluster of ``workers``
@@ -157,8 +160,11 @@ def dask_client(workers: int | None, scheduler: str | None):
     # four seconds here); the setting stays for workers the nannies restart
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+        # the scheduler's HTTP server starts even without a dashboard, on 8787 unless told:
+        # a free loopback port, so a second run (or a busy 8787) neither clashes nor warns
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+                          dashboard_address=LOOPBACK_ANY_PORT,
+                          silence_logs=logging.CRITICAL) as cluster, \
                 Client(cluster) as client:
             yield client
 

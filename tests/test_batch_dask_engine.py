@@ -216,7 +216,7 @@ def test_a_running_cluster_by_its_address(scorer, plans_csv, tmp_path):
     src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
     _run(score_file, src, tmp_path / "local.csv", scorer, workers=1)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         _run(score_file_dask, src, tmp_path / "dask.csv", scorer,
              scheduler=cluster.scheduler_address, chunk_rows=80)
         with Client(cluster.scheduler_address) as client:  # still there
