@@ -56,6 +56,7 @@ class Quarter:
     leading_causes: dict = field(default_factory=dict)  # factor -> campaigns it leads
     leading_families: dict = field(default_factory=dict)
     warnings: dict = field(default_factory=dict)  # readiness warning code -> campaigns
+    out_of_depth: dict = field(default_factory=dict)  # "factor:code" -> campaigns
     actions: list = field(default_factory=list)  # of Action, most failures avoided first
     campaigns: list = field(default_factory=list)  # the riskiest, as dicts
     rejects: list = field(default_factory=list)  # the first rejected cells, as dicts
@@ -111,6 +112,7 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
     causes: Counter = Counter()
     families: Counter = Counter()
     warnings: Counter = Counter()
+    depth: Counter = Counter()
     kept: pd.DataFrame | None = None
     written_csv = Path(scored).suffix.lower() != ".parquet"
     for table in read_chunks(Path(scored), chunk_rows):
@@ -156,6 +158,10 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
         for cell in _texts(df["warnings"]).tolist():
             if cell:
                 warnings.update(cell.split(";"))
+        if "out_of_depth" in df:  # files scored before issue 15 have no such column
+            for cell in _texts(df["out_of_depth"]).tolist():
+                if cell:
+                    depth.update(cell.split(";"))
         df = df.assign(failure_risk=risk)
         part = df.nlargest(table_rows, "failure_risk", keep="first")
         both = part if kept is None else pd.concat([kept, part])
@@ -163,6 +169,7 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
     q.leading_causes = dict(causes.most_common())
     q.leading_families = dict(families.most_common())
     q.warnings = dict(warnings.most_common())
+    q.out_of_depth = dict(depth.most_common())
     for a in actions.values():
         a.examples = [list(e) for e in sorted(a.examples, reverse=True)]
     q.actions = sorted(actions.values(), key=lambda a: (-a.avoided, a.factor))
@@ -200,9 +207,11 @@ def _campaign(r: dict, top_k: int) -> dict:
                         "mitigation": _cell(r.get(f"factor_{p}_mitigation")),
                         "fixed": _float(r.get(f"factor_{p}_risk_if_fixed"))})
     warnings = _cell(r.get("warnings"))
+    depth = _cell(r.get("out_of_depth"))
     return {"campaign_id": _cell(r.get("campaign_id")), "risk": float(r["failure_risk"]),
             "band": _cell(r.get("risk_band")), "factors": factors,
-            "warnings": warnings.split(";") if warnings else []}
+            "warnings": warnings.split(";") if warnings else [],
+            "out_of_depth": depth.split(";") if depth else []}
 
 
 def _read_rejects(q: Quarter, path: Path) -> None:

@@ -37,9 +37,19 @@ from riskmodel import RiskModelError
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes scoring in parallel (default: one per core, at most 4). The "
                    "output is the same for any number.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
+              help="local (default): this process streams the file, with --workers forked "
+                   "helpers. dask: a Dask cluster scores the file's partitions (needs "
+                   "riskmodel[dask]; input may be an fsspec URL, output a folder/ for a "
+                   "Parquet dataset). The output is the same.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --engine dask: the scheduler of a running Dask cluster (e.g. "
+                   "tcp://host:8786), used as it is. Without it a local cluster of "
+                   "--workers processes starts for the run.")
 def score_command(src: str, dst: str, version: str | None, artifacts: Path | None, top_k: int,
                   strict: bool, rejects: Path | None, report: Path | None,
-                  log_predictions: bool, workers: int | None) -> None:
+                  log_predictions: bool, workers: int | None, engine: str | None,
+                  scheduler: str | None) -> None:
     """Score every planned campaign of a file.
 
     Exit status: 0 when every row was scored, 3 when some rows were rejected (see the
@@ -54,12 +64,16 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     if version is not None and not version.strip():
         raise click.BadParameter("is empty; name a model version, or leave --model out to "
                                  "use CURRENT", param_hint="--model")
-    if src != "-" and Path(src).is_dir():
+    if scheduler and engine == "local":
+        raise click.UsageError("--scheduler is a Dask cluster's: it goes with --engine dask")
+    engine = engine or ("dask" if scheduler else "local")
+    if engine == "local" and src != "-" and Path(src).is_dir():
         raise click.BadParameter(f"{src} is a folder; expected a .csv or .parquet file, or - "
                                  f"for standard input", param_hint="--in")
     if report and dst == "-":
         raise click.UsageError("--report is built from the scored rows: give --out a file")
     _check_paths(src, dst, rejects, report)
+    run = score_file if engine == "local" else _dask_engine(scheduler, workers, report, dst)
     store = open_store() if log_predictions else None
     out: str | Path = dst
     tmp: Path | None = None
@@ -70,8 +84,8 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     try:
         scorer = load_model(version, root=artifacts_root(artifacts))
         top_k = scorer.check_top_k(top_k)
-        summary = score_file(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
-                             log_to=store, workers=workers)
+        summary = run(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
+                      log_to=store, workers=workers)
         if report:
             _write_report(report, src, out, dst, summary, scorer)
     except KeyboardInterrupt:
@@ -110,6 +124,26 @@ def _check_paths(src: str, dst: str, rejects: Path | None, report: Path | None) 
         if not os.access(folder, os.W_OK | os.X_OK):
             raise click.BadParameter(f"{report}: the folder {folder} cannot be written to",
                                      param_hint="--report")
+
+
+def _dask_engine(scheduler: str | None, workers: int | None, report, dst: str):
+    """``score_file`` on Dask, after checking the options that go with it."""
+    from batch.dask_engine import MISSING, require_dask, score_file_dask
+
+    if scheduler and workers:
+        raise click.UsageError("--workers sizes a local cluster; the cluster at --scheduler "
+                               "has the workers it has")
+    if report and (dst.endswith("/") or Path(dst).is_dir()):
+        raise click.UsageError("--report reads one scored file: give --out a .csv or "
+                               ".parquet file, not a dataset folder")
+    try:
+        require_dask()
+    except RiskModelError:
+        raise click.UsageError(MISSING) from None
+
+    def run(src, dst, scorer, **kw):
+        return score_file_dask(src, dst, scorer, scheduler=scheduler, **kw)
+    return run
 
 
 def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> None:

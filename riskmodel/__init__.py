@@ -17,11 +17,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ADVICE": "advice", "ESCALATION": "advice", "ReadinessWarning": "advice",
     "WARNING_CODES": "advice", "readiness_flags": "advice",
+    "OUT_OF_DEPTH_CODES": "advice", "OutOfDepth": "coverage",
     "CampaignBatch": "campaigns",
     "ConfigError": "config", "Settings": "config", "api_keys": "config",
     "database_url": "config", "settings": "config",
     "FAMILIES": "contract", "SCHEMA": "contract", "Column": "contract", "Schema": "contract",
     "ArtifactError": "errors", "DataError": "errors", "FieldError": "errors",
+    "MAX_SHOWN": "errors", "shorten": "errors",
     "ParameterError": "errors",
     "RiskModelError": "errors", "SchemaError": "errors",
     "BoundedLogisticRegression": "estimators",
@@ -30,13 +32,21 @@ _EXPORTS = {
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
     "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
+    "OUT_OF_DEPTH_LABELS": "labels",
     "Registry": "registry",
+    "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
+    "REFERENCE_FILE": "drift", "reference_statistics": "drift",
+    "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
+    "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
+    "assess": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
     "Scorer": "scoring", "load_model": "scoring",
     "OutcomeConflict": "store", "Store": "store", "StoreMissing": "store",
     "StoreUnavailable": "store", "UnknownCampaign": "store",
+    "CAMPAIGN_ALLOWED": "validation", "CAMPAIGN_FIELDS": "validation",
+    "ErrorList": "validation", "check_fields": "validation",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
     "read_table": "validation", "validate_campaigns": "validation",
     "validate_record": "validation",
@@ -62,6 +72,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.advice import (
         ADVICE,
         ESCALATION,
+        OUT_OF_DEPTH_CODES,
         WARNING_CODES,
         ReadinessWarning,
         readiness_flags,
@@ -69,13 +80,17 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.campaigns import CampaignBatch
     from riskmodel.config import ConfigError, Settings, api_keys, database_url, settings
     from riskmodel.contract import FAMILIES, SCHEMA, Column, Schema
+    from riskmodel.coverage import OutOfDepth
+    from riskmodel.drift import REFERENCE_FILE, reference_statistics
     from riskmodel.errors import (
+        MAX_SHOWN,
         ArtifactError,
         DataError,
         FieldError,
         ParameterError,
         RiskModelError,
         SchemaError,
+        shorten,
     )
     from riskmodel.estimators import BoundedLogisticRegression
     from riskmodel.explanation import (
@@ -90,13 +105,24 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.labels import (
         FAMILY_LABELS,
         LABELS,
+        OUT_OF_DEPTH_LABELS,
         VALUE_LABELS,
         WARNING_LABELS,
         family_label,
         label,
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
+    from riskmodel.monitoring import (
+        VERDICTS,
+        MonitoringError,
+        Policy,
+        ReferenceMissing,
+        assess,
+        load_reference,
+        monitor,
+    )
     from riskmodel.registry import Registry
+    from riskmodel.rules import MAX_ERRORS, MAX_FIELDS
     from riskmodel.scoring import Scorer, load_model
     from riskmodel.store import (
         OutcomeConflict,
@@ -106,7 +132,11 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         UnknownCampaign,
     )
     from riskmodel.validation import (
+        CAMPAIGN_ALLOWED,
+        CAMPAIGN_FIELDS,
+        ErrorList,
         Validated,
+        check_fields,
         missing_columns,
         parse_outcome,
         read_table,

@@ -260,3 +260,24 @@ def _plain(x: object) -> object:
         return None
     return x
 
+
+
+# ---------------------------------------------------------------- out of the model's depth
+# (riskmodel.coverage flags them; the words are here, beside the other planner-facing texts)
+
+OUT_OF_DEPTH_CODES = ("beyond_training_range", "rare_level", "rarely_unknown")
+
+
+def out_of_depth_message(code: str, factor: str, value: object,
+                         training_range: tuple[float, float] | None, count: int) -> str:
+    """What a planner reads when a factor lies where the model has little or no data."""
+    if code == "beyond_training_range" and training_range is not None:
+        low, high = training_range
+        return (f"{factor} = {value:g} lies beyond the range the model was trained on "
+                f"({low:g} to {high:g}, {count:,} campaigns): the model's curve is flat "
+                "there and its estimate is an extrapolation.")
+    if code == "rare_level":
+        return (f"{factor} = {value} was seen in only {count:,} training campaigns: the "
+                "model knows little about it.")
+    return (f"{factor} is unknown here, but was unknown in only {count:,} training "
+            "campaigns: the model knows little about campaigns without it.")

@@ -76,6 +76,14 @@ WARNING_LABELS: dict[str, str] = {
 }
 
 
+# Out-of-depth codes (riskmodel.coverage) in a few words, for lists and cells
+OUT_OF_DEPTH_LABELS: dict[str, str] = {
+    "beyond_training_range": "beyond the training range",
+    "rare_level": "rarely seen in training",
+    "rarely_unknown": "rarely unknown in training",
+}
+
+
 def label(name: str) -> str:
     """The human label of a column or factor (the name itself if it has none)."""
     return LABELS.get(name, name)

@@ -9,7 +9,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from riskmodel import SchemaError, StoreUnavailable
+from riskmodel import MAX_ERRORS, FieldError, SchemaError, StoreUnavailable
 from service.observe import request_id
 
 log = logging.getLogger("riskmodel.service")
@@ -18,6 +18,12 @@ PROBLEM_TYPES = {
     "invalid-campaign": "The campaigns break the data contract; see errors.",
     "too-many-campaigns": "More campaigns than one request may carry.",
     "invalid-json": "The body is not valid JSON.",
+    "duplicate-name": "An object of the body names a member twice (RFC 8259 leaves the "
+                      "meaning undefined; parsers differ): refused rather than guessed.",
+    "invalid-encoding": "The body is declared gzip-encoded (Content-Encoding) but is not "
+                        "valid gzip.",
+    "unsupported-content-encoding": "The body has a Content-Encoding other than gzip or "
+                                    "identity; Accept-Encoding names those taken.",
     "incomplete-body": "The body ended before its declared length, or could not be decoded "
                        "(a malformed chunked encoding).",
     "unsupported-media-type": "The body must be application/json.",
@@ -26,11 +32,15 @@ PROBLEM_TYPES = {
     "invalid-parameter": "A query parameter has a value that cannot be used.",
     "unauthorized": "A missing or wrong API key.",
     "outcome-conflict": "An outcome differs from the one recorded; send it as a correction.",
-    "unknown-campaign": "An outcome for a campaign never scored, without its plan.",
+    "unknown-campaign": "An outcome for a campaign never scored before it was completed, "
+                        "sent without its plan (409: the body is valid; the store has no "
+                        "plan for it).",
     "store-unavailable": "The outcome store cannot take writes now (unreachable, its file "
                          "vanished, was replaced or is read-only); retry later. Scoring "
                          "still works.",
     "unknown-problem-type": "There is no problem type of that name.",
+    "cannot-monitor": "Monitoring has nothing to compare: no campaign was scored in the "
+                      "window, or the serving model version has no reference statistics.",
 }
 
 
@@ -53,7 +63,15 @@ def problem_body(status: int, title: str, detail: str | None, kind: str | None =
             "status": status, "detail": detail, "request_id": request_id, **(extra or {})}
     if errors is not None:
         body["errors"] = errors
-    return json.dumps(body)
+    # UTF-8 rather than \u escapes: a character the client sent takes at most 4 bytes
+    # here, not 12 (docs/service.md, "Errors"); the escapes only for a lone surrogate,
+    # which UTF-8 cannot carry
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = json.dumps(body)
+    return text
 
 
 def problem_response(status: int, title: str, detail: str | None, kind: str | None = None,
@@ -88,6 +106,20 @@ def field_errors(e: SchemaError, pointer_prefix: str) -> list[dict]:
         d["pointer"] = f"{pointer_prefix}{index}/{err.column}"
         out.append(d)
     return out
+
+
+def invalid(title: str, errors: list[FieldError], more: int, pointer_prefix: str,
+            kind: str = "invalid-campaign") -> Problem:
+    """422 for input that breaks the contract: the errors listed (at most
+    :data:`riskmodel.MAX_ERRORS`) and, when more were found, ``errors_omitted`` counting
+    them."""
+    total = len(errors) + more
+    noun = "problem" if total == 1 else "problems"
+    listed = f" ({len(errors)} listed, {more} more not)" if more else ""
+    return Problem(422, kind, title,
+                   f"{total:,} input {noun}{listed}; the first: {errors[0].message}",
+                   field_errors(SchemaError(errors[:MAX_ERRORS]), pointer_prefix),
+                   extra={"errors_omitted": more} if more else None)
 
 
 def register(app: Flask) -> None:

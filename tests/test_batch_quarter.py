@@ -86,3 +86,20 @@ def test_the_quarter_reads_campaign_ids_as_scored_not_as_quoted(tmp_path, histor
     q = summarise_quarter(tmp_path / "scored.csv", summary.rejects_path, table_rows=100)
     assert {c["campaign_id"] for c in q.campaigns} == {f"=X{i}" for i in range(30) if i != 3}
     assert [r["campaign_id"] for r in q.rejects] == ["=X3"]
+
+
+def test_out_of_depth_is_counted_and_shown(quarter_run, scorer):
+    from service.workbench.render import depth_words
+
+    scored, q = quarter_run
+    cells = [c for c in scored["out_of_depth"] if c]
+    expected: dict = {}
+    for c in cells:
+        for entry in c.split(";"):
+            expected[entry] = expected.get(entry, 0) + 1
+    assert q.out_of_depth == expected
+    for c in q.campaigns:
+        row = scored.loc[scored["campaign_id"] == c["campaign_id"], "out_of_depth"].iloc[0]
+        assert c["out_of_depth"] == (row.split(";") if row else [])
+    assert depth_words("material_delay_days:beyond_training_range") == \
+        "Creative materials late by (days): beyond the training range"

@@ -48,6 +48,20 @@ def test_every_write_route_refuses_a_missing_or_wrong_key(keyed):
             assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("headers", [
+    {"Authorization": "Basic Zm9vOmJhcg==", "X-API-Key": KEY},
+    {"Authorization": f"Bearer {KEY}", "X-API-Key": "wrong"},
+    {"Authorization": "Bearer wrong", "X-API-Key": KEY},
+], ids=["other-scheme-beside-a-right-key", "wrong-key-beside-a-right-bearer",
+        "wrong-bearer-beside-a-right-key"])
+def test_a_wrong_credential_beside_a_right_one_is_401(keyed, headers):
+    """No credential a client sends is ignored (schemathesis's ignored_auth check found an
+    Authorization header of another scheme ignored beside a right X-API-Key)."""
+    r = keyed.test_client().post("/v1/outcomes", json={"campaign_id": "x", "failed": True},
+                                 headers=headers)
+    assert r.status_code == 401 and r.get_json()["detail"] == "the API key is not valid"
+
+
 def test_scoring_can_require_a_key(trained, tmp_path):
     root, _ = trained
     app = create_app({"artifacts": str(root), "api_keys": KEY,
@@ -85,7 +99,9 @@ def test_an_unscored_campaign_needs_its_plan(keyed):
     c = keyed.test_client()
     bare = {"campaign_id": "new-1", "failed": False}
     r = c.post("/v1/outcomes", json=bare, headers=_auth())
-    assert r.status_code == 422 and "never scored" in r.get_json()["detail"]
+    # valid by the OpenAPI document: refused for the store's state, as a conflict is
+    assert r.status_code == 409 and "never scored" in r.get_json()["detail"]
+    assert r.get_json()["type"] == "/problems/unknown-campaign"
     r = c.post("/v1/outcomes", json=dict(bare, plan=dict(PLAN, campaign_id="new-1")),
                headers=_auth())
     assert r.status_code == 200
@@ -100,8 +116,9 @@ def test_an_unscored_campaign_needs_its_plan(keyed):
     ({"campaign_id": "x", "failed": True, "colour": 1}, "colour"),
     ({"campaign_id": "x", "failed": True, "plan": {"campaign_id": "x"}},
      "plan/goal_alignment_score"),
+    ({"campaign_id": "o-1", "failed": True, "plan": dict(PLAN, colour="red")}, "plan/colour"),
 ], ids=["failed-not-bool", "unknown-reason", "reason-on-success", "bad-date",
-        "unknown-field", "incomplete-plan"])
+        "unknown-field", "incomplete-plan", "unknown-field-in-plan"])
 def test_invalid_outcomes_are_422(keyed, body, column):
     r = keyed.test_client().post("/v1/outcomes", json=body, headers=_auth())
     assert r.status_code == 422

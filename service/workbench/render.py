@@ -9,7 +9,15 @@ from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from riskmodel import BANDS, FAMILY_LABELS, VALUE_LABELS, WARNING_LABELS, family_label, label
+from riskmodel import (
+    BANDS,
+    FAMILY_LABELS,
+    OUT_OF_DEPTH_LABELS,
+    VALUE_LABELS,
+    WARNING_LABELS,
+    family_label,
+    label,
+)
 
 
 def pct(x: float | None, digits: int = 0) -> str:
@@ -38,9 +46,15 @@ def warning_words(code: str) -> str:
     return WARNING_LABELS.get(code, code.replace("_", " "))
 
 
+def depth_words(entry: str) -> str:
+    """An out-of-depth cell entry ("factor:code") in words."""
+    factor, _, code = entry.partition(":")
+    return f"{label(factor)}: {OUT_OF_DEPTH_LABELS.get(code, code.replace('_', ' '))}"
+
+
 FILTERS = {"pct": pct, "signed": signed, "number": number, "label": label,
            "family_label": family_label, "value_label": value_label,
-           "warning_words": warning_words}
+           "warning_words": warning_words, "depth_words": depth_words}
 GLOBALS = {"BANDS": BANDS, "FAMILY_LABELS": FAMILY_LABELS}
 
 
