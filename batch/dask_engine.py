@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from batch.cells import safe_table
 from batch.chunks import CHUNK_ROWS
 from batch.columns import output_columns
 from batch.dask_read import Source, as_table, open_source, plans_frame, read_table
@@ -118,8 +119,9 @@ def score_partition(df, index: int, scorer, source: Source, top_k: int, keep_sco
     if isinstance(part.output, pa.Table) and sink.folder is not None:
         out = part.output
         if sink.kind == "csv":
+            # text cells a spreadsheet shows, never runs (batch/cells.py)
             path = _put(sink.folder, f"{index:07d}.csv", lambda p: pacsv.write_csv(
-                out, p, write_options=pacsv.WriteOptions(include_header=False)))
+                safe_table(out), p, write_options=pacsv.WriteOptions(include_header=False)))
             part.output = (out.schema, path)
         else:
             _put(sink.folder, f"part.{index:05d}.parquet",
