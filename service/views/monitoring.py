@@ -17,7 +17,7 @@ bp = Blueprint("monitoring", __name__)
 
 def _day(name: str) -> datetime | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # absent; an empty value is not a date (the document says so)
         return None
     try:
         day = date.fromisoformat(raw)
