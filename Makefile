@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint default-model bench clean
+.PHONY: serve test lint default-model bench clean catalogs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,16 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Message catalogs (docs/i18n.md): extract the marked texts (sorted, no line numbers, so
+# a merge of two branches that touch texts conflicts only where a text changed), merge them into each language's
+# .po file, compile the .mo files the packages ship. Run after changing a text; commit all.
+CATALOG_PACKAGES := riskmodel
+catalogs: $(BIN)/.installed
+	for pkg in $(CATALOG_PACKAGES); do \
+	  $(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k _ -k gettext -k ngettext:1,2 \
+	    -k lazy_gettext --no-wrap --no-location --sort-output -o $$pkg/locale/$$pkg.pot $$pkg && \
+	  $(BIN)/pybabel update -i $$pkg/locale/$$pkg.pot -d $$pkg/locale -D $$pkg --no-wrap \
+	    --ignore-obsolete && \
+	  $(BIN)/pybabel compile -d $$pkg/locale -D $$pkg --statistics || exit 1; \
+	done

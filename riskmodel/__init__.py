@@ -30,6 +30,10 @@ _EXPORTS = {
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
     "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
+    "MARKETPLACE_NAMES": "labels", "value_label": "labels", "warning_label": "labels",
+    "LOCALES": "i18n", "format_number": "i18n", "format_share": "i18n",
+    "format_usd": "i18n", "gettext": "i18n", "language_tag": "i18n",
+    "load_catalog": "i18n", "negotiate_locale": "i18n", "escalation": "advice",
     "Registry": "registry",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
@@ -64,6 +68,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         ESCALATION,
         WARNING_CODES,
         ReadinessWarning,
+        escalation,
         readiness_flags,
     )
     from riskmodel.campaigns import CampaignBatch
@@ -87,13 +92,26 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         WhatIf,
     )
     from riskmodel.features import BUDGET_RATIO, FACTORS, Factor, factor_values
+    from riskmodel.i18n import (
+        LOCALES,
+        format_number,
+        format_share,
+        format_usd,
+        gettext,
+        language_tag,
+        load_catalog,
+        negotiate_locale,
+    )
     from riskmodel.labels import (
         FAMILY_LABELS,
         LABELS,
+        MARKETPLACE_NAMES,
         VALUE_LABELS,
         WARNING_LABELS,
         family_label,
         label,
+        value_label,
+        warning_label,
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.registry import Registry

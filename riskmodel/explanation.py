@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskmodel._fast import constructor
-from riskmodel.advice import ADVICE, ESCALATION, WARNING_CODES, ReadinessWarning, readiness_warning
+from riskmodel.advice import (
+    ADVICE,
+    WARNING_CODES,
+    ReadinessWarning,
+    escalation,
+    readiness_warning,
+    say,
+)
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAMILIES
 from riskmodel.features import Factor
@@ -115,10 +122,13 @@ class FactorInfo:
     display: Callable[[object], object]  # the factor's input as the planner wrote it
 
 
-def factor_info(f: Factor) -> FactorInfo:
+def factor_info(f: Factor, locale: str = "en") -> FactorInfo:
+    """What the explanation says about factor ``f``, its words in ``locale``."""
     advice = ADVICE[f.name]
-    return FactorInfo(f.name, f.columns, f.family, advice.actionable, advice.mitigation,
-                      advice.target_label, advice.reason, advice.reason_step, _display(f))
+    mitigation, target = (None if m is None else say(m, locale)
+                          for m in (advice.mitigation, advice.target_label))
+    return FactorInfo(f.name, f.columns, f.family, advice.actionable, mitigation, target,
+                      advice.reason.localized(locale), advice.reason_step, _display(f))
 
 
 def _display(f: Factor) -> Callable[[object], object]:
@@ -157,12 +167,13 @@ def explain_factor(info: FactorInfo, value: object, log_odds: float, points: flo
 def build_score(campaign_id: str, risk: float, log_odds: float, base: float, band: int,
                 contributions: dict[str, float], family_totals: dict[str, float],
                 factors: tuple[FactorContribution, ...], warnings: tuple,
-                version: str) -> CampaignScore:
-    """One :class:`CampaignScore` (the escalation path comes with the high band)."""
+                version: str, locale: str = "en") -> CampaignScore:
+    """One :class:`CampaignScore` (the escalation path, in ``locale``, comes with the high
+    band)."""
     label = BANDS[band]
     return _new_score(campaign_id, risk, label, log_odds, base, factors, family_totals,
-                      contributions, warnings, ESCALATION if label == "high" else None,
-                      version)
+                      contributions, warnings,
+                      escalation(locale) if label == "high" else None, version)
 
 
 _new_factor = constructor(FactorContribution)
@@ -250,6 +261,7 @@ class Explanation:
     reasons: np.ndarray  # (n, k) codes into texts; -1: none (the factor lowers risk)
     texts: list[str]
     warnings: np.ndarray  # (n, len(WARNING_CODES)) bool
+    locale: str = "en"  # the language of the texts (riskmodel.LOCALES)
 
     @property
     def n(self) -> int:
@@ -271,7 +283,7 @@ class Explanation:
             warnings: tuple = ()
             if flagged[i]:
                 row = {k: v[i] for k, v in self.batch.columns.items()}
-                warnings = tuple(readiness_warning(WARNING_CODES[w], row)
+                warnings = tuple(readiness_warning(WARNING_CODES[w], row, self.locale)
                                  for w in np.flatnonzero(self.warnings[i]))
             factors = []
             for j, c, pp, r, p in zip(top[i], top_log_odds[i], points[i], reasons[i],
@@ -283,7 +295,7 @@ class Explanation:
                 ids[i], risk[i], log_odds[i], self.base, band[i],
                 dict(zip(names, contributions[i], strict=True)),
                 dict(zip(FAMILIES, totals[i], strict=True)), tuple(factors), warnings,
-                self.version))
+                self.version, self.locale))
         return out
 
 

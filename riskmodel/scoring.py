@@ -37,6 +37,7 @@ from riskmodel.explanation import (
     sigmoid,
 )
 from riskmodel.features import factor_inputs_one
+from riskmodel.i18n import LOCALES
 from riskmodel.model import AdditiveRiskModel
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
@@ -69,7 +70,11 @@ class Scorer:
         self.factors = model.factors
         self.factor_names = model.factor_names
         self.families = tuple(f.family for f in self.factors)
-        self.about = tuple(factor_info(f) for f in self.factors)
+        # what the explanations say about each factor, in every shipped language (built
+        # once: a request in any language costs the same)
+        self._about = {loc: tuple(factor_info(f, loc) for f in self.factors)
+                       for loc in LOCALES}
+        self.about = self._about["en"]
         self._actionable = [info.actionable for info in self.about]
         self._actionable_arr = np.array(self._actionable, dtype=bool)
         self._cuts = np.asarray(model.bands_, dtype=float)
@@ -119,13 +124,17 @@ class Scorer:
         band = np.searchsorted(self._cuts, risk, side="right")
         return ScoreArrays(risk, log_odds, contributions, band, inputs)
 
-    def explain_batch(self, batch: CampaignBatch, top_k: int = 3) -> Explanation:
+    def explain_batch(self, batch: CampaignBatch, top_k: int = 3, *,
+                      locale: str = "en") -> Explanation:
         """Score a typed batch and explain its top ``top_k`` factors, all vectorised: the
-        one assembly behind the API's rows and the batch command's columns."""
+        one assembly behind the API's rows and the batch command's columns. The texts are
+        in ``locale`` (one of :data:`riskmodel.LOCALES`; anything else gives English)."""
         top_k = self.check_top_k(top_k)
+        locale = locale if locale in self._about else "en"
+        about = self._about[locale]
         arr = self.compute(batch)
         top = _top_order(arr.contributions, top_k)
-        c, points, up, reasons, texts = explain_top(self.about, arr.inputs, arr.risk,
+        c, points, up, reasons, texts = explain_top(about, arr.inputs, arr.risk,
                                                     arr.log_odds, arr.contributions, top)
         what_if = np.full(top.shape, np.nan)
         needs = np.flatnonzero(up & self._actionable_arr[top])
@@ -141,10 +150,10 @@ class Scorer:
         warnings = np.column_stack([np.asarray(flags[code], dtype=bool)
                                     for code in WARNING_CODES]) if batch.n else \
             np.zeros((0, len(WARNING_CODES)), dtype=bool)
-        return Explanation(batch, self.about, self.version, self._base, arr.risk,
+        return Explanation(batch, about, self.version, self._base, arr.risk,
                            arr.log_odds, arr.band, arr.contributions,
                            family_totals(self.families, arr.contributions), arr.inputs, top,
-                           c, points, up, what_if, reasons, texts, warnings)
+                           c, points, up, what_if, reasons, texts, warnings, locale)
 
     def _what_if(self, arr: ScoreArrays, rows: np.ndarray, factor: str) -> np.ndarray:
         """Risk of ``rows`` if ``factor`` were at its target: the terms reading the factor
@@ -158,7 +167,8 @@ class Scorer:
     # ------------------------------------------------------------------ public API
 
     def score(self, campaigns: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path,
-              top_k: int = 3, *, strict: bool = False) -> list[CampaignScore]:
+              top_k: int = 3, *, strict: bool = False, locale: str = "en"
+              ) -> list[CampaignScore]:
         """Validate and score campaigns.
 
         Parameters
@@ -170,6 +180,11 @@ class Scorer:
             from 0 to the number of the model's factors.
         strict : bool
             JSON types only, as the service requires (no numbers in strings, no 0/1).
+        locale : str
+            The language of the reasons, mitigations, what-if targets, warnings and
+            escalation: one of :data:`riskmodel.LOCALES` (``riskmodel.negotiate_locale``
+            reads a language tag); anything else gives English. Codes, factor names and
+            every other field are the same in every language.
 
         Raises
         ------
@@ -182,20 +197,21 @@ class Scorer:
             row, errors = validate_record(campaigns, strict=strict)
             if errors:
                 raise SchemaError(errors)
-            return [self._explain_row(row, self.check_top_k(top_k))]
+            return [self._explain_row(row, self.check_top_k(top_k), locale)]
         v = validate_campaigns(campaigns, strict=strict)
         v.raise_for_errors()
-        return self.explain(v.batch, top_k)
+        return self.explain(v.batch, top_k, locale=locale)
 
-    def explain(self, batch: CampaignBatch, top_k: int = 3) -> list[CampaignScore]:
-        """Score and explain a validated batch."""
+    def explain(self, batch: CampaignBatch, top_k: int = 3, *,
+                locale: str = "en") -> list[CampaignScore]:
+        """Score and explain a validated batch, its texts in ``locale``."""
         top_k = self.check_top_k(top_k)
         if batch.n == 1:
             return [self._explain_row({k: v[:1].tolist()[0] for k, v in batch.columns.items()},
-                                      top_k)]
-        return self.explain_batch(batch, top_k).rows()
+                                      top_k, locale)]
+        return self.explain_batch(batch, top_k, locale=locale).rows()
 
-    def _explain_row(self, row: dict, top_k: int) -> CampaignScore:
+    def _explain_row(self, row: dict, top_k: int, locale: str = "en") -> CampaignScore:
         """:meth:`explain_batch` for one campaign, the same rules on plain floats: tens of
         microseconds where numpy's per-call overhead would cost hundreds. A test holds both
         paths equal."""
@@ -208,7 +224,9 @@ class Scorer:
         # a stable sort, reversed, keeps ties in contract order, as the vectorised path does
         sizes = [abs(c) for c in contrib]
         top = sorted(range(len(contrib)), key=sizes.__getitem__, reverse=True)[:top_k]
-        about = self.about
+        about = self._about.get(locale)
+        if about is None:
+            about, locale = self.about, "en"
         factors = []
         for j in top:
             info = about[j]
@@ -225,13 +243,13 @@ class Scorer:
                                               risk))
             else:
                 factors.append(explain_factor(info, value, c, points, None, math.nan, risk))
-        warnings = tuple([readiness_warning(code, row)
+        warnings = tuple([readiness_warning(code, row, locale)
                           for code, flag in readiness_flags(row).items() if flag])
         return build_score(row["campaign_id"], risk, log_odds, self._base,
                            bisect_right(self._cut_list, risk),
                            dict(zip(self.factor_names, contrib, strict=True)),
                            self._family_totals_one(contrib), tuple(factors), warnings,
-                           self.version)
+                           self.version, locale)
 
     def predict_proba(self, campaigns) -> np.ndarray:
         """The artifact's own ``predict_proba`` (design-matrix path), for checking."""

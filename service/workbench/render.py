@@ -9,7 +9,7 @@ from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from riskmodel import BANDS, FAMILY_LABELS, VALUE_LABELS, WARNING_LABELS, family_label, label
+from riskmodel import BANDS, FAMILY_LABELS, VALUE_LABELS, family_label, label, warning_label
 
 
 def pct(x: float | None, digits: int = 0) -> str:
@@ -35,7 +35,7 @@ def value_label(v: object) -> str:
 
 
 def warning_words(code: str) -> str:
-    return WARNING_LABELS.get(code, code.replace("_", " "))
+    return warning_label(code)
 
 
 FILTERS = {"pct": pct, "signed": signed, "number": number, "label": label,

@@ -1,0 +1,130 @@
+"""The languages a planner reads: English (``en``) and Simplified Chinese (``zh_CN``).
+
+The core's texts are marked with :func:`N_` where they are written (the advice, the labels,
+the escalation path, the field messages) and translated when a campaign is explained, through
+Babel's message catalogs shipped in ``riskmodel/locale`` (compiled ``.mo`` files, built from
+the ``.po`` files with ``make catalogs``; docs/i18n.md). Numbers, money and percentages are
+formatted by Babel for the locale.
+
+The locale is always an argument: the core never reads ``LANG`` or a request. Callers turn
+what they were given (a ``--lang`` option, a ``lang`` query parameter, a tag from an
+``Accept-Language`` header) into a supported locale with :func:`negotiate_locale`; anything
+unknown or malformed gives English.
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+
+DEFAULT_LOCALE = "en"
+LOCALES = ("en", "zh_CN")  # the catalogs shipped; English is the source text
+LANGUAGE_TAGS = {"en": "en", "zh_CN": "zh-CN"}  # as HTTP's Content-Language writes them
+CATALOGS = Path(__file__).with_name("locale")
+DOMAIN = "riskmodel"
+
+# Chinese written in these regions is Traditional: not served by the zh_CN catalog
+_TRADITIONAL = frozenset({"TW", "HK", "MO"})
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalog; it is translated where it is shown."""
+    return message
+
+
+def negotiate_locale(*tags: object) -> str:
+    """The first of ``tags`` (``zh-CN``, ``zh_CN``, ``zh-Hans``, ``en-US``...) that a shipped
+    catalog serves, as its locale name; English when none does. Never raises: an unknown,
+    malformed or empty tag is passed over.
+
+    >>> negotiate_locale("zh-Hans-CN"), negotiate_locale("xx-!!", "fr"), negotiate_locale()
+    ('zh_CN', 'en', 'en')
+    """
+    for tag in tags:
+        if isinstance(tag, str) and tag:
+            found = _supported(tag)
+            if found is not None:
+                return found
+    return DEFAULT_LOCALE
+
+
+@lru_cache(maxsize=256)
+def _supported(tag: str) -> str | None:
+    if tag in LOCALES:
+        return tag
+    text = tag.strip().split(".")[0].split("@")[0]  # LANG's zh_CN.UTF-8
+    if not text or len(text) > 35:
+        return None
+    try:
+        loc = Locale.parse(text.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+    if loc.language == "en":
+        return "en"
+    if loc.language == "zh" and loc.script in (None, "Hans") and (
+            loc.script == "Hans" or loc.territory not in _TRADITIONAL):
+        return "zh_CN"
+    return None
+
+
+def load_catalog(directory: str | Path, domain: str, locale: str) -> NullTranslations:
+    """The compiled catalog ``<directory>/<locale>/LC_MESSAGES/<domain>.mo``; for English,
+    or a locale with no catalog, the identity (the texts are written in English)."""
+    if locale == DEFAULT_LOCALE:
+        return NullTranslations()
+    return Translations.load(str(directory), [locale], domain)
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The core's catalog for ``locale`` (an unknown locale gives English), loaded once."""
+    return load_catalog(CATALOGS, DOMAIN, locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+def gettext(locale: str, message: str) -> str:
+    """``message`` in ``locale``; the message itself when it has no translation."""
+    return translations(locale).gettext(message)
+
+
+def language_tag(locale: str) -> str:
+    """The BCP 47 tag of a supported locale (``zh_CN`` -> ``zh-CN``), for Content-Language
+    and HTML's ``lang``."""
+    return LANGUAGE_TAGS.get(locale, "en")
+
+
+# Numbers in the locale's own format, by Babel. A planner's values repeat (whole days,
+# whole percentages, round budgets), so each distinct one is formatted once.
+
+@lru_cache(maxsize=8192)
+def format_number(value: float, locale: str) -> str:
+    """A count or a number of days: ``12``, ``2.5``, ``1,234``."""
+    return format_decimal(value, locale=_babel(locale))
+
+
+@lru_cache(maxsize=8192)
+def format_share(value: float, locale: str) -> str:
+    """A share as a whole percentage: ``45%``."""
+    return format_percent(value, "#,##0%", locale=_babel(locale))
+
+
+@lru_cache(maxsize=8192)
+def format_usd(value: float, locale: str) -> str:
+    """An amount in US dollars, no cents: ``$600,000`` (``US$600,000`` in zh_CN)."""
+    return format_currency(value, "USD", "¤#,##0", locale=_babel(locale),
+                           currency_digits=False)
+
+
+@lru_cache(maxsize=64)
+def format_eur(value: float, locale: str) -> str:
+    """An amount in euros, no cents: ``€400,000``."""
+    return format_currency(value, "EUR", "¤#,##0", locale=_babel(locale),
+                           currency_digits=False)
+
+
+def _babel(locale: str) -> str:
+    # English numbers as the contract's stores write them (US); unknown locales as English
+    return "zh_CN" if locale == "zh_CN" else "en_US"
