@@ -47,7 +47,7 @@ clean:
 # Message catalogs (docs/i18n.md): extract the marked texts (sorted, no line numbers, so
 # a merge of two branches that touch texts conflicts only where a text changed), merge them into each language's
 # .po file, compile the .mo files the packages ship. Run after changing a text; commit all.
-CATALOG_PACKAGES := riskmodel
+CATALOG_PACKAGES := riskmodel service
 catalogs: $(BIN)/.installed
 	for pkg in $(CATALOG_PACKAGES); do \
 	  $(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k _ -k gettext -k ngettext:1,2 \

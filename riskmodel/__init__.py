@@ -34,6 +34,7 @@ _EXPORTS = {
     "LOCALES": "i18n", "format_number": "i18n", "format_share": "i18n",
     "format_usd": "i18n", "gettext": "i18n", "language_tag": "i18n",
     "load_catalog": "i18n", "negotiate_locale": "i18n", "escalation": "advice",
+    "N_": "i18n", "field_message": "i18n",
     "Registry": "registry",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
@@ -94,6 +95,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.features import BUDGET_RATIO, FACTORS, Factor, factor_values
     from riskmodel.i18n import (
         LOCALES,
+        N_,
+        field_message,
         format_number,
         format_share,
         format_usd,

@@ -26,10 +26,20 @@ class FieldError:
         got = "" if self.received is None else f" Got {self.received!r} instead."
         return f"{self.column} {self.problem}{where}: expected {self.allowed}.{got}"
 
-    def to_dict(self) -> dict:
+    def message_in(self, locale: str) -> str:
+        """:attr:`message` in ``locale`` (see riskmodel.LOCALES; English otherwise)."""
+        if locale == "en":
+            return self.message
+        from riskmodel.i18n import field_message
+
+        return field_message(self, locale)
+
+    def to_dict(self, locale: str = "en") -> dict:
+        """The error as JSON: ``message`` in ``locale``; the other fields never change with
+        the language (programs read them)."""
         return {"row": self.row, "column": self.column, "problem": self.problem,
                 "allowed": self.allowed, "received": _jsonable(self.received),
-                "message": self.message}
+                "message": self.message_in(locale)}
 
 
 def _jsonable(value: object) -> object:

@@ -14,12 +14,18 @@ unknown or malformed gives English.
 
 from __future__ import annotations
 
+import re
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal, format_percent
-from babel.support import NullTranslations, Translations
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
+
+    from riskmodel.errors import FieldError
+
+# Babel is imported where it is first needed: marking a text (N_) costs nothing, so the
+# modules that only mark their texts (validation, rules) load no faster or slower.
 
 DEFAULT_LOCALE = "en"
 LOCALES = ("en", "zh_CN")  # the catalogs shipped; English is the source text
@@ -59,6 +65,8 @@ def _supported(tag: str) -> str | None:
     text = tag.strip().split(".")[0].split("@")[0]  # LANG's zh_CN.UTF-8
     if not text or len(text) > 35:
         return None
+    from babel import Locale, UnknownLocaleError
+
     try:
         loc = Locale.parse(text.replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
@@ -74,6 +82,8 @@ def _supported(tag: str) -> str | None:
 def load_catalog(directory: str | Path, domain: str, locale: str) -> NullTranslations:
     """The compiled catalog ``<directory>/<locale>/LC_MESSAGES/<domain>.mo``; for English,
     or a locale with no catalog, the identity (the texts are written in English)."""
+    from babel.support import NullTranslations, Translations
+
     if locale == DEFAULT_LOCALE:
         return NullTranslations()
     return Translations.load(str(directory), [locale], domain)
@@ -102,18 +112,24 @@ def language_tag(locale: str) -> str:
 @lru_cache(maxsize=8192)
 def format_number(value: float, locale: str) -> str:
     """A count or a number of days: ``12``, ``2.5``, ``1,234``."""
+    from babel.numbers import format_decimal
+
     return format_decimal(value, locale=_babel(locale))
 
 
 @lru_cache(maxsize=8192)
 def format_share(value: float, locale: str) -> str:
     """A share as a whole percentage: ``45%``."""
+    from babel.numbers import format_percent
+
     return format_percent(value, "#,##0%", locale=_babel(locale))
 
 
 @lru_cache(maxsize=8192)
 def format_usd(value: float, locale: str) -> str:
     """An amount in US dollars, no cents: ``$600,000`` (``US$600,000`` in zh_CN)."""
+    from babel.numbers import format_currency
+
     return format_currency(value, "USD", "¤#,##0", locale=_babel(locale),
                            currency_digits=False)
 
@@ -121,6 +137,8 @@ def format_usd(value: float, locale: str) -> str:
 @lru_cache(maxsize=64)
 def format_eur(value: float, locale: str) -> str:
     """An amount in euros, no cents: ``€400,000``."""
+    from babel.numbers import format_currency
+
     return format_currency(value, "EUR", "¤#,##0", locale=_babel(locale),
                            currency_digits=False)
 
@@ -128,3 +146,43 @@ def format_eur(value: float, locale: str) -> str:
 def _babel(locale: str) -> str:
     # English numbers as the contract's stores write them (US); unknown locales as English
     return "zh_CN" if locale == "zh_CN" else "en_US"
+
+
+# A field error's message in another language: its problem (marked where it is raised), its
+# allowed values (the contract's wordings below, matched as written) and where it was.
+_FIELD = N_("{column}{where}: {problem}; expected {allowed}.{got}")
+_WHERE = N_(" (row {row})")
+_GOT = N_(" Got {received} instead.")
+ALLOWED = (N_("one of {values}"), N_("true or false (or empty)"), N_("true or false"),
+           N_("{n} printable characters"), N_("an ISO 8601 date (YYYY-MM-DD)"),
+           N_("an integer from {low} to {high}"), N_("a number from {low} to {high}"),
+           N_("a number > {low}"), N_("a number ≥ {low}"), N_("an integer > {low}"),
+           N_("an integer ≥ {low}"), N_("a number"), N_("an integer"),
+           N_("an object of column: value pairs"), N_("a campaign object"),
+           N_("empty when failed is false"))
+# problems the service finds with the core's words (an unknown field of a campaign)
+SERVICE_PROBLEMS = (N_("is not a field of the contract"),)
+_ALLOWED_RE = [(m, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(m)) + "$"))
+               for m in ALLOWED]
+
+
+def allowed_in(allowed: str, locale: str) -> str:
+    """The contract's words for the allowed values in ``locale`` (unchanged if they are not
+    one of :data:`ALLOWED`'s wordings)."""
+    for message, pattern in _ALLOWED_RE:
+        found = pattern.match(allowed)
+        if found:
+            return gettext(locale, message).format(**found.groupdict())
+    return allowed
+
+
+def field_message(error: FieldError, locale: str) -> str:
+    """``error.message`` in ``locale``: the column, the row, the problem, the allowed
+    values and the value received; English gives ``error.message`` itself."""
+    if locale not in LOCALES or locale == DEFAULT_LOCALE:
+        return error.message
+    t = translations(locale).gettext
+    where = "" if error.row is None else t(_WHERE).format(row=error.row)
+    got = "" if error.received is None else t(_GOT).format(received=repr(error.received))
+    return t(_FIELD).format(column=error.column, where=where, problem=t(error.problem),
+                            allowed=allowed_in(error.allowed, locale), got=got)

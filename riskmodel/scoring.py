@@ -37,7 +37,7 @@ from riskmodel.explanation import (
     sigmoid,
 )
 from riskmodel.features import factor_inputs_one
-from riskmodel.i18n import LOCALES
+from riskmodel.i18n import LOCALES, N_
 from riskmodel.model import AdditiveRiskModel
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
@@ -103,7 +103,7 @@ class Scorer:
             except (TypeError, ValueError):
                 pass
         if not 0 <= n <= limit:
-            raise ParameterError(FieldError(None, "top_k", "is not a valid number of factors",
+            raise ParameterError(FieldError(None, "top_k", N_("is not a valid number of factors"),
                                             f"an integer from 0 to {limit}", k))
         return n
 

@@ -19,6 +19,7 @@ from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAILURE_REASONS, SCHEMA, Column, Schema
 from riskmodel.errors import FieldError, SchemaError
+from riskmodel.i18n import N_
 from riskmodel.rules import SLOW, Invalid, Rule, is_blank
 
 SMALL = 64  # inputs up to this many rows take the per-value path
@@ -77,7 +78,7 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
     out: dict = {}
     errors: list[FieldError] = []
     if not (isinstance(rec, dict) or isinstance(rec, Mapping)):
-        errors.append(FieldError(row, "(record)", "is not an object",
+        errors.append(FieldError(row, "(record)", N_("is not an object"),
                                  "an object of column: value pairs", type(rec).__name__))
         return {name: empty for name, _, empty, _, _ in rules(cols)}, errors
     get = rec.get
@@ -93,7 +94,7 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
         if is_blank(v, nan_is_missing):
             out[name] = empty
             if required:
-                errors.append(FieldError(row, name, "is required", rule.column.allowed(),
+                errors.append(FieldError(row, name, N_("is required"), rule.column.allowed(),
                                          None if v is None else v))
             continue
         try:
@@ -124,28 +125,28 @@ def parse_outcome(item: object, row: int,
         return None, errors
     for key in item:
         if key not in _OUTCOME_FIELDS:
-            errors.append(FieldError(row, str(key), "is not a field of an outcome",
+            errors.append(FieldError(row, str(key), N_("is not a field of an outcome"),
                                      "one of " + ", ".join(sorted(_OUTCOME_FIELDS)), None))
     correction = item.get("correction", False)
     if not isinstance(correction, bool):
-        errors.append(FieldError(row, "correction", "must be true or false",
+        errors.append(FieldError(row, "correction", N_("must be true or false"),
                                  "true or false", correction))
     reason = values.get("failure_reason")
     reason = None if reason is None or reason < 0 else FAILURE_REASONS[reason]
     if values.get("failed") == 0.0 and reason is not None:
-        errors.append(FieldError(row, "failure_reason", "must be empty for a success",
+        errors.append(FieldError(row, "failure_reason", N_("must be empty for a success"),
                                  "empty when failed is false", reason))
     plan = item.get("plan")
     if plan is not None:
         if not isinstance(plan, Mapping):
-            errors.append(FieldError(row, "plan", "is not an object", "a campaign object",
+            errors.append(FieldError(row, "plan", N_("is not an object"), "a campaign object",
                                      type(plan).__name__))
         else:
             _, plan_errors = validate_record(plan, strict=strict)
             errors += [FieldError(row, f"plan/{e.column}", e.problem, e.allowed, e.received)
                        for e in plan_errors]
             if plan.get("campaign_id") not in (None, item.get("campaign_id")):
-                errors.append(FieldError(row, "plan/campaign_id", "differs from the outcome's",
+                errors.append(FieldError(row, "plan/campaign_id", N_("differs from the outcome's"),
                                          str(item.get("campaign_id")), plan.get("campaign_id")))
     if errors:
         return None, errors
@@ -252,7 +253,7 @@ def missing_columns(present, cols: Sequence[Column] | None = None) -> list[Field
     """One error for each required column (of ``cols``, the contract's by default) that
     is not among the names ``present``."""
     cols = SCHEMA.columns if cols is None else cols
-    return [FieldError(None, c.name, "is a required column and is missing", c.allowed())
+    return [FieldError(None, c.name, N_("is a required column and is missing"), c.allowed())
             for c in cols if c.required and c.name not in present]
 
 

@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import current_app, request
 
+from riskmodel import N_
 from service.problems import Problem
 
 PROTECTED = "riskmodel.protected"  # view attribute the route test reads
@@ -23,11 +24,11 @@ def check_key(environ: dict, keys: tuple[str, ...]) -> None:
     """Raise a 401 problem unless the request ``environ`` carries one of ``keys``."""
     key = presented_key(environ)
     if not key:
-        raise Problem(401, "unauthorized", "Unauthorized",
-                      "this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
-                      "'X-API-Key: <key>'", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, "unauthorized", N_("Unauthorized"),
+                      N_("this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
+                         "'X-API-Key: <key>'"), headers={"WWW-Authenticate": "Bearer"})
     if not key_is_valid(key, keys):
-        raise Problem(401, "unauthorized", "Unauthorized", "the API key is not valid",
+        raise Problem(401, "unauthorized", N_("Unauthorized"), N_("the API key is not valid"),
                       headers={"WWW-Authenticate": "Bearer"})
 
 

@@ -9,6 +9,7 @@ import orjson
 from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_content_length
 
+from riskmodel import N_
 from service.problems import Problem
 
 
@@ -25,8 +26,9 @@ def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
     if ctype != "application/json":  # the usual header needs no parsing
         mimetype = parse_options_header(ctype)[0].lower()
         if mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise Problem(415, "unsupported-media-type", "Unsupported Media Type",
-                          f"the body must be application/json; got {mimetype or 'no type'!r}")
+            raise Problem(415, "unsupported-media-type", N_("Unsupported Media Type"),
+                          N_("the body must be application/json; got {got}"),
+                          args={"got": repr(mimetype or "no type")})
     data = _read_body(environ, limit)
     try:
         return orjson.loads(data), data.decode()  # the usual body, fast (and valid UTF-8)
@@ -38,8 +40,8 @@ def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
         # anything else that is not JSON is a 400
         return json.loads(data), None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise Problem(400, "invalid-json", "Invalid JSON",
-                      f"the body is not valid JSON: {e}") from None
+        raise Problem(400, "invalid-json", N_("Invalid JSON"),
+                      N_("the body is not valid JSON: {error}"), args={"error": str(e)}) from None
 
 
 def _read_body(environ: dict, limit: int) -> bytes:
@@ -53,26 +55,27 @@ def _read_body(environ: dict, limit: int) -> bytes:
     """
     length = get_content_length(environ)  # None for a streamed (chunked) body
     if length is not None and length > limit:
-        raise _too_large(f"the body declares {length} bytes; the limit is {limit}")
+        raise _too_large(N_("the body declares {length} bytes; the limit is {limit} "
+                            "(RISKMODEL_MAX_BODY_BYTES)"), length=length, limit=limit)
     stream = environ["wsgi.input"]
     if length is None:
         if "wsgi.input_terminated" not in environ:
             return b""  # as werkzeug: a server that does not end the stream gives no body
         data = _read(stream, limit + 1)  # one byte past the limit tells the two apart
         if len(data) > limit:
-            raise _too_large(f"the streamed body passed the limit of {limit} bytes")
+            raise _too_large(N_("the streamed body passed the limit of {limit} bytes "
+                                "(RISKMODEL_MAX_BODY_BYTES)"), limit=limit)
         return data
     data = _read(stream, length)
     if len(data) < length:
-        raise Problem(400, "incomplete-body", "Incomplete body",
-                      f"the body ended after {len(data)} of the {length} bytes its "
-                      "Content-Length declares")
+        raise Problem(400, "incomplete-body", N_("Incomplete body"),
+                      N_("the body ended after {read} of the {length} bytes its "
+                         "Content-Length declares"), args={"read": len(data), "length": length})
     return data
 
 
-def _too_large(detail: str) -> Problem:
-    return Problem(413, "body-too-large", "Body too large",
-                   f"{detail} (RISKMODEL_MAX_BODY_BYTES)")
+def _too_large(detail: str, **args: object) -> Problem:
+    return Problem(413, "body-too-large", N_("Body too large"), detail, args=args)
 
 
 def _read(stream, n: int) -> bytes:
@@ -92,8 +95,9 @@ def _read(stream, n: int) -> bytes:
     except (OSError, ValueError):
         pass
     except Exception as e:  # noqa: BLE001  the server's own parse errors (gunicorn's)
-        raise Problem(400, "incomplete-body", "Incomplete body",
-                      f"the body could not be read: {type(e).__name__}: {e}") from None
+        raise Problem(400, "incomplete-body", N_("Incomplete body"),
+                      N_("the body could not be read: {error}"),
+                      args={"error": f"{type(e).__name__}: {e}"}) from None
     return b"".join(parts)
 
 
@@ -104,16 +108,21 @@ def items(body: object, key: str, noun: str, limit: int) -> tuple[list, str]:
         extra = sorted(k for k in body if k != key)
         batch = body[key]
         if extra or not isinstance(batch, list) or not batch:
-            detail = (f"unknown fields {', '.join(extra)}: a batch is {{\"{key}\": [...]}}"
-                      if extra else f"{key} must be a non-empty array of {noun} objects")
-            raise Problem(422, "invalid-campaign", "Invalid request", detail, [])
+            detail = (N_("unknown fields {extra}: a batch is {{\"{key}\": [...]}}") if extra
+                      else N_("{key} must be a non-empty array of {noun} objects"))
+            raise Problem(422, "invalid-campaign", N_("Invalid request"), detail, [],
+                          args={"extra": ", ".join(extra), "key": key, "noun": noun})
         if len(batch) > limit:
             # 422, not 413: the body's size is fine, its content breaks a documented rule
-            raise Problem(422, "too-many-campaigns", f"Too many {key}",
-                          f"at most {limit} {key} per request; got {len(batch)}", [])
+            title = N_("Too many campaigns") if key == "campaigns" else N_("Too many outcomes")
+            raise Problem(422, "too-many-campaigns", title,
+                          N_("at most {limit} {key} per request; got {got}"), [],
+                          args={"limit": limit, "key": key, "got": len(batch)})
         return batch, f"/{key}"
     if isinstance(body, Mapping):
         return [body], ""
-    raise Problem(422, "invalid-campaign", "Invalid request",
-                  f"the body must be a{'n' if noun[0] in 'aeiou' else ''} {noun} object or "
-                  f"{{\"{key}\": [...]}}; got {type(body).__name__}", [])
+    detail = N_("the body must be an {noun} object or {{\"{key}\": [...]}}; got {got}") \
+        if noun[0] in "aeiou" else \
+        N_("the body must be a {noun} object or {{\"{key}\": [...]}}; got {got}")
+    raise Problem(422, "invalid-campaign", N_("Invalid request"), detail, [],
+                  args={"noun": noun, "key": key, "got": type(body).__name__})

@@ -1,5 +1,6 @@
-"""The core's languages (riskmodel/i18n.py): negotiation, the catalogs, and every text a
-planner reads rendered in both languages for a grid of campaigns."""
+"""The core's languages (riskmodel/i18n.py): negotiation, the catalogs (the core's and the
+service's), field messages, and every text a planner reads rendered in both languages for
+a grid of campaigns."""
 
 from __future__ import annotations
 
@@ -72,8 +73,13 @@ def extracted(package: Path) -> set[str]:
             if isinstance(msg, str)}
 
 
-def po_of(locale: str):
-    with open(ROOT / "locale" / locale / "LC_MESSAGES" / "riskmodel.po", "rb") as f:
+# every package with a catalog: its directory and domain
+PACKAGES = {"riskmodel": ROOT, "service": ROOT.parent / "service"}
+
+
+def po_of(locale: str, package: str = "riskmodel"):
+    path = PACKAGES[package] / "locale" / locale / "LC_MESSAGES" / f"{package}.po"
+    with open(path, "rb") as f:
         return read_po(f)
 
 
@@ -110,10 +116,11 @@ def test_numbers_follow_the_locale():
 # --------------------------------------------------------------------------- catalogs
 
 
-def test_every_marked_message_of_the_core_has_a_chinese_translation():
-    po = po_of("zh_CN")
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_marked_message_has_a_chinese_translation(package):
+    po = po_of("zh_CN", package)
     ids = {m.id for m in po if m.id}
-    missing = extracted(ROOT) - ids
+    missing = extracted(PACKAGES[package]) - ids
     assert not missing, f"not in the catalog (run `make catalogs`): {sorted(missing)}"
     assert catalog_problems(po) == []
 
@@ -137,12 +144,13 @@ def test_the_catalog_check_fails_on_a_missing_translation_or_a_dropped_placehold
     assert "untranslated" in problems[1]
 
 
-def test_the_shipped_mo_file_is_the_compiled_po_file():
-    po = po_of("zh_CN")
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_the_shipped_mo_file_is_the_compiled_po_file(package):
+    po = po_of("zh_CN", package)
     buf = io.BytesIO()
     write_mo(buf, po)
     buf.seek(0)
-    mo_path = ROOT / "locale" / "zh_CN" / "LC_MESSAGES" / "riskmodel.mo"
+    mo_path = PACKAGES[package] / "locale" / "zh_CN" / "LC_MESSAGES" / f"{package}.mo"
     with open(mo_path, "rb") as f:
         shipped = read_mo(f)
     compiled = read_mo(buf)
@@ -265,3 +273,33 @@ def test_english_is_unchanged_by_the_catalogs(scorer, plans):
         "creative materials are expected 12 days after the deadline")
     assert reasons["goal_alignment_score"] == (
         "only 40% of the KPI targets are agreed with the AM in writing")
+
+
+def test_field_messages_read_in_chinese_and_keep_their_codes(scorer):
+    from riskmodel import SchemaError, field_message
+
+    bad = {"campaign_id": "x", "marketplace": "Atlantis", "duration_days": 1.5,
+           "goal_alignment_score": 2, "mou_signed": "perhaps", "material_delay_days": None,
+           "resource_value_usd": 0, "committed_ad_budget_usd": -1}
+    with pytest.raises(SchemaError) as caught:
+        scorer.score(bad)
+    errors = caught.value.errors
+    assert len(errors) >= 6
+    for e in errors:
+        zh = field_message(e, "zh_CN")
+        codes = e.allowed.removeprefix("one of ")  # the contract's codes stay codes
+        words = zh.replace(codes, "").replace(e.column, "").replace(repr(e.received), "")
+        assert e.column in zh and english_left(words.replace("true或false", "")) == [], zh
+        d = e.to_dict("zh_CN")
+        assert d["message"] == zh
+        assert {k: v for k, v in d.items() if k != "message"} == \
+            {k: v for k, v in e.to_dict().items() if k != "message"}
+    assert field_message(errors[0], "xx") == errors[0].message
+
+
+def test_every_columns_allowed_values_read_in_chinese():
+    from riskmodel.i18n import allowed_in
+
+    for col in SCHEMA.columns:
+        zh = allowed_in(col.allowed(), "zh_CN")
+        assert zh != col.allowed() or col.kind == "category", col.name

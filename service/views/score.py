@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from flask import Blueprint, Response, current_app, request
 from werkzeug.wrappers import Request
 
-from riskmodel import SCHEMA, FieldError, ParameterError, SchemaError
+from riskmodel import N_, SCHEMA, FieldError, ParameterError, SchemaError
 from service.auth import check_key
 from service.bodies import items, json_body
+from service.i18n import locale_of
 from service.observe import MODEL_VERSION_KEY, REQUEST_ID_KEY
 from service.problems import Problem, field_errors
 from service.serialize import dumps
@@ -26,8 +27,10 @@ def _top_k(environ: dict, settings, scorer) -> int:
     try:
         return scorer.check_top_k(settings.default_top_k if raw is None else raw)
     except ParameterError as e:
-        raise Problem(422, "invalid-parameter", "Invalid parameter", str(e),
-                      [dict(e.error.to_dict(), pointer="?top_k")]) from None
+        locale = locale_of(environ)
+        raise Problem(422, "invalid-parameter", N_("Invalid parameter"), N_("{message}"),
+                      [dict(e.error.to_dict(locale), pointer="?top_k")],
+                      args={"message": e.error.message_in(locale)}) from None
 
 
 def _unknown_fields(campaigns: list) -> list[FieldError]:
@@ -36,7 +39,7 @@ def _unknown_fields(campaigns: list) -> list[FieldError]:
         if isinstance(c, Mapping) and not _KNOWN.issuperset(c):
             for key in c:
                 if key not in _KNOWN:
-                    out.append(FieldError(i + 1, str(key), "is not a field of the contract",
+                    out.append(FieldError(i + 1, str(key), N_("is not a field of the contract"),
                                           "one of " + ", ".join(SCHEMA.names), None))
     return out
 
@@ -57,6 +60,7 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     (every ``request.x`` is a context-local lookup, measurable at this endpoint's rate).
     """
     settings = extensions["riskmodel.settings"]
+    locale = locale_of(environ)
     if settings.scoring_requires_key:
         check_key(environ, extensions["riskmodel.api_keys"])
     body, text = json_body(environ, settings.max_body_bytes)
@@ -64,10 +68,11 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     holder = extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
-        raise Problem(503, "model-unavailable", "Model unavailable", holder.unready_reason)
+        raise Problem(503, "model-unavailable", N_("Model unavailable"), holder.unready_reason)
     top_k = _top_k(environ, settings, scorer)
     try:  # one campaign takes the scorer's plain-Python path
-        results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True)
+        results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True,
+                               locale=locale)
         invalid = []
     except SchemaError as e:
         results, invalid = None, e.errors
@@ -78,10 +83,11 @@ def score_json(environ: dict, extensions: dict) -> bytes:
             metrics.rejections.labels(
                 field=err.column if err.column in _KNOWN else "(unknown)").inc()
         errors.sort(key=lambda e: (e.row or 0))
-        noun = "problem" if len(errors) == 1 else "problems"
-        raise Problem(422, "invalid-campaign", "Invalid campaign",
-                      f"{len(errors)} input {noun}; the first: {errors[0].message}",
-                      field_errors(SchemaError(errors), pointer))
+        detail = N_("1 input problem; the first: {first}") if len(errors) == 1 else \
+            N_("{n} input problems; the first: {first}")
+        raise Problem(422, "invalid-campaign", N_("Invalid campaign"), detail,
+                      field_errors(SchemaError(errors), pointer, locale),
+                      args={"n": len(errors), "first": errors[0].message_in(locale)})
     version = scorer.version
     environ[MODEL_VERSION_KEY] = version
     request_id = environ[REQUEST_ID_KEY]
