@@ -47,11 +47,13 @@ clean:
 # Message catalogs (docs/i18n.md): extract the marked texts (sorted, no line numbers, so
 # a merge of two branches that touch texts conflicts only where a text changed), merge them into each language's
 # .po file, compile the .mo files the packages ship. Run after changing a text; commit all.
-CATALOG_PACKAGES := riskmodel service
+# (the command line's catalog also holds the batch summary's lines it prints)
+CATALOG_PACKAGES := riskmodel service commands
 catalogs: $(BIN)/.installed
 	for pkg in $(CATALOG_PACKAGES); do \
+	  src=$$pkg; if [ $$pkg = commands ]; then src="commands batch"; fi; \
 	  $(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k _ -k gettext -k ngettext:1,2 \
-	    -k lazy_gettext --no-wrap --no-location --sort-output -o $$pkg/locale/$$pkg.pot $$pkg && \
+	    -k lazy_gettext --no-wrap --no-location --sort-output -o $$pkg/locale/$$pkg.pot $$src && \
 	  $(BIN)/pybabel update -i $$pkg/locale/$$pkg.pot -d $$pkg/locale -D $$pkg --no-wrap \
 	    --ignore-obsolete && \
 	  $(BIN)/pybabel compile -d $$pkg/locale -D $$pkg --statistics || exit 1; \

@@ -131,10 +131,10 @@ def _append_file(out: BinaryIO, path: str) -> None:
 
 
 class Rejects:
-    """The rejects file: row number in the input, column, value, reason."""
+    """The rejects file: row number in the input, column, value, reason (in ``locale``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, locale: str = "en") -> None:
+        self.path, self.locale = path, locale
         self.tmp = path.with_name(f".{path.name}.part")
         self._f: TextIO | None = None
         self.rows = 0
@@ -155,7 +155,8 @@ class Rejects:
             rows.add(e.row)
             self._w.writerow([e.row if e.row is not None else "",
                               cid if isinstance(cid, str) else "", e.column,
-                              "" if e.received is None else e.received, e.message])
+                              "" if e.received is None else e.received,
+                              e.message_in(self.locale)])
         self.rows += len(rows)
         self.problems += len(errors)
 

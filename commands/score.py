@@ -8,42 +8,49 @@ from pathlib import Path
 import click
 
 from commands.common import artifacts_option, artifacts_root, fail, open_store
-from riskmodel import RiskModelError
+from commands.i18n import _
+from riskmodel import N_, RiskModelError, negotiate_locale
 
 
-@click.command("score")
-@click.option("--in", "src", required=True, help="Planned campaigns: .csv, .parquet, .xlsx "
-              "(an Excel workbook), or - for CSV on standard input.")
-@click.option("--out", "dst", required=True, help="Scored output: .csv, .parquet, .xlsx (a "
-              "workbook to read: bands in colour, factors and actions in words, rejected "
-              "rows), or - for CSV on standard output.")
-@click.option("--model", "version", default=None, help="Model version (default: CURRENT).")
+# The help is read in the command's language when this module is imported (on first use,
+# after commands.main has chosen the language).
+@click.command("score", help=_(N_(
+    "Score every planned campaign of a file.\n\nExit status: 0 when every row was scored, 3 "
+    "when some rows were rejected (see the rejects file), 1 on an error, 130 when "
+    "interrupted.")))
+@click.option("--in", "src", required=True, help=_(N_(
+    "Planned campaigns: .csv, .parquet, .xlsx (an Excel workbook), or - for CSV on standard "
+    "input.")))
+@click.option("--out", "dst", required=True, help=_(N_(
+    "Scored output: .csv, .parquet, .xlsx (a workbook to read: bands in colour, factors and "
+    "actions in words, rejected rows), or - for CSV on standard output.")))
+@click.option("--model", "version", default=None,
+              help=_(N_("Model version (default: CURRENT).")))
 @artifacts_option
 @click.option("--top-k", type=click.IntRange(min=0), default=3, show_default=True,
-              help="How many factors to explain per campaign (at most the model's number of "
-                   "factors).")
-@click.option("--strict", is_flag=True, help="Fail before writing anything if any row is "
-              "invalid.")
+              help=_(N_("How many factors to explain per campaign (at most the model's "
+                        "number of factors).")))
+@click.option("--strict", is_flag=True,
+              help=_(N_("Fail before writing anything if any row is invalid.")))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where invalid rows go (default: beside the output, NAME.rejects.csv).")
+              help=_(N_("Where invalid rows go (default: beside the output, "
+                        "NAME.rejects.csv).")))
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the quarter view (summary, distribution, leading causes, "
-                   "action list, riskiest campaigns, rejected rows) as one self-contained, "
-                   "printable HTML file. Needs --out to be a file.")
+              help=_(N_("Also write the quarter view (summary, distribution, leading causes, "
+                        "action list, riskiest campaigns, rejected rows) as one "
+                        "self-contained, printable HTML file. Needs --out to be a file.")))
 @click.option("--log-predictions", is_flag=True,
-              help="Record every scored campaign in the store's prediction log, so its "
-                   "outcome can later be joined to what was known before launch.")
+              help=_(N_("Record every scored campaign in the store's prediction log, so its "
+                        "outcome can later be joined to what was known before launch.")))
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes scoring in parallel (default: one per core, at most 4). The "
-                   "output is the same for any number.")
+              help=_(N_("Processes scoring in parallel (default: one per core, at most 4). "
+                        "The output is the same for any number.")))
+@click.option("--lang", metavar="LANG", default=None,
+              help=_(N_("Language of the reasons, mitigations, rejects and report: en or "
+                        "zh-CN (default: en; help and messages follow LANG).")))
 def score_command(src: str, dst: str, version: str | None, artifacts: Path | None, top_k: int,
                   strict: bool, rejects: Path | None, report: Path | None,
-                  log_predictions: bool, workers: int | None) -> None:
-    """Score every planned campaign of a file.
-
-    Exit status: 0 when every row was scored, 3 when some rows were rejected (see the
-    rejects file), 1 on an error, 130 when interrupted.
-    """
+                  log_predictions: bool, workers: int | None, lang: str | None) -> None:
     import shutil
     import tempfile
 
@@ -51,13 +58,16 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     from riskmodel import load_model
 
     if version is not None and not version.strip():
-        raise click.BadParameter("is empty; name a model version, or leave --model out to "
-                                 "use CURRENT", param_hint="--model")
+        raise click.BadParameter(_(N_("is empty; name a model version, or leave --model out "
+                                      "to use CURRENT")), param_hint="--model")
     if src != "-" and Path(src).is_dir():
-        raise click.BadParameter(f"{src} is a folder; expected a .csv or .parquet file, or - "
-                                 f"for standard input", param_hint="--in")
+        raise click.BadParameter(_(N_("{src} is a folder; expected a .csv or .parquet file, "
+                                      "or - for standard input")).format(src=src),
+                                 param_hint="--in")
     if report and dst == "-":
-        raise click.UsageError("--report is built from the scored rows: give --out a file")
+        raise click.UsageError(_(N_("--report is built from the scored rows: give --out a "
+                                    "file")))
+    texts = negotiate_locale(lang) if lang else "en"  # the language of the scored texts
     store = open_store() if log_predictions else None
     out: str | Path = dst
     tmp: Path | None = None
@@ -66,14 +76,14 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
         out = tmp / "scored.parquet"  # are both made from it
         rejects = rejects or Path(dst).with_name(Path(dst).stem + ".rejects.csv")
     try:
-        scorer = load_model(version, root=artifacts_root(artifacts))
+        scorer = load_model(version, root=artifacts_root(artifacts)).with_locale(texts)
         top_k = scorer.check_top_k(top_k)
         summary = score_file(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
                              log_to=store, workers=workers)
         if report:
             _write_report(report, src, out, dst, summary, scorer)
     except KeyboardInterrupt:
-        click.echo("interrupted: no output was written", err=True)
+        click.echo(_(N_("interrupted: no output was written")), err=True)
         sys.exit(130)
     except (RiskModelError, ValueError, OSError) as e:
         raise fail(e) from None
@@ -82,10 +92,10 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
             store.dispose()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    for line in summary_lines(summary):
+    for line in summary_lines(summary, _):
         click.echo(line, err=True)
     if report:
-        click.echo(f"report written to {report}", err=True)
+        click.echo(_(N_("report written to {path}")).format(path=report), err=True)
     if summary.rejected_rows:
         sys.exit(3)
 

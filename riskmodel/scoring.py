@@ -11,6 +11,7 @@ same answer whichever way it is scored.
 
 from __future__ import annotations
 
+import copy
 import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
@@ -74,6 +75,7 @@ class Scorer:
         # once: a request in any language costs the same)
         self._about = {loc: tuple(factor_info(f, loc) for f in self.factors)
                        for loc in LOCALES}
+        self.locale = "en"  # the language of the texts when a call names none
         self.about = self._about["en"]
         self._actionable = [info.actionable for info in self.about]
         self._actionable_arr = np.array(self._actionable, dtype=bool)
@@ -89,6 +91,15 @@ class Scorer:
         self._targets: dict[str, Target] = {
             f.name: target for f in self.factors
             if (target := ADVICE[f.name].target) is not None}
+
+    def with_locale(self, locale: str) -> Scorer:
+        """This scorer with its texts in ``locale`` by default (one of
+        :data:`riskmodel.LOCALES`; anything else gives English): the same model and tables,
+        shared. For callers that hand a scorer on, such as batch scoring's workers."""
+        other = copy.copy(self)
+        other.locale = locale if locale in self._about else "en"
+        other.about = self._about[other.locale]
+        return other
 
     def check_top_k(self, k: object) -> int:
         """``k`` as the number of factors to explain: an integer from 0 to the number of the
@@ -125,12 +136,13 @@ class Scorer:
         return ScoreArrays(risk, log_odds, contributions, band, inputs)
 
     def explain_batch(self, batch: CampaignBatch, top_k: int = 3, *,
-                      locale: str = "en") -> Explanation:
+                      locale: str | None = None) -> Explanation:
         """Score a typed batch and explain its top ``top_k`` factors, all vectorised: the
         one assembly behind the API's rows and the batch command's columns. The texts are
-        in ``locale`` (one of :data:`riskmodel.LOCALES`; anything else gives English)."""
+        in ``locale`` (one of :data:`riskmodel.LOCALES`; anything else gives English; by
+        default the scorer's, see :meth:`with_locale`)."""
         top_k = self.check_top_k(top_k)
-        locale = locale if locale in self._about else "en"
+        locale = self.locale if locale is None else locale if locale in self._about else "en"
         about = self._about[locale]
         arr = self.compute(batch)
         top = _top_order(arr.contributions, top_k)
@@ -167,7 +179,7 @@ class Scorer:
     # ------------------------------------------------------------------ public API
 
     def score(self, campaigns: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path,
-              top_k: int = 3, *, strict: bool = False, locale: str = "en"
+              top_k: int = 3, *, strict: bool = False, locale: str | None = None
               ) -> list[CampaignScore]:
         """Validate and score campaigns.
 
@@ -184,7 +196,8 @@ class Scorer:
             The language of the reasons, mitigations, what-if targets, warnings and
             escalation: one of :data:`riskmodel.LOCALES` (``riskmodel.negotiate_locale``
             reads a language tag); anything else gives English. Codes, factor names and
-            every other field are the same in every language.
+            every other field are the same in every language. By default the scorer's
+            (English unless made by :meth:`with_locale`).
 
         Raises
         ------
@@ -193,6 +206,8 @@ class Scorer:
         ParameterError
             ``top_k`` out of its range.
         """
+        if locale is None:
+            locale = self.locale
         if isinstance(campaigns, dict):  # one campaign: the plain-Python path
             row, errors = validate_record(campaigns, strict=strict)
             if errors:
@@ -203,9 +218,11 @@ class Scorer:
         return self.explain(v.batch, top_k, locale=locale)
 
     def explain(self, batch: CampaignBatch, top_k: int = 3, *,
-                locale: str = "en") -> list[CampaignScore]:
+                locale: str | None = None) -> list[CampaignScore]:
         """Score and explain a validated batch, its texts in ``locale``."""
         top_k = self.check_top_k(top_k)
+        if locale is None:
+            locale = self.locale
         if batch.n == 1:
             return [self._explain_row({k: v[:1].tolist()[0] for k, v in batch.columns.items()},
                                       top_k, locale)]
