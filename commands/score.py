@@ -108,9 +108,9 @@ def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> 
 
     name = "standard input" if src == "-" else Path(src).name
     q = summarise_quarter(scored, summary.rejects_path, bands=scorer.bands, source=name,
-                          table_rows=500)
+                          table_rows=500, locale=scorer.locale)
     if is_workbook(dst):
         part = Path(dst).with_name(f".{Path(dst).name}.part")
         write_scored_workbook(scored, summary.rejects_path, part, actions=q.actions)
         part.replace(dst)
-    report.write_text(render_report(q, title=f"Quarter check: {name}"), encoding="utf-8")
+    report.write_text(render_report(q, locale=scorer.locale), encoding="utf-8")

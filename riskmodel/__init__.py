@@ -34,7 +34,7 @@ _EXPORTS = {
     "LOCALES": "i18n", "format_number": "i18n", "format_share": "i18n",
     "format_usd": "i18n", "gettext": "i18n", "language_tag": "i18n",
     "load_catalog": "i18n", "negotiate_locale": "i18n", "escalation": "advice",
-    "N_": "i18n", "field_message": "i18n",
+    "N_": "i18n", "field_message": "i18n", "advice_text": "advice", "allowed_in": "i18n",
     "Registry": "registry",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         ESCALATION,
         WARNING_CODES,
         ReadinessWarning,
+        advice_text,
         escalation,
         readiness_flags,
     )
@@ -96,6 +97,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.i18n import (
         LOCALES,
         N_,
+        allowed_in,
         field_message,
         format_number,
         format_share,

@@ -40,6 +40,12 @@ def say(message: str, locale: str = "en") -> str:
     return gettext(locale, message).format_map(figures(locale))
 
 
+def advice_text(message: str, locale: str = "en") -> str:
+    """A text of :data:`ADVICE` (a mitigation, a what-if target) as a planner reads it in
+    ``locale``."""
+    return say(message, locale)
+
+
 def escalation(locale: str = "en") -> str:
     """The escalation path of a high-risk campaign, in ``locale``."""
     return gettext(locale, ESCALATION)

@@ -16,8 +16,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from flask import Flask, request
-from flask_babel import Babel
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, Domain
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -76,9 +76,20 @@ def gettext_in(locale: str, message: str) -> str:
     return _catalog(locale).gettext(message)
 
 
+class _Domain(Domain):
+    """Flask-Babel's domain, answering with this module's catalogs: Flask-Babel names a
+    catalog by the locale Babel parses (``zh_Hans_CN``), the catalogs are ``zh_CN``."""
+
+    def get_translations(self):
+        if not has_request_context():
+            return _catalog("en")
+        return _catalog(locale_of(request.environ))
+
+
 def init_app(app: Flask) -> None:
     """Flask-Babel for the views and templates, choosing the request's locale as above."""
-    Babel(app, default_domain=DOMAIN, default_translation_directories=str(CATALOGS),
-          locale_selector=lambda: locale_of(request.environ))
+    babel = Babel(app, default_domain=DOMAIN, default_translation_directories=str(CATALOGS),
+                  locale_selector=lambda: locale_of(request.environ))
+    babel.domain_instance = _Domain(str(CATALOGS), DOMAIN)  # type: ignore[misc]
     for locale in LOCALES:  # read the catalogs now, not on a request
         _catalog(locale)
