@@ -97,3 +97,16 @@ def test_score_lang_writes_the_texts_in_chinese_and_nothing_else_changes(
     assert "不是允许的取值" in rejects.loc[0, "reason"]
     assert "is not an allowed value" in pd.read_csv(tmp_path / "rejects-en.csv").loc[0,
                                                                                      "reason"]
+
+
+def test_score_lang_writes_the_report_in_chinese(runner, trained, plans_csv, tmp_path):
+    root, _ = trained
+    report = tmp_path / "report.html"
+    res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(plans_csv),
+                               "--out", str(tmp_path / "scored.csv"), "--report", str(report),
+                               "--lang", "zh-CN", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    html = report.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    assert "季度检查：plans.csv" in html and "本季度行动清单" in html
+    assert "The quarter's action list" not in html
