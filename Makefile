@@ -1,4 +1,5 @@
-# The two commands of the README: `make serve` and `make test`. Each sets up .venv first.
+# The two commands of the README: `make serve` and `make test`. Each sets up .venv first
+# (with the dask extra, so the tests cover `riskmodel score --engine dask`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]'
 	touch $@
 
 serve: $(BIN)/.installed

@@ -6,6 +6,7 @@ Sits on the core (:mod:`riskmodel`), which knows nothing of it; the command line
 """
 
 from batch.columns import output_columns
+from batch.outputs import check_paths, default_rejects
 from batch.quarter import Action, Quarter, summarise_quarter
 from batch.run import score_file
 from batch.summary import BatchSummary, summary_lines
@@ -17,6 +18,7 @@ from batch.workbook import (
 )
 from batch.workers import default_workers
 
-__all__ = ["Action", "BatchSummary", "Quarter", "default_workers", "is_workbook",
+__all__ = ["Action", "BatchSummary", "Quarter", "check_paths", "default_rejects",
+           "default_workers", "is_workbook",
            "output_columns", "read_plan_workbook", "score_file",
            "summarise_quarter", "summary_lines", "template_workbook", "write_scored_workbook"]

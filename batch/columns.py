@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -10,6 +12,7 @@ from riskmodel import (
     BANDS,
     DIRECTIONS,
     FAMILIES,
+    OUT_OF_DEPTH_CODES,
     WARNING_CODES,
     Explanation,
     Scorer,
@@ -24,8 +27,21 @@ def output_columns(top_k: int, families: tuple[str, ...]) -> list[str]:
         cols += [f"factor_{p}", f"factor_{p}_family", f"factor_{p}_log_odds",
                  f"factor_{p}_probability_points", f"factor_{p}_direction",
                  f"factor_{p}_reason", f"factor_{p}_mitigation", f"factor_{p}_risk_if_fixed"]
-    cols += [f"family_{f}" for f in families] + ["warnings", "model_version"]
+    cols += [f"family_{f}" for f in families] + ["warnings", "out_of_depth", "plan",
+                                                  "plan_step_risks", "plan_failure_risk",
+                                                  "plan_risk_band", "model_version"]
     return cols
+
+
+_FACTOR = re.compile(r"factor_[0-9]+(?:_family|_log_odds|_probability_points|_direction"
+                     r"|_reason|_mitigation|_risk_if_fixed)?")
+
+
+def replaced_columns(names: list[str]) -> list[str]:
+    """The names of ``names`` that scoring adds itself (for any number of factors): a
+    file scored before has them, and scoring it again replaces them."""
+    added = set(output_columns(0, FAMILIES))
+    return [n for n in names if n in added or _FACTOR.fullmatch(n)]
 
 
 def _take(labels: list, codes: np.ndarray) -> pa.Array:
@@ -63,8 +79,64 @@ def scored_columns(e: Explanation) -> dict[str, pa.Array]:
     texts = [";".join(code for b, code in enumerate(WARNING_CODES) if m >> b & 1)
              for m in combos.tolist()]
     cols["warnings"] = _take(texts, inverse.reshape(-1))
+    cols["out_of_depth"] = _out_of_depth(e, names)
+    cols.update(_plan(e))
     cols["model_version"] = _take([e.version], np.zeros(n, dtype=np.int32))
     return cols
+
+
+def _out_of_depth(e: Explanation, names: list[str]) -> pa.Array:
+    """Each row's out-of-depth flags as "factor:code;factor:code" (empty: covered), each
+    combination formatted once."""
+    if e.out_of_depth is None or e.out_of_depth.shape[1] == 0:
+        return _take([""], np.zeros(e.n, dtype=np.int32))
+    # two bits per factor (codes 0-3) make one int64 key per row for up to 31 factors
+    keys = e.out_of_depth.astype(np.int64) @ (4 ** np.arange(len(names), dtype=np.int64))
+    combos, inverse = np.unique(keys, return_inverse=True)
+    texts = [";".join(f"{name}:{OUT_OF_DEPTH_CODES[(k >> 2 * j & 3) - 1]}"
+                      for j, name in enumerate(names) if k >> 2 * j & 3)
+             for k in combos.tolist()]
+    return _take(texts, inverse.reshape(-1))
+
+
+_RISK_TEXT = [f"{i / 1000:.3f}" for i in range(1001)]  # a step's risk, to 0.1 point
+
+
+def _plan(e: Explanation) -> dict[str, pa.Array]:
+    """The plan as columns: its factors in order ("a;b"), the risk after each step
+    ("0.412;0.287", to 0.001), the risk and band after the whole plan."""
+    n = e.n
+    if e.plan_steps is None or e.plan_risk is None or e.plan_failure_risk is None \
+            or e.plan_band is None:
+        empty = _take([""], np.zeros(n, dtype=np.int32))
+        return {"plan": empty, "plan_step_risks": empty,
+                "plan_failure_risk": pa.array(e.risk), "plan_risk_band": _take(
+                    list(BANDS), e.band)}
+    steps = e.plan_steps.astype(np.int64)
+    width = steps.shape[1]
+    # four bits per step (action + 1, 0 = none) make one int64 key per row for up to 15
+    keys = (steps + 1) @ (16 ** np.arange(width, dtype=np.int64)) if width <= 15 else None
+    names = [e.about[a.index].name for a in e.plan_actions]
+    if keys is None:
+        combos, inverse = np.unique(steps, axis=0, return_inverse=True)
+        texts = [";".join(names[j] for j in row if j >= 0) for row in combos.tolist()]
+    else:
+        combos, inverse = np.unique(keys, return_inverse=True)
+        texts = [";".join(names[(k >> 4 * p & 15) - 1] for p in range(width)
+                          if k >> 4 * p & 15) for k in combos.tolist()]
+    planned = np.flatnonzero(steps[:, 0] >= 0) if width else np.zeros(0, dtype=np.intp)
+    risk_codes = np.full(n, -1, dtype=np.int32)
+    risk_texts: dict[str, int] = {}
+    if len(planned):
+        milli = np.rint(e.plan_risk[planned] * 1000)
+        count = (steps[planned] >= 0).sum(axis=1).tolist()
+        for i, row, k in zip(planned.tolist(), milli.tolist(), count, strict=True):
+            text = ";".join(_RISK_TEXT[int(r)] for r in row[:k])
+            risk_codes[i] = risk_texts.setdefault(text, len(risk_texts))
+    return {"plan": _take(texts, inverse.reshape(-1)),
+            "plan_step_risks": _take(list(risk_texts) or [""], risk_codes),
+            "plan_failure_risk": pa.array(e.plan_failure_risk),
+            "plan_risk_band": _take(list(BANDS), e.plan_band)}
 
 
 def score_chunk(scorer: Scorer, df: pd.DataFrame, top_k: int):

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from batch.cells import safe_schema, safe_table, safe_text
+
 
 class Output:
     """The scored file, written in input order by one background thread.
@@ -46,7 +48,7 @@ class Output:
             self._file = self.sink if hasattr(self.sink, "write") else \
                 open(self.sink, "wb", buffering=0)
             header = pa.BufferOutputStream()
-            pacsv.write_csv(schema.empty_table(), header)
+            pacsv.write_csv(safe_schema(schema).empty_table(), header)
             self._file.write(header.getvalue().to_pybytes())
             return
         schema = output if isinstance(output, pa.Schema) else output.schema
@@ -54,8 +56,8 @@ class Output:
             schema = pa.schema([pa.field(f.name, f.type.value_type)
                                 if pa.types.is_dictionary(f.type) else f for f in schema])
             self._writer = pq.ParquetWriter(self.sink, schema)
-        else:
-            self._writer = pacsv.CSVWriter(self.sink, schema)
+        else:  # text cells a spreadsheet shows, never runs (batch/cells.py)
+            self._writer = pacsv.CSVWriter(self.sink, safe_schema(schema))
 
     def _write(self, output) -> None:
         if isinstance(output, tuple):
@@ -68,7 +70,7 @@ class Output:
         if self.kind == "parquet":
             self._writer.write_table(output.cast(self._writer.schema))
         else:
-            self._writer.write_table(output)
+            self._writer.write_table(safe_table(output))
 
     def write(self, output) -> None:
         while len(self._pending) >= self.depth:
@@ -131,7 +133,8 @@ def _append_file(out: BinaryIO, path: str) -> None:
 
 
 class Rejects:
-    """The rejects file: row number in the input, column, value, reason (in ``locale``)."""
+    """The rejects file: row number in the input, column, value, reason (in ``locale``; text
+    cells made safe for a spreadsheet, :mod:`batch.cells`)."""
 
     def __init__(self, path: Path, locale: str = "en") -> None:
         self.path, self.locale = path, locale
@@ -154,9 +157,9 @@ class Rejects:
                 e = dataclasses.replace(e, row=e.row + offset)
             rows.add(e.row)
             self._w.writerow([e.row if e.row is not None else "",
-                              cid if isinstance(cid, str) else "", e.column,
-                              "" if e.received is None else e.received,
-                              e.message_in(self.locale)])
+                              *map(safe_text, (cid if isinstance(cid, str) else "", e.column,
+                                               "" if e.received is None else str(e.received),
+                                               e.message_in(self.locale)))])
         self.rows += len(rows)
         self.problems += len(errors)
 
@@ -172,3 +175,38 @@ class Rejects:
         if self._f is not None and not self._f.closed:
             self._f.close()
         Path(self.tmp).unlink(missing_ok=True)
+
+
+def default_rejects(dst: str | Path) -> Path:
+    """Where rejected rows go when not told: beside the output, ``NAME.rejects.csv``
+    (``rejects.csv`` in the working folder when the output is standard output)."""
+    if str(dst) == "-":
+        return Path("rejects.csv")
+    dst = Path(dst)
+    return dst.with_name(dst.stem + ".rejects.csv")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: by identity when both exist (hard links,
+    symlinks, another spelling of the path), else by their resolved paths."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+    except OSError:  # one is not there (yet)
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_paths(**files: str | Path | None) -> None:
+    """Refuse a run whose files clash (the output as its own rejects file, a report over
+    the input...) before anything is written. ``files`` maps a name for the message to
+    a path; ``None`` and ``-`` (standard input or output) are left out."""
+    named = [(what.replace("_", " "), Path(p)) for what, p in files.items()
+             if p is not None and str(p) != "-"]
+    for i, (what_a, a) in enumerate(named):
+        for what_b, b in named[i + 1:]:
+            if same_file(a, b):
+                where = "" if str(a) == str(b) else f" (both are {b.resolve()})"
+                raise ValueError(f"the {what_b} {b} is the same file as the {what_a} "
+                                 f"{a}{where}: one would overwrite the other; give them "
+                                 f"different names")

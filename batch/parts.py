@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from batch.columns import score_chunk
+from batch.columns import replaced_columns, score_chunk
 from batch.summary import BatchSummary, summarise
 from riskmodel import Scorer
 
@@ -32,8 +32,12 @@ class Part:
 
 def score_part(scorer: Scorer, table: pa.Table, df: pd.DataFrame, top_k: int,
                 keep_scores: bool) -> Part:
-    """Score one chunk and summarise it; runs in the main process or in a worker."""
+    """Score one chunk and summarise it; runs in the main process or in a worker. The
+    score columns of a file scored before are replaced by this run's."""
     valid, errors, cols, e = score_chunk(scorer, df, top_k)
+    old = replaced_columns(table.column_names)
+    if old:
+        table = table.drop_columns(old)
     ids = None
     if errors:  # ids only when there is something to reject
         ids = df["campaign_id"].tolist() if "campaign_id" in df else [None] * len(df)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from batch.cells import raw_table, raw_text
 from batch.chunks import read_chunks
 from riskmodel import ADVICE, BANDS, advice_text
 
@@ -55,6 +56,7 @@ class Quarter:
     leading_causes: dict = field(default_factory=dict)  # factor -> campaigns it leads
     leading_families: dict = field(default_factory=dict)
     warnings: dict = field(default_factory=dict)  # readiness warning code -> campaigns
+    out_of_depth: dict = field(default_factory=dict)  # "factor:code" -> campaigns
     actions: list = field(default_factory=list)  # of Action, most failures avoided first
     campaigns: list = field(default_factory=list)  # the riskiest, as dicts
     rejects: list = field(default_factory=list)  # the first rejected cells, as dicts
@@ -114,8 +116,12 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
     causes: Counter = Counter()
     families: Counter = Counter()
     warnings: Counter = Counter()
+    depth: Counter = Counter()
     kept: pd.DataFrame | None = None
+    written_csv = Path(scored).suffix.lower() != ".parquet"
     for table in read_chunks(Path(scored), chunk_rows):
+        if written_csv:  # text cells as scored, not as made safe for a spreadsheet
+            table = raw_table(table)
         df = table.to_pandas()
         if df.empty:
             continue
@@ -158,6 +164,10 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
         for cell in _texts(df["warnings"]).tolist():
             if cell:
                 warnings.update(cell.split(";"))
+        if "out_of_depth" in df:  # files scored before issue 15 have no such column
+            for cell in _texts(df["out_of_depth"]).tolist():
+                if cell:
+                    depth.update(cell.split(";"))
         df = df.assign(failure_risk=risk)
         part = df.nlargest(table_rows, "failure_risk", keep="first")
         both = part if kept is None else pd.concat([kept, part])
@@ -165,6 +175,7 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
     q.leading_causes = dict(causes.most_common())
     q.leading_families = dict(families.most_common())
     q.warnings = dict(warnings.most_common())
+    q.out_of_depth = dict(depth.most_common())
     for a in actions.values():
         a.examples = [list(e) for e in sorted(a.examples, reverse=True)]
     q.actions = sorted(actions.values(), key=lambda a: (-a.avoided, a.factor))
@@ -202,9 +213,11 @@ def _campaign(r: dict, top_k: int) -> dict:
                         "mitigation": _cell(r.get(f"factor_{p}_mitigation")),
                         "fixed": _float(r.get(f"factor_{p}_risk_if_fixed"))})
     warnings = _cell(r.get("warnings"))
+    depth = _cell(r.get("out_of_depth"))
     return {"campaign_id": _cell(r.get("campaign_id")), "risk": float(r["failure_risk"]),
             "band": _cell(r.get("risk_band")), "factors": factors,
-            "warnings": warnings.split(";") if warnings else []}
+            "warnings": warnings.split(";") if warnings else [],
+            "out_of_depth": depth.split(";") if depth else []}
 
 
 def _read_rejects(q: Quarter, path: Path) -> None:
@@ -214,7 +227,7 @@ def _read_rejects(q: Quarter, path: Path) -> None:
             q.problems += 1
             rows.add(rec.get("row", ""))
             if len(q.rejects) < REJECTS_SHOWN:
-                q.rejects.append({k: rec.get(k, "") for k in
+                q.rejects.append({k: raw_text(rec.get(k) or "") for k in
                                   ("row", "sheet", "sheet_row", "campaign_id", "column",
                                    "value", "reason")})
     q.rejected_rows = len(rows)

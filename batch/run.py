@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batch.chunks import CHUNK_ROWS, csv_blocks, csv_names, read_chunks
-from batch.columns import output_columns
-from batch.outputs import Output, Rejects
+from batch.chunks import CHUNK_ROWS, RecordError, csv_blocks, csv_names, read_chunks
+from batch.columns import output_columns, replaced_columns
+from batch.outputs import Output, Rejects, check_paths, default_rejects
 from batch.parts import Part
 from batch.summary import BatchSummary
 from batch.workbook import is_workbook, score_via_workbook
@@ -58,6 +58,8 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
     """
     from tqdm import tqdm
 
+    check_paths(input=src, output=dst, rejects_file=default_rejects(dst) if rejects is None
+                else rejects)
     if is_workbook(src) or is_workbook(dst):  # .xlsx: converted around this same run
         return score_via_workbook(score_file, src, dst, scorer, top_k=top_k, strict=strict,
                                   rejects=rejects, chunk_rows=chunk_rows, progress=progress,
@@ -80,10 +82,12 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
         raise DataError(f"{src} does not exist")
     if src.stat().st_size == 0:
         raise DataError(f"{src} is empty: expected a header row and campaigns")
-    rejects_path = Path(rejects) if rejects else (
-        Path("rejects.csv") if to_stdout else dst.with_name(dst.stem + ".rejects.csv"))
+    rejects_path = Path(rejects) if rejects else default_rejects(dst)
     summary = BatchSummary(model_version=scorer.version)
     try:
+        summary.replaced = len(replaced_columns(
+            pq.ParquetFile(src).schema_arrow.names if src.suffix.lower() == ".parquet"
+            else csv_names(src)))
         if strict:
             _check_all(src, chunk_rows)
         tmp = part_dir = None
@@ -113,22 +117,26 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
             else:
                 chunks = _checked(read_chunks(src, chunk_rows))
             with closing(scoring.parts(chunks)) as parts:
-                for part in parts:
-                    rej.add(part.errors, offset, part.ids)
-                    offset += part.rows
-                    if part.output is not None:
-                        out.write(part.output)
-                        summary.merge(part.summary)
-                        if log_to is not None:
-                            _log_predictions(log_to, part, scorer)
-                    bar.update(part.rows)
+                try:
+                    for part in parts:
+                        rej.add(part.errors, offset, part.ids)
+                        offset += part.rows
+                        if part.output is not None:
+                            out.write(part.output)
+                            summary.merge(part.summary)
+                            if log_to is not None:
+                                _log_predictions(log_to, part, scorer)
+                        bar.update(part.rows)
+                except RecordError as e:  # from a worker: its row counted in its chunk
+                    raise e.in_file(offset) from None
             scoring.close()
             if offset == 0:
                 raise DataError(f"{src} has a header but no campaigns")
             if not out.started:  # nothing valid: still write a header-only output
                 names = (pq.ParquetFile(src).schema_arrow.names
                          if src.suffix.lower() == ".parquet" else csv_names(src))
-                out.write_schema(pa.schema([(n, pa.string()) for n in names]
+                old = set(replaced_columns(names))
+                out.write_schema(pa.schema([(n, pa.string()) for n in names if n not in old]
                                            + [(n, pa.string()) for n in
                                               output_columns(top_k, FAMILIES)]))
             out.close()

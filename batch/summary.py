@@ -29,6 +29,7 @@ class BatchSummary:
     family_sums: dict[str, float] = field(default_factory=dict)  # sums of contributions
     model_version: str = ""
     rejects_path: Path | None = None
+    replaced: int = 0  # score columns the input had (scored before), replaced
 
     def merge(self, part: BatchSummary) -> None:
         """Add one chunk's summary (its counts, sums and riskiest campaigns) to this one."""
@@ -104,4 +105,7 @@ def summary_lines(s: BatchSummary, gettext: Callable[[str], str] = _same) -> lis
         led = _(N_("led by {factor}"))
         for risk, cid, band, factor in s.riskiest[:5]:
             lines.append(f"  {cid:<24} {risk:6.1%}  {band:<6} " + led.format(factor=factor))
+    if s.replaced:
+        lines.append(_(N_("the input was scored before: its {n} score columns were replaced "
+                          "by this run's")).format(n=s.replaced))
     return lines

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from batch.cells import raw_text, safe_text
 from riskmodel import (
     LABELS,
     SCHEMA,
@@ -143,8 +144,8 @@ def annotate_rejects(path: Path, plan: PlanSheet) -> None:
             if sheet_row:
                 reason = reason.replace(f" (row {n})",
                                         f" (sheet {plan.sheet!r}, row {sheet_row})", 1)
-            w.writerow([n, plan.sheet, sheet_row, r["campaign_id"], r["column"], r["value"],
-                        reason])
+            w.writerow([n, safe_text(plan.sheet), sheet_row, r["campaign_id"], r["column"],
+                        r["value"], reason])
     os.replace(tmp, path)
 
 
@@ -208,6 +209,20 @@ def _header(ws, titles: list[str], widths: list[int], st: dict) -> None:
     ws.append(cells)
 
 
+def _row(ws, values: list) -> list:
+    """A row to append: text that starts with ``=`` stays text (openpyxl would store it
+    as a formula, which the spreadsheet would then run)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    out = []
+    for v in values:
+        if isinstance(v, str) and v.startswith("="):
+            v = WriteOnlyCell(ws, value=v)
+            v.data_type = "s"
+        out.append(v)
+    return out
+
+
 def _factor_words(r: dict, k: int) -> tuple[str, str]:
     """A scored row's top factors and actions as lines of words."""
     factors, actions = [], []
@@ -241,8 +256,11 @@ def write_scored_workbook(scored: str | Path, rejects: str | Path | None, dst: s
     from openpyxl.cell import WriteOnlyCell
 
     st = _styles()
-    df = pd.read_parquet(scored) if Path(scored).suffix.lower() == ".parquet" else \
-        pd.read_csv(scored, dtype=str, keep_default_na=False)
+    if Path(scored).suffix.lower() == ".parquet":
+        df = pd.read_parquet(scored)
+    else:  # the cells as scored, not as made safe for a spreadsheet (batch/cells.py)
+        df = pd.read_csv(scored, dtype=str, keep_default_na=False).map(raw_text)
+        df.columns = [raw_text(c) for c in df.columns]
     k = 0
     while f"factor_{k + 1}" in df.columns:
         k += 1
@@ -270,8 +288,8 @@ def write_scored_workbook(scored: str | Path, rejects: str | Path | None, dst: s
             c = WriteOnlyCell(ws, value=text)
             c.alignment = st["wrap"]
             words.append(c)
-        ws.append([r["campaign_id"], risk, band, *words,
-                   *[_plain(r.get(c)) for c in plan_cols], r.get("model_version")])
+        ws.append(_row(ws, [r["campaign_id"], risk, band, *words,
+                            *[_plain(r.get(c)) for c in plan_cols], r.get("model_version")]))
     ws.auto_filter.ref = f"A1:F{len(df) + 1}"
     if actions:
         wa = wb.create_sheet("Actions")
@@ -282,18 +300,19 @@ def write_scored_workbook(scored: str | Path, rejects: str | Path | None, dst: s
             avoided = WriteOnlyCell(wa, value=round(a.avoided, 2))
             mitigation = WriteOnlyCell(wa, value=a.mitigation)
             mitigation.alignment = st["wrap"]
-            wa.append([mitigation, label(a.factor), a.campaigns, avoided, where])
+            wa.append(_row(wa, [mitigation, label(a.factor), a.campaigns, avoided, where]))
     wr = wb.create_sheet("Rejected rows")
     _header(wr, ["Sheet", "Sheet row", "Plan row", "Campaign", "Column", "Value", "Problem"],
             [14, 10, 10, 22, 30, 18, 90], st)
     if rejects is not None and Path(rejects).is_file():
         with open(rejects, newline="", encoding="utf-8") as f:
             for rec in csv.DictReader(f):
+                rec = {k: raw_text(v or "") for k, v in rec.items()}
                 col = rec.get("column", "")
-                wr.append([rec.get("sheet", ""), _plain(rec.get("sheet_row", "")),
-                           _plain(rec.get("row", "")), rec.get("campaign_id", ""),
-                           f"{label(col)} ({col})" if col in LABELS else col,
-                           rec.get("value", ""), rec.get("reason", "")])
+                wr.append(_row(wr, [rec.get("sheet", ""), _plain(rec.get("sheet_row", "")),
+                                    _plain(rec.get("row", "")), rec.get("campaign_id", ""),
+                                    f"{label(col)} ({col})" if col in LABELS else col,
+                                    rec.get("value", ""), rec.get("reason", "")]))
     wb.save(dst)
 
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from batch.cells import safe_table
 from batch.chunks import CsvBlock
 from batch.parts import Part, score_part
 from riskmodel import RiskModelError, Scorer
@@ -33,10 +34,19 @@ def _worker_score(scorer: Scorer, chunk: pa.Table | CsvBlock, top_k: int, keep_s
     table = chunk.read() if isinstance(chunk, CsvBlock) else chunk
     part = score_part(scorer, table, table.to_pandas(), top_k, keep_scores)
     if csv_part is not None and isinstance(part.output, pa.Table):
-        pacsv.write_csv(part.output, csv_part,
-                        write_options=pacsv.WriteOptions(include_header=False))
+        _write_rows(safe_table(part.output), csv_part)
         part.output = (part.output.schema, csv_part)
     return part
+
+
+def _write_rows(table: pa.Table, path: str) -> None:
+    """The rows of ``table`` as CSV without a header. Empty record batches are left out:
+    pyarrow 26's ``write_csv`` without a header writes garbage (uninitialised memory) for a
+    table whose first batch is empty, as reading a record longer than pyarrow's block
+    leaves it."""
+    batches = [b for b in table.to_batches() if b.num_rows]
+    pacsv.write_csv(pa.Table.from_batches(batches, schema=table.schema), path,
+                    write_options=pacsv.WriteOptions(include_header=False))
 
 
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_service.py [--seconds 8] [--rounds 5] [--connections 8]
                                        [--only throughput one-client slow-clients cold-start]
+                                       [--baseline DIR]
 
 Five servers run side by side, two worker processes each: our app as `riskmodel serve` runs
 it (granian, service/server.py), the same with the prediction log off, the Flask echo
@@ -21,6 +22,10 @@ default three factors. Four measurements, each printed per round with the median
   header, and `Accept-Language: en-US,en;q=0.9`) and in Chinese (`Accept-Language:
   zh-CN,zh;q=0.9,en;q=0.8`), wrk runs interleaved round by round; the ratio Chinese /
   English per round and of the medians (the bar: ≥ 0.95).
+
+With ``--baseline DIR`` (another checkout, e.g. ``git worktree add --detach /tmp/main main``)
+only our app runs, from this checkout and from DIR (same interpreter, same settings), in
+alternating rounds: a change's cost measured side by side rather than against old figures.
 
 The issue's bars: ours on granian ≥ 1.4 × ours on gunicorn and ≥ 0.60 × the echo on granian;
 one client p50 ≤ 0.5 ms and p99 ≤ 1.5 ms; slow-client p99 < 20 ms; cold start not slower
@@ -97,6 +102,8 @@ def free_port() -> int:
 def launch(name: str, tmp: Path) -> tuple[subprocess.Popen, int]:
     """Start server ``name`` on a free port, its metrics and SQLite store under ``tmp``."""
     server, app, extra = SERVERS[name]
+    cwd = Path(extra.get("cwd", ROOT))  # a baseline checkout runs from there
+    extra = {k: v for k, v in extra.items() if k != "cwd"}
     port = free_port()
     slug = name.replace(" ", "-")
     env = dict(os.environ, PYTHONPATH=str(BENCH), RISKMODEL_BIND=f"127.0.0.1:{port}",
@@ -107,7 +114,7 @@ def launch(name: str, tmp: Path) -> tuple[subprocess.Popen, int]:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     else:  # `riskmodel serve` makes its own, and removes it at exit
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(command(server, app), cwd=ROOT, env=env,
+    proc = subprocess.Popen(command(server, app), cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     return proc, port
@@ -177,6 +184,8 @@ def arguments(rounds: int) -> argparse.Namespace:
     ap.add_argument("--only", nargs="+", default=None,
                     choices=["throughput", "one-client", "slow-clients", "cold-start",
                              "languages"])
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout: run only our app, from here and from there")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -232,6 +241,7 @@ def throughput(running, script, args) -> dict[str, list[dict]]:
     ratio("gunicorn riskmodel", "gunicorn echo", "before: 0.72-0.80")
     ratio("granian echo", "gunicorn echo", "the servers' own ceilings")
     ratio("granian riskmodel", "granian no-predlog", "prediction log on/off, bar ≥ 0.80")
+    ratio("granian riskmodel", "baseline riskmodel", "this checkout / the baseline")
     return results
 
 
@@ -385,6 +395,16 @@ def main() -> None:
     args = arguments(rounds=5)
     only = set(args.only or ["throughput", "one-client", "slow-clients", "cold-start",
                              "languages"])
+    if args.baseline:
+        SERVERS["baseline riskmodel"] = ("granian", "riskmodel",
+                                         {"cwd": str(args.baseline.resolve())})
+        names = ["granian riskmodel", "baseline riskmodel"]
+        with servers(names) as (script, running):
+            if "throughput" in only:
+                throughput(running, script, args)
+            if "one-client" in only:
+                one_client(running, script, args)
+        return
     if only - {"cold-start"}:
         names = list(SERVERS) if only - {"cold-start", "languages"} else ["granian riskmodel"]
         with servers(names) as (script, running):

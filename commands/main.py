@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "serve": "commands.serve:serve",
     "outcomes": "commands.outcomes:outcomes",
     "retrain": "commands.train:retrain",
+    "monitor": "commands.monitor:monitor_command",
     "models": "commands.models:models",
 }
 

@@ -23,8 +23,8 @@ def outcomes_import(path: Path, correction: bool) -> None:
     completed_on; plan columns too for campaigns never scored). All or nothing."""
     from riskmodel import (
         SCHEMA,
+        ErrorList,
         OutcomeConflict,
-        SchemaError,
         UnknownCampaign,
         parse_outcome,
         read_table,
@@ -34,18 +34,18 @@ def outcomes_import(path: Path, correction: bool) -> None:
     plan_columns = [c for c in SCHEMA.names if c in df.columns]
     has_plan = len(plan_columns) > 1  # more than the campaign id
     keys = ("campaign_id",) + tuple(c.name for c in SCHEMA.outcome_columns)
-    items, errors = [], []
+    items, errors = [], ErrorList(None)
     records = df.astype(object).where(df.notna(), None).to_dict("records")
     for i, rec in enumerate(records, 1):
         item = {k: rec[k] for k in keys if rec.get(k) not in (None, "")}
         if has_plan:
             item["plan"] = {k: rec[k] for k in plan_columns if rec.get(k) not in (None, "")}
         parsed, errs = parse_outcome(item, i, strict=False)
-        errors += errs
+        errors.add_all(errs)
         if parsed is not None:
             items.append(dict(parsed, correction=correction))
     if errors:
-        raise click.ClickException(str(SchemaError(errors)))
+        raise click.ClickException(str(errors.error()))
     store = open_store()
     try:
         results = store.record_outcomes(items)

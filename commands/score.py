@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -45,12 +46,22 @@ from riskmodel import N_, RiskModelError, negotiate_locale
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help=_(N_("Processes scoring in parallel (default: one per core, at most 4). "
                         "The output is the same for any number.")))
+@click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
+              help=_(N_("local (default): this process streams the file, with --workers "
+                        "forked helpers. dask: a Dask cluster scores the file's partitions "
+                        "(needs riskmodel[dask]; input may be an fsspec URL, output a "
+                        "folder/ for a Parquet dataset). The output is the same.")))
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help=_(N_("With --engine dask: the scheduler of a running Dask cluster (e.g. "
+                        "tcp://host:8786), used as it is. Without it a local cluster of "
+                        "--workers processes starts for the run.")))
 @click.option("--lang", metavar="LANG", default=None,
               help=_(N_("Language of the reasons, mitigations, rejects and report: en or "
                         "zh-CN (default: en; help and messages follow LANG).")))
 def score_command(src: str, dst: str, version: str | None, artifacts: Path | None, top_k: int,
                   strict: bool, rejects: Path | None, report: Path | None,
-                  log_predictions: bool, workers: int | None, lang: str | None) -> None:
+                  log_predictions: bool, workers: int | None, engine: str | None,
+                  scheduler: str | None, lang: str | None) -> None:
     import shutil
     import tempfile
 
@@ -60,13 +71,19 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     if version is not None and not version.strip():
         raise click.BadParameter(_(N_("is empty; name a model version, or leave --model out "
                                       "to use CURRENT")), param_hint="--model")
-    if src != "-" and Path(src).is_dir():
+    if scheduler and engine == "local":
+        raise click.UsageError(_(N_("--scheduler is a Dask cluster's: it goes with --engine "
+                                    "dask")))
+    engine = engine or ("dask" if scheduler else "local")
+    if engine == "local" and src != "-" and Path(src).is_dir():
         raise click.BadParameter(_(N_("{src} is a folder; expected a .csv or .parquet file, "
                                       "or - for standard input")).format(src=src),
                                  param_hint="--in")
     if report and dst == "-":
         raise click.UsageError(_(N_("--report is built from the scored rows: give --out a "
                                     "file")))
+    _check_paths(src, dst, rejects, report)
+    run = score_file if engine == "local" else _dask_engine(scheduler, workers, report, dst)
     texts = negotiate_locale(lang) if lang else "en"  # the language of the scored texts
     store = open_store() if log_predictions else None
     out: str | Path = dst
@@ -78,8 +95,8 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     try:
         scorer = load_model(version, root=artifacts_root(artifacts)).with_locale(texts)
         top_k = scorer.check_top_k(top_k)
-        summary = score_file(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
-                             log_to=store, workers=workers)
+        summary = run(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
+                      log_to=store, workers=workers)
         if report:
             _write_report(report, src, out, dst, summary, scorer)
     except KeyboardInterrupt:
@@ -100,6 +117,48 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
         sys.exit(3)
 
 
+def _check_paths(src: str, dst: str, rejects: Path | None, report: Path | None) -> None:
+    """Refuse, before anything is written, files that clash or a report that cannot be
+    written where it is asked for."""
+    from batch import check_paths, default_rejects
+
+    try:
+        check_paths(input=src, output=dst, rejects_file=rejects or default_rejects(dst),
+                    report=report)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    if report is not None:
+        folder = report.parent
+        if not folder.is_dir():
+            raise click.BadParameter(_(N_("{report}: the folder {folder} does not exist; "
+                                          "create it first or name another")).format(
+                report=report, folder=folder), param_hint="--report")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise click.BadParameter(_(N_("{report}: the folder {folder} cannot be written "
+                                          "to")).format(report=report, folder=folder),
+                                     param_hint="--report")
+
+
+def _dask_engine(scheduler: str | None, workers: int | None, report, dst: str):
+    """``score_file`` on Dask, after checking the options that go with it."""
+    from batch.dask_engine import MISSING, require_dask, score_file_dask
+
+    if scheduler and workers:
+        raise click.UsageError(_(N_("--workers sizes a local cluster; the cluster at "
+                                    "--scheduler has the workers it has")))
+    if report and (dst.endswith("/") or Path(dst).is_dir()):
+        raise click.UsageError(_(N_("--report reads one scored file: give --out a .csv or "
+                                    ".parquet file, not a dataset folder")))
+    try:
+        require_dask()
+    except RiskModelError:
+        raise click.UsageError(MISSING) from None
+
+    def run(src, dst, scorer, **kw):
+        return score_file_dask(src, dst, scorer, scheduler=scheduler, **kw)
+    return run
+
+
 def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> None:
     """The quarter view of the workbench as one file; and the workbook, when the output is
     one, made from the same scored rows (with the quarter's actions)."""
@@ -113,4 +172,9 @@ def _write_report(report: Path, src: str, scored, dst: str, summary, scorer) -> 
         part = Path(dst).with_name(f".{Path(dst).name}.part")
         write_scored_workbook(scored, summary.rejects_path, part, actions=q.actions)
         part.replace(dst)
-    report.write_text(render_report(q, locale=scorer.locale), encoding="utf-8")
+    page = report.with_name(f".{report.name}.part")  # complete or not there
+    try:
+        page.write_text(render_report(q, locale=scorer.locale), encoding="utf-8")
+        page.replace(report)
+    finally:
+        page.unlink(missing_ok=True)

@@ -20,14 +20,54 @@ from riskmodel import RiskModelError
               help="Output file, .csv or .parquet.")
 @click.option("--with-truth", is_flag=True,
               help="Also write true_failure_probability and true_<family> columns.")
-def generate(rows: int, seed: int, out: Path, with_truth: bool) -> None:
-    """Write a synthetic history of finished campaigns with outcomes."""
+@click.option("--start", default="2023-01-01", show_default=True, metavar="DATE",
+              help="First completed_on date (ISO).")
+@click.option("--end", default="2026-10-31", show_default=True, metavar="DATE",
+              help="Last completed_on date (ISO).")
+@click.option("--id-prefix", default="C", show_default=True,
+              help="Campaign ids are <prefix><seed>-<row>.")
+@click.option("--shift-delay-days", type=float, default=0.0, show_default=True,
+              help="Shift the world: add this many days to every material delay "
+                   "(later materials).")
+@click.option("--shift-budget-ratio", type=click.FloatRange(min=0, min_open=True),
+              default=1.0, show_default=True,
+              help="Shift the world: multiply every committed budget by this (below 1: "
+                   "lower budget ratios).")
+@click.option("--shift-category-mix", default=None, metavar="CAT=SHARE,...",
+              help="Shift the world: draw categories with these shares instead "
+                   "(e.g. pet_smart_devices=0.5,home=0.5; categories not named get none).")
+@click.option("--shift-base-logit", type=float, default=0.0, show_default=True,
+              help="Shift the world: add this to every campaign's true failure log-odds "
+                   "(a changed base failure rate the plans do not show).")
+def generate(rows: int, seed: int, out: Path, with_truth: bool, start: str, end: str,
+             id_prefix: str, shift_delay_days: float, shift_budget_ratio: float,
+             shift_category_mix: str | None, shift_base_logit: float) -> None:
+    """Write a synthetic history of finished campaigns with outcomes (docs/synthetic-data.md;
+    the --shift-* options move its world, docs/monitoring.md)."""
+    from datetime import date
+
+    from training.synthetic import Shift
     from training.synthetic import generate as make
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise click.BadParameter(f"expected a .csv or .parquet file name, got {out.name!r}",
                                  param_hint="--out")
-    df = make(rows, seed, with_truth=with_truth)
+    for name, value in (("--start", start), ("--end", end)):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"expected an ISO date such as 2026-01-31, got "
+                                     f"{value!r}", param_hint=name) from None
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    try:
+        shift = Shift(delay_days=shift_delay_days, budget_ratio_factor=shift_budget_ratio,
+                      category_share=_shares(shift_category_mix),
+                      base_logit=shift_base_logit)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--shift-category-mix") from None
+    df = make(rows, seed, with_truth=with_truth, start=start, end=end, shift=shift,
+              id_prefix=id_prefix)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         if out.suffix.lower() == ".parquet":
@@ -38,6 +78,24 @@ def generate(rows: int, seed: int, out: Path, with_truth: bool) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     click.echo(f"wrote {rows} campaigns to {out}", err=True)
+
+
+def _shares(text: str | None) -> dict[str, float] | None:
+    """``CAT=SHARE,...`` as a dict; a malformed pair is a clear error."""
+    if text is None:
+        return None
+    out = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = pair.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"expected CATEGORY=SHARE pairs separated by commas, "
+                                     f"got {pair!r}", param_hint="--shift-category-mix") \
+                from None
+    return out
 
 
 @click.command("train")

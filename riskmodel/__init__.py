@@ -17,11 +17,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ADVICE": "advice", "ESCALATION": "advice", "ReadinessWarning": "advice",
     "WARNING_CODES": "advice", "readiness_flags": "advice",
+    "OUT_OF_DEPTH_CODES": "advice", "OutOfDepth": "coverage",
     "CampaignBatch": "campaigns",
     "ConfigError": "config", "Settings": "config", "api_keys": "config",
     "database_url": "config", "settings": "config",
     "FAMILIES": "contract", "SCHEMA": "contract", "Column": "contract", "Schema": "contract",
     "ArtifactError": "errors", "DataError": "errors", "FieldError": "errors",
+    "MAX_SHOWN": "errors", "shorten": "errors",
     "ParameterError": "errors",
     "RiskModelError": "errors", "SchemaError": "errors",
     "BoundedLogisticRegression": "estimators",
@@ -35,13 +37,21 @@ _EXPORTS = {
     "format_usd": "i18n", "gettext": "i18n", "language_tag": "i18n",
     "load_catalog": "i18n", "negotiate_locale": "i18n", "escalation": "advice",
     "N_": "i18n", "field_message": "i18n", "advice_text": "advice", "allowed_in": "i18n",
+    "OUT_OF_DEPTH_LABELS": "labels", "out_of_depth_label": "labels",
     "Registry": "registry",
+    "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
+    "REFERENCE_FILE": "drift", "reference_statistics": "drift",
+    "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
+    "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
+    "assess": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
     "Scorer": "scoring", "load_model": "scoring",
     "OutcomeConflict": "store", "Store": "store", "StoreMissing": "store",
     "StoreUnavailable": "store", "UnknownCampaign": "store",
+    "CAMPAIGN_ALLOWED": "validation", "CAMPAIGN_FIELDS": "validation",
+    "ErrorList": "validation", "check_fields": "validation",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
     "read_table": "validation", "validate_campaigns": "validation",
     "validate_record": "validation",
@@ -67,6 +77,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.advice import (
         ADVICE,
         ESCALATION,
+        OUT_OF_DEPTH_CODES,
         WARNING_CODES,
         ReadinessWarning,
         advice_text,
@@ -76,13 +87,17 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.campaigns import CampaignBatch
     from riskmodel.config import ConfigError, Settings, api_keys, database_url, settings
     from riskmodel.contract import FAMILIES, SCHEMA, Column, Schema
+    from riskmodel.coverage import OutOfDepth
+    from riskmodel.drift import REFERENCE_FILE, reference_statistics
     from riskmodel.errors import (
+        MAX_SHOWN,
         ArtifactError,
         DataError,
         FieldError,
         ParameterError,
         RiskModelError,
         SchemaError,
+        shorten,
     )
     from riskmodel.estimators import BoundedLogisticRegression
     from riskmodel.explanation import (
@@ -111,15 +126,27 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         FAMILY_LABELS,
         LABELS,
         MARKETPLACE_NAMES,
+        OUT_OF_DEPTH_LABELS,
         VALUE_LABELS,
         WARNING_LABELS,
         family_label,
         label,
+        out_of_depth_label,
         value_label,
         warning_label,
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
+    from riskmodel.monitoring import (
+        VERDICTS,
+        MonitoringError,
+        Policy,
+        ReferenceMissing,
+        assess,
+        load_reference,
+        monitor,
+    )
     from riskmodel.registry import Registry
+    from riskmodel.rules import MAX_ERRORS, MAX_FIELDS
     from riskmodel.scoring import Scorer, load_model
     from riskmodel.store import (
         OutcomeConflict,
@@ -129,7 +156,11 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         UnknownCampaign,
     )
     from riskmodel.validation import (
+        CAMPAIGN_ALLOWED,
+        CAMPAIGN_FIELDS,
+        ErrorList,
         Validated,
+        check_fields,
         missing_columns,
         parse_outcome,
         read_table,

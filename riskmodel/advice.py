@@ -17,7 +17,7 @@ from riskmodel._fast import constructor
 from riskmodel.contract import EUROPE, MARKETPLACES, NORTH_AMERICA, SCHEMA
 from riskmodel.features import BUDGET_RATIO
 from riskmodel.i18n import N_, format_eur, format_number, format_share, format_usd, gettext
-from riskmodel.labels import value_label
+from riskmodel.labels import label, value_label
 
 ESCALATION = N_("If the campaign runs into trouble: contact the AM first, open a Seller "
                 "Central case marked \"Co-op Campaign Issue\", escalate to the regional "
@@ -377,7 +377,7 @@ def readiness_warning(code: str, row: Mapping[str, Any], locale: str = "en"
 
 def messages() -> list[str]:
     """Every message of this module's catalog (the tests check each is translated)."""
-    out = [ESCALATION, _SALES, _SALES_NA, _SALES_EU]
+    out = [ESCALATION, _SALES, _SALES_NA, _SALES_EU, *OUT_OF_DEPTH_MESSAGES]
     for advice in ADVICE.values():
         out += advice.reason.messages()
         out += [m for m in (advice.mitigation, advice.target_label) if m]
@@ -393,3 +393,42 @@ def _plain(x: object) -> object:
         return None
     return x
 
+
+
+# ---------------------------------------------------------------- out of the model's depth
+# (riskmodel.coverage flags them; the words are here, beside the other planner-facing texts)
+
+OUT_OF_DEPTH_CODES = ("beyond_training_range", "rare_level", "rarely_unknown")
+
+
+_BEYOND = N_("{factor} = {value} lies beyond the range the model was trained on ({low} to "
+             "{high}, {count} campaigns): the model's curve is flat there and its estimate "
+             "is an extrapolation.")
+_RARE_LEVEL = N_("{factor} = {value} was seen in only {count} training campaigns: the model "
+                 "knows little about it.")
+_RARELY_UNKNOWN = N_("{factor} is unknown here, but was unknown in only {count} training "
+                     "campaigns: the model knows little about campaigns without it.")
+_YES_NO = (N_("no"), N_("yes"))
+OUT_OF_DEPTH_MESSAGES = (_BEYOND, _RARE_LEVEL, _RARELY_UNKNOWN, *_YES_NO)
+
+
+def out_of_depth_message(code: str, factor: str, value: object,
+                         training_range: tuple[float, float] | None, count: int,
+                         locale: str = "en") -> str:
+    """What a planner reads when a factor lies where the model has little or no data, in
+    ``locale``: the factor by its name in English (as the API's fields name it), by its
+    label in other languages; numbers formatted for the locale by Babel."""
+    name = factor if locale == "en" else label(factor, locale)
+    n = format_number(count, locale)
+    if code == "beyond_training_range" and training_range is not None:
+        low, high = training_range
+        return gettext(locale, _BEYOND).format(
+            factor=name, value=format_number(value, locale),  # type: ignore[arg-type]
+            low=format_number(low, locale), high=format_number(high, locale), count=n)
+    if code == "rare_level":
+        if isinstance(value, bool):
+            shown = gettext(locale, _YES_NO[value]) if locale != "en" else str(value)
+        else:
+            shown = str(value) if locale == "en" else value_label(str(value), locale)
+        return gettext(locale, _RARE_LEVEL).format(factor=name, value=shown, count=n)
+    return gettext(locale, _RARELY_UNKNOWN).format(factor=name, count=n)

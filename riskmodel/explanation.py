@@ -35,7 +35,9 @@ from riskmodel.advice import (
 )
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAMILIES
+from riskmodel.coverage import Coverage, OutOfDepth
 from riskmodel.features import Factor
+from riskmodel.plan import Action, PlanStep, make_steps
 
 BANDS = ("low", "medium", "high")
 DIRECTIONS = ("lowers", "raises")  # indexed by "raises"
@@ -86,6 +88,10 @@ class CampaignScore:
     warnings: tuple[ReadinessWarning, ...]
     escalation: str | None
     model_version: str
+    out_of_depth: tuple[OutOfDepth, ...] = ()  # where the model has little or no data
+    plan: tuple[PlanStep, ...] = ()  # the changes that bring it into the low band, in order
+    plan_failure_risk: float | None = None  # the risk once the whole plan is made
+    plan_risk_band: str | None = None
 
 
 # --------------------------------------------------------------------------- the rules
@@ -167,13 +173,17 @@ def explain_factor(info: FactorInfo, value: object, log_odds: float, points: flo
 def build_score(campaign_id: str, risk: float, log_odds: float, base: float, band: int,
                 contributions: dict[str, float], family_totals: dict[str, float],
                 factors: tuple[FactorContribution, ...], warnings: tuple,
-                version: str, locale: str = "en") -> CampaignScore:
+                version: str, locale: str = "en", out_of_depth: tuple = (),
+                plan: tuple = (), plan_risk: float | None = None,
+                plan_band: int | None = None) -> CampaignScore:
     """One :class:`CampaignScore` (the escalation path, in ``locale``, comes with the high
     band)."""
     label = BANDS[band]
     return _new_score(campaign_id, risk, label, log_odds, base, factors, family_totals,
                       contributions, warnings,
-                      escalation(locale) if label == "high" else None, version)
+                      escalation(locale) if label == "high" else None, version,
+                      out_of_depth, plan, plan_risk,
+                      None if plan_band is None else BANDS[plan_band])
 
 
 _new_factor = constructor(FactorContribution)
@@ -262,6 +272,36 @@ class Explanation:
     texts: list[str]
     warnings: np.ndarray  # (n, len(WARNING_CODES)) bool
     locale: str = "en"  # the language of the texts (riskmodel.LOCALES)
+    # (n, factors) riskmodel.coverage codes, 0 = covered; None for a model without coverage
+    out_of_depth: np.ndarray | None = None
+    coverage: Coverage | None = None
+    # the plans (riskmodel.plan.plan_batch): steps as indices into plan_actions, the risk
+    # after each, the risk and band after the whole plan
+    plan_steps: np.ndarray | None = None  # (n, actions), -1 after the last step
+    plan_risk: np.ndarray | None = None  # (n, actions)
+    plan_failure_risk: np.ndarray | None = None  # (n,)
+    plan_band: np.ndarray | None = None  # (n,) codes into BANDS
+    plan_actions: tuple[Action, ...] = ()
+
+    def plan_of(self, i: int) -> tuple[PlanStep, ...]:
+        """Row ``i``'s plan as :class:`PlanStep` entries (their words in :attr:`locale`)."""
+        if self.plan_steps is None or self.plan_risk is None:
+            return ()
+        steps = self.plan_steps[i]
+        k = int((steps >= 0).sum())
+        return make_steps(self.about, self.plan_actions, steps[:k].tolist(),
+                          self.plan_risk[i, :k].tolist(), float(self.risk[i]))
+
+    def out_of_depth_of(self, i: int) -> tuple[OutOfDepth, ...]:
+        """Row ``i``'s :class:`OutOfDepth` entries, in factor order (their messages in
+        :attr:`locale`)."""
+        if self.out_of_depth is None or self.coverage is None:
+            return ()
+        codes = self.out_of_depth[i]
+        return tuple(self.coverage.describe(
+            j, int(codes[j]), float(self.inputs[self.about[j].name][i]),
+            self.about[j].display(self.inputs[self.about[j].name][i]), self.locale)
+            for j in np.flatnonzero(codes).tolist())
 
     @property
     def n(self) -> int:
@@ -277,6 +317,14 @@ class Explanation:
         points, what_if = self.probability_points.tolist(), self.what_if_risk.tolist()
         reasons = self.reasons.tolist()
         flagged = np.any(self.warnings, axis=1).tolist()  # numpy types .any(axis=1) as a bool
+        deep = ([False] * self.n if self.out_of_depth is None
+                else np.any(self.out_of_depth, axis=1).tolist())
+        planned = ([False] * self.n if self.plan_steps is None
+                   else (self.plan_steps[:, 0] >= 0).tolist() if self.plan_steps.shape[1]
+                   else [False] * self.n)
+        plan_risk = ([None] * self.n if self.plan_failure_risk is None
+                     else self.plan_failure_risk.tolist())
+        plan_band = ([None] * self.n if self.plan_band is None else self.plan_band.tolist())
         texts = self.texts
         out = []
         for i in range(self.n):
@@ -295,7 +343,8 @@ class Explanation:
                 ids[i], risk[i], log_odds[i], self.base, band[i],
                 dict(zip(names, contributions[i], strict=True)),
                 dict(zip(FAMILIES, totals[i], strict=True)), tuple(factors), warnings,
-                self.version, self.locale))
+                self.version, self.locale, self.out_of_depth_of(i) if deep[i] else (),
+                self.plan_of(i) if planned[i] else (), plan_risk[i], plan_band[i]))
         return out
 
 

@@ -159,21 +159,44 @@ ALLOWED = (N_("one of {values}"), N_("true or false (or empty)"), N_("true or fa
            N_("a number > {low}"), N_("a number ≥ {low}"), N_("an integer > {low}"),
            N_("an integer ≥ {low}"), N_("a number"), N_("an integer"),
            N_("an object of column: value pairs"), N_("a campaign object"),
-           N_("empty when failed is false"))
+           N_("empty when failed is false"),
+           N_("at most {limit} fields ({noun} has {count})"), N_("YYYY-MM-DD (UTC day)"))
+# the words of an object that ALLOWED's wordings name as {noun}
+NOUNS = (N_("a campaign"), N_("an outcome"))
+# problems worded with a value (the others are looked up as written)
+PROBLEMS = (N_("has {n} fields"),)
+# a long text received, cut (riskmodel.errors.MAX_SHOWN)
+_CUT = N_("{shown}… ({length} characters, the first {limit} shown)")
 # problems the service finds with the core's words (an unknown field of a campaign)
 SERVICE_PROBLEMS = (N_("is not a field of the contract"),)
-_ALLOWED_RE = [(m, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(m)) + "$"))
-               for m in ALLOWED]
+
+
+def _patterns(messages: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
+    return [(m, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(m)) + "$"))
+            for m in messages]
+
+
+_ALLOWED_RE = _patterns(ALLOWED)
+_PROBLEMS_RE = _patterns(PROBLEMS)
 
 
 def allowed_in(allowed: str, locale: str) -> str:
     """The contract's words for the allowed values in ``locale`` (unchanged if they are not
     one of :data:`ALLOWED`'s wordings)."""
-    for message, pattern in _ALLOWED_RE:
-        found = pattern.match(allowed)
+    return _worded(allowed, _ALLOWED_RE, locale)
+
+
+def _worded(text: str, patterns: list[tuple[str, re.Pattern]], locale: str) -> str:
+    """``text`` in ``locale`` if it is one of ``patterns``' wordings (a ``noun`` in it
+    translated too), else unchanged."""
+    for message, pattern in patterns:
+        found = pattern.match(text)
         if found:
-            return gettext(locale, message).format(**found.groupdict())
-    return allowed
+            values = found.groupdict()
+            if "noun" in values:
+                values["noun"] = gettext(locale, values["noun"])
+            return gettext(locale, message).format(**values)
+    return text
 
 
 def field_message(error: FieldError, locale: str) -> str:
@@ -181,8 +204,23 @@ def field_message(error: FieldError, locale: str) -> str:
     values and the value received; English gives ``error.message`` itself."""
     if locale not in LOCALES or locale == DEFAULT_LOCALE:
         return error.message
+    from riskmodel.errors import MAX_SHOWN, _shown, shorten
+
     t = translations(locale).gettext
     where = "" if error.row is None else t(_WHERE).format(row=error.row)
-    got = "" if error.received is None else t(_GOT).format(received=repr(error.received))
-    return t(_FIELD).format(column=error.column, where=where, problem=t(error.problem),
+    received = error.received
+    if received is None:
+        got = ""
+    else:
+        if isinstance(received, str) and len(received) > MAX_SHOWN:
+            shown = t(_CUT).format(shown=repr(received[:MAX_SHOWN]),
+                                   length=format_number(len(received), locale),
+                                   limit=MAX_SHOWN)
+        else:
+            shown = _shown(received)
+        got = t(_GOT).format(received=shown)
+    problem = t(error.problem)
+    if problem == error.problem:  # not a message of the catalog as written
+        problem = _worded(error.problem, _PROBLEMS_RE, locale)
+    return t(_FIELD).format(column=shorten(error.column), where=where, problem=problem,
                             allowed=allowed_in(error.allowed, locale), got=got)

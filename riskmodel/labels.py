@@ -94,6 +94,14 @@ WARNING_LABELS: dict[str, str] = {
 }
 
 
+# Out-of-depth codes (riskmodel.coverage) in a few words, for lists and cells
+OUT_OF_DEPTH_LABELS: dict[str, str] = {
+    "beyond_training_range": N_("beyond the training range"),
+    "rare_level": N_("rarely seen in training"),
+    "rarely_unknown": N_("rarely unknown in training"),
+}
+
+
 def label(name: str, locale: str = "en") -> str:
     """The human label of a column or factor (the name itself if it has none), in
     ``locale``."""
@@ -127,7 +135,14 @@ def warning_label(code: str, locale: str = "en") -> str:
                                         ad_floor=format_usd(5_000, locale))
 
 
+def out_of_depth_label(code: str, locale: str = "en") -> str:
+    """An out-of-depth code (riskmodel.coverage) in a few words, in ``locale``."""
+    text = OUT_OF_DEPTH_LABELS.get(code)
+    return code.replace("_", " ") if text is None else gettext(locale, text)
+
+
 def messages() -> list[str]:
     """Every message of this module's catalog (the tests check each is translated)."""
-    tables = (LABELS, FAMILY_LABELS, VALUE_LABELS, MARKETPLACE_NAMES, WARNING_LABELS)
+    tables = (LABELS, FAMILY_LABELS, VALUE_LABELS, MARKETPLACE_NAMES, WARNING_LABELS,
+              OUT_OF_DEPTH_LABELS)
     return list(dict.fromkeys(m for table in tables for m in table.values()))

@@ -8,9 +8,18 @@ The model's log-odds is a sum of one term per factor plus explicit interaction t
 - a **level** factor (a category or a boolean) has one coefficient per level and one for
   "unknown";
 - an **interaction** lets a numeric *driver*'s piecewise-linear effect vary with the level of
-  a *modifier* (e.g. late materials hurt fixed-date placements more). Its value is attributed
-  wholly to the driver, the cause a brand can act on; the modifier's own main effect stays
-  with the modifier. This rule keeps the sum exact and is documented in docs/model.md.
+  a *modifier* (e.g. late materials hurt fixed-date placements more).
+
+**Attribution** (``attribution_``, documented in docs/model.md). A fitted interaction table
+is *purified* under the training distribution (:func:`purify`): its mean over the modifier's
+levels (a curve in the driver) moves to the driver's main effect, its mean over the driver's
+training values (one value per level) to the modifier's main effect, so what remains has zero
+mean along each axis. Each factor's contribution is then its exact interventional Shapley
+value against the training campaigns: its main effects minus their training mean, plus half
+of each pure interaction it takes part in, minus half that part's training mean. The total
+log-odds never changes: only where it is booked. Models fitted before this rule
+(``attribution_ == "driver"``) gave an interaction's whole value to its driver; they are
+read with that rule, which their metadata states.
 
 A monotone affine calibration ``a * eta + b`` (``a > 0``) maps the raw log-odds ``eta`` to the
 calibrated one, so every contribution is simply scaled by ``a``.
@@ -31,11 +40,17 @@ from scipy.special import expit
 from sklearn.exceptions import NotFittedError
 
 from riskmodel.campaigns import CampaignBatch
+from riskmodel.coverage import fit_coverage
 from riskmodel.estimators import BoundedLogisticRegression
 from riskmodel.features import FACTORS, Factor, factor_values, level_codes
 
 DEFAULT_INTERACTIONS = (("material_delay_days", "campaign_type"),
                         ("goal_alignment_score", "mou_signed"))
+
+# How a model attributes its interaction terms (see the module's docstring)
+SHAPLEY_PURIFIED = "shapley-purified"
+DRIVER = "driver"  # models fitted before purification
+ATTRIBUTIONS = (SHAPLEY_PURIFIED, DRIVER)
 
 
 @dataclass
@@ -52,15 +67,27 @@ class Term:
     start: int = 0  # first column in the design matrix
     width: int = 0
     # compiled after fitting
-    values: np.ndarray = field(  # numeric: at knots; level: per level; interaction: LxK
-        default_factory=lambda: np.zeros(0))
+    values: np.ndarray = field(  # numeric: at knots; level: per level; interaction: the
+        default_factory=lambda: np.zeros(0))  # (pure, once purified) LxK table
     unknown: float = 0.0  # numeric: value when unknown
+    # an interaction once purified (plain arrays and floats; empty / 0 before):
+    unknown_values: np.ndarray = field(  # (L,) the pure part when the driver is unknown
+        default_factory=lambda: np.zeros(0))
+    driver_values: np.ndarray = field(  # at knots: the part moved to the driver's main
+        default_factory=lambda: np.zeros(0))  # effect (the mean over the modifier's levels)
+    driver_unknown: float = 0.0  # that part when the driver is unknown
+    level_shares: np.ndarray = field(  # (L,) the modifier's level shares in training
+        default_factory=lambda: np.zeros(0))
+    pure_mean: float = 0.0  # the pure part's mean over the training campaigns (joint)
 
     def __setstate__(self, state: dict) -> None:
-        # models saved while "no knots" (a level term) was None: read it as an empty array
-        for name in ("knots", "values"):
+        # models saved while "no knots" (a level term) was None: read it as an empty array;
+        # models saved before purification have none of its arrays
+        for name in ("knots", "values", "unknown_values", "driver_values", "level_shares"):
             if state.get(name) is None:
                 state[name] = np.zeros(0)
+        state.setdefault("driver_unknown", 0.0)
+        state.setdefault("pure_mean", 0.0)
         self.__dict__.update(state)
 
     def modifier_input(self, inputs: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -113,18 +140,85 @@ class Term:
             else:
                 out = np.interp(x, self.knots, self.values)
             return np.where(np.isnan(x), self.unknown, out) if self.optional else out
-        if len(self.knots) < 2:
-            return np.zeros(len(x))
         if m is None:
             raise ValueError(f"the interaction of {self.factor} needs {self.modifier}'s input")
-        t = self.knots
-        # np.clip costs ~10 us on tiny arrays; minimum/maximum do not
-        j = np.minimum(np.maximum(np.searchsorted(t, x, side="right") - 1, 0), len(t) - 2)
-        with np.errstate(invalid="ignore"):
-            frac = np.minimum(np.maximum((x - t[j]) / (t[j + 1] - t[j]), 0.0), 1.0)
-        lvl = level_codes(m, self.n_levels - 1)
-        v = self.values[lvl, j] * (1 - frac) + self.values[lvl, j + 1] * frac
-        return np.where(np.isnan(x), 0.0, v)
+        table, unknown = self.total_table()
+        return interaction_value(self.knots, table, unknown, x,
+                                 level_codes(m, self.n_levels - 1))
+
+    def total_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """An interaction's whole value (pure part plus the part moved to the driver) as an
+        LxK table on its knots and an (L,) row for an unknown driver."""
+        table = self.values
+        unknown = self.unknown_values if len(self.unknown_values) else np.zeros(
+            self.n_levels)
+        if len(self.driver_values):
+            table = table + self.driver_values[None, :]
+            unknown = unknown + self.driver_unknown
+        return table, unknown
+
+
+def interaction_value(knots: np.ndarray, table: np.ndarray, unknown: np.ndarray,
+                      x: np.ndarray, lvl: np.ndarray) -> np.ndarray:
+    """Per row, the LxK ``table`` read at level ``lvl`` and interpolated in ``x`` on
+    ``knots`` (flat beyond them), ``unknown[lvl]`` where ``x`` is NaN."""
+    return _read(table, unknown, lvl, *_cell(knots, x))
+
+
+def _cell(knots: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each ``x`` falls on ``knots``: interval, fraction within it, and unknown."""
+    unknown = np.isnan(x)
+    if len(knots) < 2:  # no spread in training: a flat zero line
+        return np.zeros(len(x), dtype=np.intp), np.zeros(len(x)), unknown
+    # np.clip costs ~10 us on tiny arrays; minimum/maximum do not
+    j = np.minimum(np.maximum(np.searchsorted(knots, x, side="right") - 1, 0), len(knots) - 2)
+    with np.errstate(invalid="ignore"):
+        frac = np.minimum(np.maximum((x - knots[j]) / (knots[j + 1] - knots[j]), 0.0), 1.0)
+    return j, frac, unknown
+
+
+def _read(table: np.ndarray, unknown: np.ndarray, lvl: np.ndarray, j: np.ndarray,
+          frac: np.ndarray, nan: np.ndarray) -> np.ndarray:
+    if table.shape[1] < 2:
+        return np.where(nan, unknown[lvl], 0.0)
+    v = table[lvl, j] * (1 - frac) + table[lvl, j + 1] * frac
+    return np.where(nan, unknown[lvl], v)
+
+
+def purify(term: Term, x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
+    """Purify a fitted interaction ``term`` in place under the training distribution of its
+    driver's inputs ``x`` and its modifier's inputs ``m``; return what moves to the
+    modifier's main effect (one value per level) and the pure part's joint training mean.
+
+    With ``p`` the modifier's level shares and ``E_x`` the mean over the training values of
+    the driver (unknowns included), the interaction ``g(x, l)`` splits exactly as
+    ``g = pure + A(x) + B(l) - c`` with ``A(x) = sum_l p_l g(x, l)``,
+    ``B(l) = E_x g(x, l)`` and ``c = sum_l p_l B(l)``. The pure part has zero mean along
+    each axis under the product of the two marginals (the functional-ANOVA purification of
+    Lengerich et al., 2020; under a product of marginals one sweep is its fixed point).
+    ``A - c`` stays on the term's knots as the driver's part (``driver_values``), ``B``
+    is returned for the modifier's level table, and the term keeps ``pure``.
+    """
+    n_levels = term.n_levels
+    lvl = level_codes(m, n_levels - 1)
+    shares = np.bincount(lvl, minlength=n_levels).astype(float) / max(len(lvl), 1)
+    g, g_unknown = term.total_table()
+    # B(l): the term at level l over the driver's training values (an unknown driver
+    # reads the unknown row)
+    by_level = np.array([interaction_value(term.knots, g, g_unknown, x,
+                                           np.full(len(x), level)).mean() if len(x) else 0.0
+                         for level in range(n_levels)])
+    a_knots = shares @ g  # A at the knots: linear in the table, so exact between them
+    a_unknown = float(shares @ g_unknown)
+    c = float(shares @ by_level)
+    term.values = g - a_knots[None, :] - by_level[:, None] + c
+    term.unknown_values = g_unknown - a_unknown - by_level + c
+    term.driver_values = a_knots - c
+    term.driver_unknown = a_unknown - c
+    term.level_shares = shares
+    term.pure_mean = float(interaction_value(term.knots, term.values, term.unknown_values,
+                                             x, lvl).mean()) if len(x) else 0.0
+    return by_level, term.pure_mean
 
 
 def _lerp(knots: list[float], values: list[float], x: float, unknown: float) -> float:
@@ -158,6 +252,45 @@ def _modifier(t: Term) -> str:
     if t.modifier is None:
         raise ValueError(f"the interaction term of {t.factor} has no modifier")
     return t.modifier
+
+
+def driver_share(attribution: str) -> float:
+    """The share of a pure interaction booked to its driver under ``attribution``."""
+    if attribution == SHAPLEY_PURIFIED:
+        return 0.5
+    if attribution == DRIVER:
+        return 1.0
+    raise ValueError(f"unknown attribution convention {attribution!r}; expected one of "
+                     f"{', '.join(ATTRIBUTIONS)}")
+
+
+def _shares(t: Term, share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                            np.ndarray | None]:
+    """An interaction's value split into the driver's table and unknown row (its part of
+    the main effect plus ``share`` of the pure part) and the modifier's (the rest of the
+    pure part; None when the driver takes it all)."""
+    pure = t.values
+    unknown = t.unknown_values if len(t.unknown_values) else np.zeros(t.n_levels)
+    d, du = share * pure, share * unknown
+    if len(t.driver_values):
+        d, du = d + t.driver_values[None, :], du + t.driver_unknown
+    if share == 1.0:
+        return d, du, None, None
+    return d, du, (1 - share) * pure, (1 - share) * unknown
+
+
+def _one_shares(knots: np.ndarray, d: np.ndarray, du: np.ndarray, m: np.ndarray | None,
+                mu: np.ndarray | None) -> tuple[list[float], list[list[float]],
+                                                list[list[float]]]:
+    """:func:`_shares` as Python lists for one campaign: the knots, and per modifier code
+    (the unknown level last) each share's values at the knots followed by its value for an
+    unknown driver."""
+    if m is None or mu is None:
+        m, mu = np.zeros_like(d), np.zeros_like(du)
+    k, rows_d = _line(knots, d)
+    _, rows_m = _line(knots, m)
+    return (k, [r + [float(u)] for r, u in zip(rows_d, du, strict=True)],
+            [r + [float(u)] for r, u in zip(rows_m, mu, strict=True)])
 
 
 def _ramps(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
@@ -197,8 +330,12 @@ class CompiledTables:
         self.lvl_last = sizes - 1
         self.lvl_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self.lvl_flat = np.concatenate([t.values for t in levels]) if levels else np.zeros(0)
-        self.interactions = [(index[t.factor], t, _modifier(t)) for t in model.terms_
-                             if t.kind == "interaction"]
+        # each interaction as two LxK tables on its knots, the driver's share and the
+        # modifier's (with a row each for an unknown driver): see _shares
+        share = driver_share(model.attribution_)
+        self.interactions = [(index[t.factor], index[_modifier(t)], t, _modifier(t),
+                              *_shares(t, share))
+                             for t in model.terms_ if t.kind == "interaction"]
         self.reads = {name: [t for t in model.terms_ if name in (t.factor, t.modifier)]
                       for name in names}
         # the same tables as Python lists, for one campaign at a time (no numpy per call);
@@ -210,12 +347,16 @@ class CompiledTables:
         self._one_lvl: list[tuple[int, str, dict[float, float], float]] = [
             (index[t.factor], t.factor, dict(enumerate(map(float, t.values[:-1]))),
              float(t.values[-1])) for t in levels]
-        self._one_int = [(i, t.factor, modifier, *_line(t.knots, t.values))
-                         for i, t, modifier in self.interactions]
+        # per interaction: driver's and modifier's index, their inputs, the knots, and per
+        # modifier code the two shares' value rows with the unknown-driver value appended
+        self._one_int = [(i, j, t.factor, modifier, *_one_shares(t.knots, d, du, mt, mu))
+                         for i, j, t, modifier, d, du, mt, mu in self.interactions]
         self._one_reads = {name: (
             [(k, v[0], u) for _, n, k, v, u in self._one_num if n == name],
             [[*by_code.values(), u] for _, n, by_code, u in self._one_lvl if n == name],
-            [(d, m, k, tab) for _, d, m, k, tab in self._one_int if name in (d, m)])
+            [(d, m, k, [[a + b for a, b in zip(rd, rm, strict=True)]
+                        for rd, rm in zip(td, tm, strict=True)])
+             for _, _, d, m, k, td, tm in self._one_int if name in (d, m)])
             for name in names}
 
     def delta_one(self, x: dict[str, float], factor: str, value: float) -> float:
@@ -234,10 +375,9 @@ class CompiledTables:
             v, m = x[driver], x[modifier]  # before, and after the change:
             v2 = value if driver == factor else v
             m2 = value if modifier == factor else m
-            if v2 == v2:
-                delta += _lerp(knots, table[_code(m2, last)], v2, 0.0)
-            if v == v:
-                delta -= _lerp(knots, table[_code(m, last)], v, 0.0)
+            row2, row = table[_code(m2, last)], table[_code(m, last)]
+            delta += (_lerp(knots, row2[:-1], v2, row2[-1])
+                      - _lerp(knots, row[:-1], v, row[-1]))
         return delta
 
     def raw_one(self, x: dict[str, float]) -> list[float]:
@@ -259,19 +399,25 @@ class CompiledTables:
                 out[i] = values[j] * (1 - frac) + values[j + 1] * frac
         for i, name, by_code, unknown in self._one_lvl:
             out[i] = by_code.get(x[name], unknown)
-        for i, driver, modifier, knots, table in self._one_int:
+        for i, k, driver, modifier, knots, d_table, m_table in self._one_int:
             v = x[driver]
-            if v == v:
-                c = x[modifier]
-                values = table[-1] if c != c or c < 0 else table[int(c)]
-                if v <= knots[0]:
-                    out[i] += values[0]
-                elif v >= knots[-1]:
-                    out[i] += values[-1]
-                else:
-                    j = bisect_right(knots, v) - 1
-                    frac = (v - knots[j]) / (knots[j + 1] - knots[j])
-                    out[i] += values[j] * (1 - frac) + values[j + 1] * frac
+            c = x[modifier]
+            code = -1 if c != c or c < 0 else int(c)
+            d, m = d_table[code], m_table[code]  # the last value: an unknown driver
+            if v != v:
+                out[i] += d[-1]
+                out[k] += m[-1]
+            elif v <= knots[0]:
+                out[i] += d[0]
+                out[k] += m[0]
+            elif v >= knots[-1]:
+                out[i] += d[-2]
+                out[k] += m[-2]
+            else:
+                j = bisect_right(knots, v) - 1
+                frac = (v - knots[j]) / (knots[j + 1] - knots[j])
+                out[i] += d[j] * (1 - frac) + d[j + 1] * frac
+                out[k] += m[j] * (1 - frac) + m[j + 1] * frac
         return out
 
     def raw(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -286,8 +432,12 @@ class CompiledTables:
             x = inputs[name]  # one column at a time: no (rows x levels) copy
             unknown = (np.isnan(x) | (x < 0)) if x.dtype.kind == "f" else (x < 0)
             out[:, i] = self.lvl_flat[np.where(unknown, last, x).astype(np.intp) + offset]
-        for i, t, modifier in self.interactions:
-            out[:, i] += t.evaluate(inputs[t.factor], inputs[modifier])
+        for i, k, t, modifier, d, du, m, mu in self.interactions:
+            lvl = level_codes(inputs[modifier], t.n_levels - 1)
+            cell = _cell(t.knots, inputs[t.factor])
+            out[:, i] += _read(d, du, lvl, *cell)
+            if m is not None and mu is not None:
+                out[:, k] += _read(m, mu, lvl, *cell)
         return out
 
     def term_delta(self, factor: str, old: dict[str, np.ndarray],
@@ -333,6 +483,12 @@ class AdditiveRiskModel:
     calibration_: tuple[float, float] = (1.0, 0.0)
     bands_: tuple[float, float] | None = None  # risk cut-offs: medium from, high from
     name: str = "additive"
+    # how interactions are attributed; a model pickled before purification has no such
+    # attribute and reads this class default, the rule it was fitted under
+    attribution_: str = DRIVER
+    # what the training campaigns held of each factor (riskmodel.coverage.fit_coverage: a
+    # plain dict of numbers and lists); None for a model fitted before it was recorded
+    coverage_: dict | None = None
 
     @property
     def compiled_(self) -> CompiledTables:
@@ -408,10 +564,24 @@ class AdditiveRiskModel:
         coef = self.solver_.coef_[0]
         for t in self.terms_:
             t.compile(coef)
+        self._purify(inputs)
+        self.coverage_ = fit_coverage(self.factors, inputs)
         self.__dict__.pop("_compiled", None)
         self.factor_means_ = self.compiled_.raw(inputs).mean(axis=0)
         self.calibration_ = (1.0, 0.0)
         return self
+
+    def _purify(self, inputs: dict[str, np.ndarray]) -> None:
+        """Purify every interaction under the training inputs (:func:`purify`), moving the
+        modifier's part into its level table, and record the convention."""
+        for t in self.terms_:
+            if t.kind != "interaction":
+                continue
+            modifier = _modifier(t)
+            to_modifier, _ = purify(t, inputs[t.factor], inputs[modifier])
+            main = next(m for m in self.terms_ if m.factor == modifier and m.kind == "level")
+            main.values = main.values + to_modifier
+        self.attribution_ = SHAPLEY_PURIFIED
 
     def _not_fitted(self) -> NotFittedError:
         return NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit with "
@@ -452,4 +622,10 @@ class AdditiveRiskModel:
             return a * (term.values - means[i])
         if grid is None:
             raise ValueError(f"{factor} is numeric: its curve needs a grid of values")
-        return a * (term.evaluate(grid) - means[i])
+        curve = term.evaluate(grid)
+        for t in self.terms_:  # the interactions' parts moved to this main effect
+            if t.kind == "interaction" and t.factor == factor and len(t.driver_values):
+                curve = curve + _read(t.driver_values[None, :], np.array([t.driver_unknown]),
+                                      np.zeros(len(grid), dtype=np.intp),
+                                      *_cell(t.knots, grid))
+        return a * (curve - means[i])

@@ -41,6 +41,13 @@ SLOW = object()  # what the fast path answers when the value needs the full rule
 
 _EXACT_INT = 2**53  # integers beyond this are not exactly a float: the full rule decides
 
+# Bounds on the work and the answer for bad input (docs/service.md, "Errors"). Validation of
+# JSON records stops collecting field errors after MAX_ERRORS (it counts the rest), and an
+# object with more than MAX_FIELDS keys is refused as a whole before its keys are judged:
+# the contract has two dozen fields, so such an object is not a campaign with typos.
+MAX_ERRORS = 20
+MAX_FIELDS = 100
+
 
 class Invalid(Exception):
     """A value that breaks its column's rule; ``problem`` says how."""

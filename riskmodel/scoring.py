@@ -24,6 +24,7 @@ import pandas as pd
 
 from riskmodel.advice import ADVICE, WARNING_CODES, Target, readiness_flags, readiness_warning
 from riskmodel.campaigns import CampaignBatch
+from riskmodel.coverage import Coverage
 from riskmodel.errors import ArtifactError, FieldError, ParameterError, SchemaError
 from riskmodel.explanation import (
     CampaignScore,
@@ -39,7 +40,8 @@ from riskmodel.explanation import (
 )
 from riskmodel.features import factor_inputs_one
 from riskmodel.i18n import LOCALES, N_
-from riskmodel.model import AdditiveRiskModel
+from riskmodel.model import ATTRIBUTIONS, AdditiveRiskModel
+from riskmodel.plan import actions_for, coupled, make_steps, plan_batch, plan_one
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
 
@@ -68,6 +70,10 @@ class Scorer:
         self.model = model
         self.version = version
         self.manifest = manifest or {}
+        self.attribution = attribution_of(model, version, self.manifest)
+        # where the model has little data (None: fitted before coverage was recorded)
+        self.coverage = None if model.coverage_ is None else Coverage(model.coverage_,
+                                                                      model.factors)
         self.factors = model.factors
         self.factor_names = model.factor_names
         self.families = tuple(f.family for f in self.factors)
@@ -91,6 +97,15 @@ class Scorer:
         self._targets: dict[str, Target] = {
             f.name: target for f in self.factors
             if (target := ADVICE[f.name].target) is not None}
+        # the plan's candidate changes (riskmodel.plan), and the log-odds below which a
+        # campaign is in the low band
+        self._actions = actions_for(model.compiled_, [
+            (j, f.name, self._targets[f.name]) for j, f in enumerate(self.factors)
+            if f.name in self._targets])
+        self._links = coupled(model.compiled_, self._actions)
+        medium = float(self._cuts[0])
+        self._low_below = (math.log(medium / (1 - medium)) if 0 < medium < 1
+                           else (-math.inf if medium <= 0 else math.inf))
 
     def with_locale(self, locale: str) -> Scorer:
         """This scorer with its texts in ``locale`` by default (one of
@@ -162,10 +177,18 @@ class Scorer:
         warnings = np.column_stack([np.asarray(flags[code], dtype=bool)
                                     for code in WARNING_CODES]) if batch.n else \
             np.zeros((0, len(WARNING_CODES)), dtype=bool)
+        depth = None if self.coverage is None else self.coverage.flags(arr.inputs)
+        steps, step_risk, final = plan_batch(self.model.compiled_, self.model.calibration_[0],
+                                             self._actions, self._links, arr.inputs,
+                                             arr.log_odds, self._low_below)
+        plan_risk = sigmoid(final)
         return Explanation(batch, about, self.version, self._base, arr.risk,
                            arr.log_odds, arr.band, arr.contributions,
                            family_totals(self.families, arr.contributions), arr.inputs, top,
-                           c, points, up, what_if, reasons, texts, warnings, locale)
+                           c, points, up, what_if, reasons, texts, warnings, locale, depth,
+                           self.coverage, steps, step_risk, plan_risk,
+                           np.searchsorted(self._cuts, plan_risk, side="right"),
+                           self._actions)
 
     def _what_if(self, arr: ScoreArrays, rows: np.ndarray, factor: str) -> np.ndarray:
         """Risk of ``rows`` if ``factor`` were at its target: the terms reading the factor
@@ -179,8 +202,8 @@ class Scorer:
     # ------------------------------------------------------------------ public API
 
     def score(self, campaigns: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path,
-              top_k: int = 3, *, strict: bool = False, locale: str | None = None
-              ) -> list[CampaignScore]:
+              top_k: int = 3, *, strict: bool = False, locale: str | None = None,
+              max_errors: int | None = None) -> list[CampaignScore]:
         """Validate and score campaigns.
 
         Parameters
@@ -198,6 +221,8 @@ class Scorer:
             reads a language tag); anything else gives English. Codes, factor names and
             every other field are the same in every language. By default the scorer's
             (English unless made by :meth:`with_locale`).
+        max_errors : int, optional
+            Stop collecting errors after this many (``SchemaError.more`` counts the rest).
 
         Raises
         ------
@@ -211,9 +236,10 @@ class Scorer:
         if isinstance(campaigns, dict):  # one campaign: the plain-Python path
             row, errors = validate_record(campaigns, strict=strict)
             if errors:
-                raise SchemaError(errors)
+                more = 0 if max_errors is None else max(0, len(errors) - max_errors)
+                raise SchemaError(errors[:len(errors) - more], more=more)
             return [self._explain_row(row, self.check_top_k(top_k), locale)]
-        v = validate_campaigns(campaigns, strict=strict)
+        v = validate_campaigns(campaigns, strict=strict, max_errors=max_errors)
         v.raise_for_errors()
         return self.explain(v.batch, top_k, locale=locale)
 
@@ -262,17 +288,51 @@ class Scorer:
                 factors.append(explain_factor(info, value, c, points, None, math.nan, risk))
         warnings = tuple([readiness_warning(code, row, locale)
                           for code, flag in readiness_flags(row).items() if flag])
+        depth: tuple = ()
+        if self.coverage is not None:
+            flags = self.coverage.one(x)
+            if flags:
+                depth = tuple(self.coverage.describe(j, code, x[about[j].name],
+                                                     about[j].display(x[about[j].name]),
+                                                     locale)
+                              for j, code in flags)
+        chosen, final = plan_one(compiled, a, self._actions, self._links, x, log_odds,
+                                 self._low_below)
+        plan: tuple = ()
+        plan_risk = risk
+        if chosen:
+            plan_risk = sigmoid(final)
+            plan = make_steps(about, self._actions, [j for j, _ in chosen],
+                              [sigmoid(lo) for _, lo in chosen], risk)
         return build_score(row["campaign_id"], risk, log_odds, self._base,
                            bisect_right(self._cut_list, risk),
                            dict(zip(self.factor_names, contrib, strict=True)),
                            self._family_totals_one(contrib), tuple(factors), warnings,
-                           self.version, locale)
+                           self.version, locale, depth, plan, plan_risk,
+                           bisect_right(self._cut_list, plan_risk))
 
     def predict_proba(self, campaigns) -> np.ndarray:
         """The artifact's own ``predict_proba`` (design-matrix path), for checking."""
         v = validate_campaigns(campaigns)
         v.raise_for_errors()
         return self.model.predict_proba(v.batch)
+
+
+def attribution_of(model: AdditiveRiskModel, version: str, manifest: Mapping) -> str:
+    """The convention by which ``model`` attributes its interactions: the model's own
+    (a model fitted before purification reads as ``driver``), which the manifest, when it
+    records one, must state too; else :class:`ArtifactError` saying to retrain."""
+    rule = model.attribution_
+    if rule not in ATTRIBUTIONS:
+        raise ArtifactError(f"model version {version!r} attributes its interactions by "
+                            f"{rule!r}, which this code does not know (it knows "
+                            f"{', '.join(ATTRIBUTIONS)}); retrain it with this code")
+    stated = manifest.get("model", {}).get("attribution")
+    if stated is not None and stated != rule:
+        raise ArtifactError(f"model version {version!r}: its manifest states the attribution "
+                            f"{stated!r} but the model holds {rule!r}; the artifact is "
+                            "inconsistent, retrain it")
+    return rule
 
 
 def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:

@@ -8,9 +8,10 @@ row and column. Typed columns are a :class:`riskmodel.campaigns.CampaignBatch`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,9 @@ import pandas as pd
 from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAILURE_REASONS, SCHEMA, Column, Schema
-from riskmodel.errors import FieldError, SchemaError
+from riskmodel.errors import FieldError, SchemaError, shorten
 from riskmodel.i18n import N_
-from riskmodel.rules import SLOW, Invalid, Rule, is_blank
+from riskmodel.rules import MAX_ERRORS, MAX_FIELDS, SLOW, Invalid, Rule, is_blank
 
 SMALL = 64  # inputs up to this many rows take the per-value path
 
@@ -34,6 +35,7 @@ class Validated:
     errors: list[FieldError]
     valid: np.ndarray
     ignored_columns: list[str] = field(default_factory=list)
+    more_errors: int = 0  # found beyond ``errors`` when validation was asked to stop early
 
     @property
     def n_rows(self) -> int:
@@ -48,7 +50,65 @@ class Validated:
 
     def raise_for_errors(self) -> None:
         if self.errors:
-            raise SchemaError(self.errors)
+            raise SchemaError(self.errors, more=self.more_errors)
+
+
+class ErrorList(list[FieldError]):
+    """Field errors as they are found: the first ``limit`` kept (all when None), the rest
+    only counted in ``more``, so bad input costs bounded memory however much of it there is.
+    """
+
+    def __init__(self, limit: int | None = MAX_ERRORS) -> None:
+        super().__init__()
+        self.limit, self.more = limit, 0
+
+    def add(self, error: FieldError) -> None:
+        if self.limit is None or len(self) < self.limit:
+            self.append(error)
+        else:
+            self.more += 1
+
+    def add_all(self, errors: Iterable[FieldError]) -> None:
+        """Each of ``errors``; and what they counted without keeping, if an ErrorList."""
+        for e in errors:
+            self.add(e)
+        self.more += getattr(errors, "more", 0)
+
+    @property
+    def full(self) -> bool:
+        """True when a further error would only be counted."""
+        return self.limit is not None and len(self) >= self.limit
+
+    @property
+    def total(self) -> int:
+        return len(self) + self.more
+
+    def error(self) -> SchemaError:
+        return SchemaError(list(self), more=self.more)
+
+
+def check_fields(rec: object, known: frozenset[str], allowed: str, row: int,
+                 errors: ErrorList, *, problem: str = N_("is not a field of the contract"),
+                 noun: str = N_("a campaign"), prefix: str = "") -> bool:
+    """Add to ``errors`` one error (``problem``) for each key of the object ``rec`` that is
+    not in ``known`` (``allowed`` names them), at ``prefix`` + the key. An object of more
+    than :data:`riskmodel.MAX_FIELDS` keys gets one error for the whole object, its keys
+    unjudged, and the answer True: the caller refuses it before any other work."""
+    if not isinstance(rec, Mapping):
+        return False
+    n = len(rec)
+    if n > MAX_FIELDS:
+        errors.add(FieldError(row, f"{prefix}(record)", f"has {n:,} fields",
+                              f"at most {MAX_FIELDS} fields ({noun} has {len(known)})"))
+        return True
+    if not known.issuperset(rec):
+        for key in rec:
+            if key not in known:
+                if errors.full:
+                    errors.more += 1
+                else:
+                    errors.add(FieldError(row, prefix + shorten(str(key)), problem, allowed))
+    return False
 
 
 # --------------------------------------------------------------------------- per value
@@ -74,7 +134,8 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
                  strict: bool = False) -> tuple[dict, list[FieldError]]:
     """Typed plain values (floats with NaN for empty, category codes, strings) for every
     column of ``cols`` from one record, and its errors. Columns not in ``present`` are
-    empty without error; ``present=None`` means a missing key is an empty value."""
+    empty without error; ``present=None`` means a missing key is an empty value.
+    ``strict`` (JSON) takes only null as empty, and blank text in a text column."""
     out: dict = {}
     errors: list[FieldError] = []
     if not (isinstance(rec, dict) or isinstance(rec, Mapping)):
@@ -91,7 +152,10 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
             out[name] = x
             continue
         v = get(name)
-        if is_blank(v, nan_is_missing):
+        # in JSON (strict) only null is empty: "" where a number, a boolean, a category or
+        # a date belongs is a value of the wrong type, as the OpenAPI document says; blank
+        # text stays empty for a text column (a blank campaign_id "is required")
+        if v is None or (is_blank(v, nan_is_missing) and (not strict or rule.kind == "string")):
             out[name] = empty
             if required:
                 errors.append(FieldError(row, name, N_("is required"), rule.column.allowed(),
@@ -112,42 +176,49 @@ def validate_record(rec: Mapping, *, strict: bool = False,
 
 
 _OUTCOME_COLUMNS = (SCHEMA["campaign_id"],) + SCHEMA.outcome_columns
-_OUTCOME_FIELDS = {c.name for c in _OUTCOME_COLUMNS} | {"correction", "plan"}
+_OUTCOME_FIELDS = frozenset({c.name for c in _OUTCOME_COLUMNS} | {"correction", "plan"})
+_OUTCOME_ALLOWED = "one of " + ", ".join(sorted(_OUTCOME_FIELDS))
+CAMPAIGN_FIELDS = frozenset(SCHEMA.names)
+CAMPAIGN_ALLOWED = "one of " + ", ".join(SCHEMA.names)
 
 
 def parse_outcome(item: object, row: int,
-                  strict: bool = True) -> tuple[dict | None, list[FieldError]]:
+                  strict: bool = True) -> tuple[dict | None, ErrorList]:
     """One outcome from JSON (``campaign_id``, ``failed``, ``failure_reason``,
-    ``completed_on``, ``correction``, ``plan``): plain fields ready for the store, or every
-    error with its row. ``strict`` takes JSON types only (the API); files pass text."""
-    values, errors = parse_record(item, _OUTCOME_COLUMNS, None, False, row, strict=strict)
-    if not isinstance(item, Mapping):
+    ``completed_on``, ``correction``, ``plan``): plain fields ready for the store, or its
+    errors with their row (at most :data:`riskmodel.MAX_ERRORS`, the rest counted). A
+    ``plan`` is a campaign of the contract: a field it does not have is an error, as for
+    scoring. ``strict`` takes JSON types only (the API); files pass text."""
+    errors = ErrorList()
+    values, found = parse_record(item, _OUTCOME_COLUMNS, None, False, row, strict=strict)
+    errors.add_all(found)
+    if not isinstance(item, Mapping) or check_fields(
+            item, _OUTCOME_FIELDS, _OUTCOME_ALLOWED, row, errors,
+            problem=N_("is not a field of an outcome"), noun=N_("an outcome")):
         return None, errors
-    for key in item:
-        if key not in _OUTCOME_FIELDS:
-            errors.append(FieldError(row, str(key), N_("is not a field of an outcome"),
-                                     "one of " + ", ".join(sorted(_OUTCOME_FIELDS)), None))
     correction = item.get("correction", False)
     if not isinstance(correction, bool):
-        errors.append(FieldError(row, "correction", N_("must be true or false"),
-                                 "true or false", correction))
+        errors.add(FieldError(row, "correction", N_("must be true or false"), "true or false",
+                              correction))
     reason = values.get("failure_reason")
     reason = None if reason is None or reason < 0 else FAILURE_REASONS[reason]
     if values.get("failed") == 0.0 and reason is not None:
-        errors.append(FieldError(row, "failure_reason", N_("must be empty for a success"),
-                                 "empty when failed is false", reason))
+        errors.add(FieldError(row, "failure_reason", N_("must be empty for a success"),
+                              "empty when failed is false", reason))
     plan = item.get("plan")
     if plan is not None:
         if not isinstance(plan, Mapping):
-            errors.append(FieldError(row, "plan", N_("is not an object"), "a campaign object",
-                                     type(plan).__name__))
-        else:
+            errors.add(FieldError(row, "plan", N_("is not an object"), "a campaign object",
+                                  type(plan).__name__))
+        elif not check_fields(plan, CAMPAIGN_FIELDS, CAMPAIGN_ALLOWED, row, errors,
+                              prefix="plan/"):
             _, plan_errors = validate_record(plan, strict=strict)
-            errors += [FieldError(row, f"plan/{e.column}", e.problem, e.allowed, e.received)
-                       for e in plan_errors]
+            errors.add_all(FieldError(row, f"plan/{e.column}", e.problem, e.allowed,
+                                      e.received) for e in plan_errors)
             if plan.get("campaign_id") not in (None, item.get("campaign_id")):
-                errors.append(FieldError(row, "plan/campaign_id", N_("differs from the outcome's"),
-                                         str(item.get("campaign_id")), plan.get("campaign_id")))
+                errors.add(FieldError(row, "plan/campaign_id", N_("differs from the outcome's"),
+                                      shorten(str(item.get("campaign_id"))),
+                                      plan.get("campaign_id")))
     if errors:
         return None, errors
     completed = values.get("completed_on")
@@ -157,17 +228,22 @@ def parse_outcome(item: object, row: int,
            "correction": correction}
     if plan is not None:
         out["plan"] = dict(plan, campaign_id=values["campaign_id"])
-    return out, []
+    return out, errors
 
 
 def _validate_records(records: Sequence[Mapping], cols: Sequence[Column],
                       present: set[str] | None, nan_is_missing: bool,
-                      strict: bool = False) -> tuple[dict, list]:
-    rows, errors = [], []
+                      strict: bool = False, max_errors: int | None = None
+                      ) -> tuple[dict, ErrorList, np.ndarray]:
+    """Typed columns, the errors (the first ``max_errors`` kept) and which rows are bad."""
+    rows, errors = [], ErrorList(max_errors)
+    bad = np.zeros(len(records), dtype=bool)
     for i, rec in enumerate(records):
         row, errs = parse_record(rec, cols, present, nan_is_missing, i + 1, strict)
         rows.append(row)
-        errors += errs
+        if errs:
+            bad[i] = True
+            errors.add_all(errs)
     out = {}
     for name, _, _, rule, _ in rules(cols):
         dtype = rule.dtype
@@ -178,7 +254,7 @@ def _validate_records(records: Sequence[Mapping], cols: Sequence[Column],
         else:
             arr = np.array(values, dtype=dtype)
         out[name] = arr
-    return out, errors
+    return out, errors, bad
 
 
 # --------------------------------------------------------------------------- entry points
@@ -190,7 +266,7 @@ def _contract_columns(schema: Schema, outcomes: bool) -> tuple[Column, ...]:
 
 def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path, *,
                        outcomes: bool = False, strict: bool = False,
-                       schema: Schema = SCHEMA) -> Validated:
+                       schema: Schema = SCHEMA, max_errors: int | None = None) -> Validated:
     """Check campaigns against the contract.
 
     Parameters
@@ -203,6 +279,10 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
     outcomes : bool
         Also validate the outcome columns (``failed`` required, ``failure_reason``,
         ``completed_on``), as training does.
+    max_errors : int, optional
+        Keep only the first this many errors (by row), counting the rest in
+        ``Validated.more_errors``; JSON records stop collecting there (the service passes
+        :data:`riskmodel.MAX_ERRORS`). Which rows are valid is told for every row.
 
     Returns
     -------
@@ -220,14 +300,19 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
         data = read_table(data)
     if isinstance(data, Mapping):
         data = [data]
+    found: list[FieldError]
     if isinstance(data, pd.DataFrame):
         present = set(map(str, data.columns))
         ignored = [str(c) for c in data.columns if str(c) not in schema]
         if len(data) <= SMALL and not data.empty:
             records = data.astype(object).where(data.notna(), None).to_dict("records")
-            columns, errors = _validate_records(records, cols, present, nan_is_missing=True)
+            columns, found, bad = _validate_records(records, cols, present,
+                                                    nan_is_missing=True)
         else:
-            columns, errors = _validate_frame(data, cols, present)
+            columns, found = _validate_frame(data, cols, present)
+            bad = np.zeros(len(data), dtype=bool)
+            for e in found:
+                bad[cast(int, e.row) - 1] = True
         n = len(data)
     else:
         records = list(data)
@@ -236,17 +321,20 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
             if isinstance(r, Mapping):
                 present.update(map(str, r.keys()))
         ignored = sorted(k for k in present if k not in schema)
-        columns, errors = _validate_records(records, cols, None, False, strict)
+        columns, found, bad = _validate_records(records, cols, None, False, strict,
+                                                max_errors)
         present = {c.name for c in cols}  # a missing key in a record means an empty value
         n = len(records)
     col_errors = missing_columns(present, cols)
-    valid = np.ones(n, dtype=bool)
-    for e in errors:
-        valid[e.row - 1] = False
+    valid = ~bad
     if col_errors:
         valid[:] = False
-    errors = col_errors + sorted(errors, key=lambda e: (e.row, _order(cols, e.column)))
-    return Validated(CampaignBatch(n, columns, schema), errors, valid, ignored)
+    more = getattr(found, "more", 0)
+    errors = col_errors + sorted(found, key=lambda e: (e.row, _order(cols, e.column)))
+    if max_errors is not None and len(errors) > max_errors:
+        more += len(errors) - max_errors
+        errors = errors[:max_errors]
+    return Validated(CampaignBatch(n, columns, schema), errors, valid, ignored, more)
 
 
 def missing_columns(present, cols: Sequence[Column] | None = None) -> list[FieldError]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
@@ -12,12 +13,13 @@ from service import i18n, problems
 from service.holder import ModelHolder
 from service.logs import configure
 from service.metrics import Metrics
+from service.monitoring import Monitoring, MonitoringGauges
 from service.observe import Observed
 from service.openapi import build_openapi
 from service.predlog import PredictionLog
 from service.shortcut import ScoreShortcut
 from service.store import StoreHolder
-from service.views import health, meta, model, outcomes, score
+from service.views import health, meta, model, monitoring, outcomes, score
 from service.workbench import bp as workbench
 
 
@@ -42,7 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     store = StoreHolder(database_url(conf), _file_id(conf.store_file_id))
     predlog = PredictionLog(store, on_failure=metrics.prediction_log_failures.inc,
-                            on_drop=metrics.prediction_log_dropped.inc) \
+                            on_drop=metrics.prediction_log_dropped.inc,
+                            prune=_retention(store, conf.prediction_retention_days)) \
         if conf.log_predictions else None
     keys = api_keys(conf)
     if not keys:
@@ -57,8 +60,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         "riskmodel.openapi": build_openapi(conf.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
         "riskmodel.api_keys": keys,
+        "riskmodel.monitoring": Monitoring(store, holder, MonitoringGauges(metrics.registry)),
     })
-    for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, workbench):
+    for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, monitoring.bp, workbench):
         app.register_blueprint(bp)
     problems.register(app)
     i18n.init_app(app)
@@ -68,6 +72,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = Observed(ScoreShortcut(app.wsgi_app, app.extensions),  # type: ignore[method-assign]
                             metrics, log)
     return app
+
+
+def _retention(store: StoreHolder, days: int):
+    """What the prediction log writer calls to apply the retention; None: keep for ever."""
+    if days <= 0:
+        return None
+
+    def prune() -> int:
+        return store().prune_predictions(datetime.now(UTC) - timedelta(days=days))
+    return prune
 
 
 def _file_id(value: str) -> tuple[int, int] | None:

@@ -13,21 +13,30 @@ from service.problems import Problem
 PROTECTED = "riskmodel.protected"  # view attribute the route test reads
 
 
-def presented_key(environ: dict) -> str | None:
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return environ.get("HTTP_X_API_KEY")
+def presented_keys(environ: dict) -> list[str]:
+    """Every credential the request ``environ`` carries: the ``Authorization`` header's
+    Bearer token (any other scheme counts as a wrong key) and ``X-API-Key``."""
+    out = []
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        out.append(header[7:].strip() if header[:7].lower() == "bearer " else "")
+    api_key = environ.get("HTTP_X_API_KEY")
+    if api_key is not None:
+        out.append(api_key)
+    return out
 
 
 def check_key(environ: dict, keys: tuple[str, ...]) -> None:
-    """Raise a 401 problem unless the request ``environ`` carries one of ``keys``."""
-    key = presented_key(environ)
-    if not key:
+    """Raise a 401 problem unless the request ``environ`` carries one of ``keys``, and
+    nothing but: a wrong credential beside a right one is refused too, so that no header
+    a client sends is silently ignored."""
+    presented = presented_keys(environ)
+    if not presented:
         raise Problem(401, "unauthorized", N_("Unauthorized"),
                       N_("this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
                          "'X-API-Key: <key>'"), headers={"WWW-Authenticate": "Bearer"})
-    if not key_is_valid(key, keys):
+    valid = [key_is_valid(key, keys) for key in presented]  # each compared, every time
+    if not all(valid):
         raise Problem(401, "unauthorized", N_("Unauthorized"), N_("the API key is not valid"),
                       headers={"WWW-Authenticate": "Bearer"})
 

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections.abc import Mapping
 
 import orjson
 from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_content_length
 
-from riskmodel import N_
+from riskmodel import N_, shorten
 from service.problems import Problem
 
 
 def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
     """The body of the request ``environ`` parsed as JSON, and its text when it is plain
     UTF-8 JSON (else None): 415 unless a JSON media type, 413 over ``limit`` bytes, 400
-    unless valid JSON.
+    unless valid JSON or if an object names a member twice. A gzip-encoded body
+    (``Content-Encoding: gzip``) is decompressed first, to at most ``limit`` bytes; any
+    other coding is a 415.
 
     Views pass the environ and the limit they already hold: every ``request`` or
     ``current_app`` attribute is a context-local lookup, and on the scoring path those
@@ -30,18 +34,109 @@ def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
                           N_("the body must be application/json; got {got}"),
                           args={"got": repr(mimetype or "no type")})
     data = _read_body(environ, limit)
+    coding = environ.get("HTTP_CONTENT_ENCODING")
+    if coding:
+        data = _decode(data, coding, limit)
     try:
-        return orjson.loads(data), data.decode()  # the usual body, fast (and valid UTF-8)
+        body = orjson.loads(data)  # the usual body, fast (and valid UTF-8)
     except orjson.JSONDecodeError:
         pass
+    else:
+        _check_unique(data, body)
+        return body, data.decode()
     try:
         # what orjson refuses, the standard library decides: NaN and Infinity literals
         # parse to floats here and are refused, per field, by the validation (422);
         # anything else that is not JSON is a 400
-        return json.loads(data), None
+        return json.loads(data, object_pairs_hook=_unique), None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise Problem(400, "invalid-json", N_("Invalid JSON"),
                       N_("the body is not valid JSON: {error}"), args={"error": str(e)}) from None
+
+
+# a member's name and its colon; also matches inside a string value that holds an escaped
+# quote before a colon, so there are at least as many matches as names in the text
+_NAME = re.compile(rb'"\s*:')
+
+
+def _check_unique(data: bytes, body: object) -> None:
+    """400 if an object of ``body`` (parsed from ``data`` by orjson, which keeps the last of
+    duplicate names) named a member twice: duplicate names are read differently by
+    different parsers (RFC 8259 leaves them undefined), and the stored text would disagree
+    with what was scored.
+
+    Cheap for the usual body: when the matches of ``_NAME`` are no more than the parsed
+    objects' members, the text has no more names than those, so none was repeated. Only
+    otherwise is the body parsed again to find the name.
+    """
+    if not isinstance(body, (dict, list)):
+        return
+    found = len(_NAME.findall(data))
+    if isinstance(body, dict) and found == len(body):
+        return
+    if found == _members(body):
+        return
+    try:
+        json.loads(data, object_pairs_hook=_unique)
+    except RecursionError:  # nested deeper than the standard library goes: not a campaign
+        pass
+
+
+def _members(value: object) -> int:
+    """How many members the objects in ``value`` have, at any depth."""
+    n, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            n += len(v)
+            stack.extend(w for w in v.values() if isinstance(w, (dict, list)))
+        elif isinstance(v, list):
+            stack.extend(w for w in v if isinstance(w, (dict, list)))
+    return n
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                break
+            seen.add(name)
+        raise Problem(400, "duplicate-name", N_("Duplicate name"),
+                      N_("an object of the body names {name} more than once; each name may "
+                         "appear once per object"), args={"name": repr(shorten(name))})
+    return out
+
+
+CODINGS = ("gzip",)  # Content-Encoding a body may have (besides identity)
+
+
+def _decode(data: bytes, coding: str, limit: int) -> bytes:
+    """``data`` decoded from its ``Content-Encoding``: gzip, to at most ``limit`` bytes
+    (413 beyond: a small body may expand a thousandfold), 400 if it is not valid gzip; 415
+    for any other coding, naming those taken (and saying so in ``Accept-Encoding``)."""
+    coding = coding.strip().lower()
+    if coding in ("", "identity"):
+        return data
+    if coding not in ("gzip", "x-gzip"):
+        raise Problem(415, "unsupported-content-encoding", N_("Unsupported Content-Encoding"),
+                      N_("the body may be sent as is or gzip-encoded; got Content-Encoding "
+                         "{got}"), headers={"Accept-Encoding": "gzip"},
+                      args={"got": repr(shorten(coding))})
+    inflate = zlib.decompressobj(wbits=31)  # 16 + 15: a gzip header and trailer
+    try:
+        out = inflate.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise Problem(400, "invalid-encoding", N_("Invalid encoding"),
+                      N_("the body is not valid gzip: {error}"), args={"error": str(e)}) from None
+    if len(out) > limit:
+        raise _too_large(N_("the gzip-encoded body decompresses to more than {limit} bytes"),
+                         limit=limit)
+    if not inflate.eof or inflate.unused_data:
+        raise Problem(400, "invalid-encoding", N_("Invalid encoding"),
+                      N_("the gzip stream is incomplete, or followed by other data"))
+    return out
 
 
 def _read_body(environ: dict, limit: int) -> bytes:
@@ -105,13 +200,19 @@ def items(body: object, key: str, noun: str, limit: int) -> tuple[list, str]:
     """``[body]`` for one object, or ``body[key]`` for a batch, with the JSON pointer
     prefix of its items; 422 for any other shape or more than ``limit`` items."""
     if isinstance(body, Mapping) and key in body:
-        extra = sorted(k for k in body if k != key)
         batch = body[key]
-        if extra or not isinstance(batch, list) or not batch:
-            detail = (N_("unknown fields {extra}: a batch is {{\"{key}\": [...]}}") if extra
-                      else N_("{key} must be a non-empty array of {noun} objects"))
+        if len(body) > 1 or not isinstance(batch, list) or not batch:
+            if len(body) > 1:
+                names, more = _names(k for k in body if k != key)
+                detail = (N_("unknown fields {extra} and {more} more: a batch is "
+                             "{{\"{key}\": [...]}}") if more
+                          else N_("unknown fields {extra}: a batch is {{\"{key}\": [...]}}"))
+            else:
+                names, more = "", 0
+                detail = N_("{key} must be a non-empty array of {noun} objects")
             raise Problem(422, "invalid-campaign", N_("Invalid request"), detail, [],
-                          args={"extra": ", ".join(extra), "key": key, "noun": noun})
+                          args={"extra": names, "more": f"{more:,}", "key": key,
+                                "noun": noun})
         if len(batch) > limit:
             # 422, not 413: the body's size is fine, its content breaks a documented rule
             title = N_("Too many campaigns") if key == "campaigns" else N_("Too many outcomes")
@@ -126,3 +227,10 @@ def items(body: object, key: str, noun: str, limit: int) -> tuple[list, str]:
         N_("the body must be a {noun} object or {{\"{key}\": [...]}}; got {got}")
     raise Problem(422, "invalid-campaign", N_("Invalid request"), detail, [],
                   args={"noun": noun, "key": key, "got": type(body).__name__})
+
+
+def _names(keys, shown: int = 5) -> tuple[str, int]:
+    """The first few ``keys`` (each cut short), and how many more there are."""
+    keys = list(keys)
+    names = ", ".join(shorten(str(k)) for k in sorted(keys[:shown]))
+    return names, max(0, len(keys) - shown)

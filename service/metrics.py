@@ -37,7 +37,9 @@ class Metrics:
         self.scores = Counter("riskmodel_scores_total", "Campaigns scored, by risk band.",
                               ["band", "model_version"], registry=registry)
         self.rejections = Counter("riskmodel_input_rejections_total",
-                                  "Input errors, by field.", ["field"], registry=registry)
+                                  "Input errors, by field (\"(unknown)\" for names the "
+                                  "contract lacks, \"(not listed)\" for errors past "
+                                  "MAX_ERRORS).", ["field"], registry=registry)
         self.model_info = Gauge("riskmodel_model_loaded", "1 for the model version in service.",
                                 ["model_version"], multiprocess_mode="liveall",
                                 registry=registry)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskmodel import FACTORS, FAMILIES, SCHEMA, WARNING_CODES, Column, __version__
+from riskmodel import (
+    FACTORS,
+    FAMILIES,
+    MAX_ERRORS,
+    OUT_OF_DEPTH_CODES,
+    SCHEMA,
+    WARNING_CODES,
+    Column,
+    __version__,
+)
 
 _TYPES = {"string": "string", "category": "string", "integer": "integer",
           "number": "number", "boolean": "boolean", "date": "string"}
@@ -15,7 +24,10 @@ def column_schema(col: Column) -> dict:
     if col.kind == "category":
         s["enum"] = list(col.categories)
     if col.kind == "string":
-        s.update(minLength=1, maxLength=col.max_length, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+        # printable, and not blank (blank is empty: "is required"): at least one character
+        # other than a space; the only printable blank is the space
+        s.update(minLength=1, maxLength=col.max_length,
+                 pattern=r"^ *[^ \x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
     if col.minimum is not None:
         s["exclusiveMinimum" if col.exclusive_minimum else "minimum"] = col.minimum
     if col.maximum is not None:
@@ -83,10 +95,41 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                               "column": {"type": "string"}, "message": {"type": "string"},
                               "threshold": {"type": "string"},
                               "value": {"type": ["number", "boolean", "null"]}}}
+    out_of_depth = {
+        "type": "object",
+        "description": "A factor of the campaign where the model has little or no data: a "
+                       "number beyond the range it was trained on (training_range), a level "
+                       "or an unknown seen in few training campaigns (training_count). "
+                       "Information only: the score is the model's.",
+        "required": ["factor", "code", "value", "message", "training_range",
+                     "training_count"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "code": {"type": "string", "enum": list(OUT_OF_DEPTH_CODES)},
+            "value": {"type": ["string", "number", "boolean", "null"]},
+            "message": {"type": "string"},
+            "training_range": {"oneOf": [{"type": "null"}, {
+                "type": "array", "items": number, "minItems": 2, "maxItems": 2}]},
+            "training_count": {"type": "integer", "minimum": 0},
+        },
+    }
+    plan_step = {
+        "type": "object",
+        "description": "One change of the campaign's plan and its risk once this change and "
+                       "the ones before it are made (re-scored jointly).",
+        "required": ["factor", "target", "mitigation", "failure_risk", "change"],
+        "properties": {
+            "factor": {"type": "string", "enum": [f.name for f in FACTORS]},
+            "target": {"type": "string"}, "mitigation": {"type": "string"},
+            "failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "change": number,
+        },
+    }
     result = {
         "type": "object",
         "required": ["campaign_id", "failure_risk", "risk_band", "log_odds", "base_value",
                      "top_factors", "family_totals", "contributions", "warnings",
+                     "out_of_depth", "plan", "plan_failure_risk", "plan_risk_band",
                      "model_version"],
         "properties": {
             "campaign_id": {"type": "string"},
@@ -99,6 +142,14 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "contributions": {"type": "object",
                               "properties": {f.name: number for f in FACTORS}},
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}},
+            "out_of_depth": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/OutOfDepth"}},
+            "plan": {"type": "array", "items": {"$ref": "#/components/schemas/PlanStep"},
+                     "description": "The shortest sequence of actionable changes the greedy "
+                                    "search finds that brings the campaign into the low "
+                                    "band, or as low as they can; empty when already low."},
+            "plan_failure_risk": {"type": "number", "minimum": 0, "maximum": 1},
+            "plan_risk_band": {"type": "string", "enum": ["low", "medium", "high"]},
             "escalation": {"type": ["string", "null"]},
             "model_version": {"type": "string"},
         },
@@ -107,6 +158,9 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                    "properties": {"row": {"type": ["integer", "null"]},
                                   "column": {"type": "string"}, "problem": {"type": "string"},
                                   "allowed": {"type": "string"}, "received": {},
+                                  "received_length": {
+                                      "type": "integer", "description": "Characters in the "
+                                      "text received, when longer than the 64 shown."},
                                   "message": {"type": "string"},
                                   "pointer": {"type": "string"}}}
     problem = {"type": "object", "required": ["type", "title", "status"],
@@ -115,12 +169,18 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                               "request_id": {"type": ["string", "null"]}}}
     problem_with_errors = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {
         "type": "object",
-        "properties": {"errors": {"type": "array",
-                                  "items": {"$ref": "#/components/schemas/FieldError"}}}}]}
+        "properties": {"errors": {"type": "array", "maxItems": MAX_ERRORS,
+                                  "items": {"$ref": "#/components/schemas/FieldError"}},
+                       "errors_omitted": {"type": "integer", "minimum": 1,
+                                          "description": "Errors found beyond those "
+                                                         "listed."}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
     outcome: dict[str, Any] = {
         "type": "object",
-        "description": "What happened to a campaign. A campaign never scored needs its plan.",
+        "description": "What happened to a campaign. A campaign never scored before its "
+                       "completion needs its plan: without one the outcome is refused with "
+                       "409 unknown-campaign (what is missing depends on the store's state, "
+                       "which a schema cannot express).",
         "required": ["campaign_id", "failed"],
         "additionalProperties": False,
         "properties": {
@@ -128,11 +188,21 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             **{c.name: column_schema(c) for c in SCHEMA.outcome_columns},
             "correction": {"type": "boolean",
                            "description": "Replace an outcome already recorded."},
-            "plan": {"$ref": "#/components/schemas/Campaign"},
+            "plan": {"allOf": [{"$ref": "#/components/schemas/Campaign"}],
+                     "description": "The campaign's plan as scored. Its campaign_id must be "
+                                    "the outcome's (422 otherwise)."},
         },
+        # a success has no failure reason
+        "if": {"properties": {"failed": {"const": False}}, "required": ["failed"]},
+        "then": {"properties": {"failure_reason": {"type": "null"}}},
     }
     outcome["properties"]["completed_on"]["format"] = "date"
     unauthorized = _problem("No API key, or a wrong one.")
+    bad_body = _problem("The body is not valid JSON, names a member twice in one object, "
+                        "ended before its Content-Length, or is not the gzip it says.")
+    too_large = _problem("Body over the size limit (as sent, or decompressed).")
+    bad_type = _problem("The body is not application/json, or has a Content-Encoding other "
+                        "than gzip (Accept-Encoding names those taken).")
     server_error = _problem("Unexpected failure (logged with the request id).")
     return {
         "openapi": "3.1.0",
@@ -152,10 +222,9 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     "200": {"description": "Scores, in the order of the campaigns.",
                             "content": {"application/json": {"schema": {
                                 "$ref": "#/components/schemas/ScoreResponse"}}}},
-                    "400": _problem("The body is not valid JSON, or ended before its "
-                                    "Content-Length."),
-                    "413": _problem("Body over the size limit."),
-                    "415": _problem("The body is not application/json."),
+                    "400": bad_body,
+                    "413": too_large,
+                    "415": bad_type,
                     "422": _problem("Invalid campaigns or parameters, every field named; or "
                                     "more campaigns than the limit.", with_errors=True),
                     "401": unauthorized,
@@ -169,18 +238,40 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                 "responses": {
                     "200": {"description": "Per outcome: created, unchanged or corrected.",
                             "content": json_body},
-                    "400": _problem("The body is not valid JSON, or ended before its "
-                                    "Content-Length."),
+                    "400": bad_body,
                     "401": unauthorized,
-                    "409": _problem("An outcome differs from the recorded one."),
-                    "413": _problem("Body over the size limit."),
-                    "415": _problem("The body is not application/json."),
+                    "409": _problem("An outcome differs from the recorded one "
+                                    "(outcome-conflict), or its campaign was never scored "
+                                    "before completion and no plan was sent "
+                                    "(unknown-campaign).", with_errors=True),
+                    "413": too_large,
+                    "415": bad_type,
                     "422": _problem("Invalid outcomes, every field named.", with_errors=True),
                     "500": server_error,
                     "503": _problem("The store cannot be reached."),
                 }}},
+            "/v1/monitoring": {"get": {
+                "summary": "Drift, realized performance and the verdict (docs/monitoring.md); "
+                           "the same JSON as `riskmodel monitor --json`.",
+                "security": [{"bearer": []}, {"apiKey": []}],
+                "parameters": [
+                    {"name": n, "in": "query", "required": False,
+                     "description": d, "schema": {"type": "string", "format": "date"}}
+                    for n, d in (("since", "First day of the window (UTC, included)."),
+                                 ("until", "Day after the window (UTC, excluded)."))],
+                "responses": {
+                    "200": {"description": "The monitoring result.", "content": json_body},
+                    "401": unauthorized,
+                    "409": _problem("Nothing to monitor: no campaign scored in the window, "
+                                    "or no reference statistics."),
+                    "422": _problem("since or until is not a date, or until is not after "
+                                    "since."),
+                    "500": server_error,
+                    "503": _problem("No model is loaded, or the store cannot be reached."),
+                }}},
             "/v1/model": {"get": {
-                "summary": "The model version in service: metrics, bands, schema, creation.",
+                "summary": "The model version in service: metrics, bands, schema, creation, and "
+                           "how it attributes interactions (attribution).",
                 "responses": {"200": {"description": "The model.", "content": json_body},
                               "500": server_error,
                               "503": _problem("No verified model is loaded.")}}},
@@ -220,6 +311,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
             "Outcome": outcome,
             "Factor": factor,
             "Warning": warning,
+            "OutOfDepth": out_of_depth,
+            "PlanStep": plan_step,
             "Result": result,
             "ScoreResponse": {"type": "object",
                               "required": ["request_id", "model_version", "results"],

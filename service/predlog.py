@@ -14,6 +14,10 @@ down) they stay queued, at most ``limit`` (the oldest are dropped beyond, and co
 the writer backs off: it waits ``interval``, then twice as long after each failure, up to
 ``max_backoff``. It logs once when writing starts failing and once when it works again,
 and counts each row whose write failed once, however many retries it takes.
+
+With a retention (``RISKMODEL_PREDICTION_RETENTION_DAYS``), the writer also deletes plans
+without outcomes last scored longer ago than that, after a successful write and at most
+once every ``prune_every`` seconds.
 """
 
 from __future__ import annotations
@@ -43,8 +47,11 @@ class PredictionSink(Protocol):
 class PredictionLog:
     def __init__(self, store: PredictionSink, on_failure=None, on_drop=None,
                  interval: float = 1.0, batch: int = 5000, limit: int = 100_000,
-                 max_backoff: float = 60.0) -> None:
+                 max_backoff: float = 60.0, prune=None, prune_every: float = 3600.0) -> None:
         self.store = store
+        self._prune = prune  # deletes what the retention says; returns how many rows
+        self._prune_every = prune_every
+        self._pruned_at: float | None = None  # monotonic time of the last prune
         self.interval, self.batch, self.limit = interval, batch, limit
         self.max_backoff = max(max_backoff, interval)
         self._queue: deque = deque()
@@ -159,7 +166,22 @@ class PredictionLog:
                     "failed_for_s": round(time.time() - self._failing_since, 1)})
             self._counted = 0
             self._failing_since, self._delay, self._reason = None, self.interval, None
+            self._prune_due()
             return written
+
+    def _prune_due(self) -> None:
+        last = self._pruned_at
+        if self._prune is None or (last is not None
+                                   and time.monotonic() - last < self._prune_every):
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            removed = self._prune()
+        except Exception as e:  # noqa: BLE001  retention waits for the next time
+            log.warning("prediction log retention failed", extra={"reason": str(e)})
+            return
+        if removed:
+            log.info("prediction log retention", extra={"rows_removed": removed})
 
     def _failed(self, rows: list, error: Exception) -> None:
         fresh = len(rows) - self._counted  # rows failing for the first time

@@ -9,7 +9,14 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from riskmodel import N_, SchemaError, StoreUnavailable
+from riskmodel import (
+    MAX_ERRORS,
+    N_,
+    FieldError,
+    SchemaError,
+    StoreUnavailable,
+    format_number,
+)
 from service.i18n import gettext_in, locale_of
 from service.observe import request_id
 
@@ -19,6 +26,12 @@ PROBLEM_TYPES = {
     "invalid-campaign": "The campaigns break the data contract; see errors.",
     "too-many-campaigns": "More campaigns than one request may carry.",
     "invalid-json": "The body is not valid JSON.",
+    "duplicate-name": "An object of the body names a member twice (RFC 8259 leaves the "
+                      "meaning undefined; parsers differ): refused rather than guessed.",
+    "invalid-encoding": "The body is declared gzip-encoded (Content-Encoding) but is not "
+                        "valid gzip.",
+    "unsupported-content-encoding": "The body has a Content-Encoding other than gzip or "
+                                    "identity; Accept-Encoding names those taken.",
     "incomplete-body": "The body ended before its declared length, or could not be decoded "
                        "(a malformed chunked encoding).",
     "unsupported-media-type": "The body must be application/json.",
@@ -27,11 +40,15 @@ PROBLEM_TYPES = {
     "invalid-parameter": "A query parameter has a value that cannot be used.",
     "unauthorized": "A missing or wrong API key.",
     "outcome-conflict": "An outcome differs from the one recorded; send it as a correction.",
-    "unknown-campaign": "An outcome for a campaign never scored, without its plan.",
+    "unknown-campaign": "An outcome for a campaign never scored before it was completed, "
+                        "sent without its plan (409: the body is valid; the store has no "
+                        "plan for it).",
     "store-unavailable": "The outcome store cannot take writes now (unreachable, its file "
                          "vanished, was replaced or is read-only); retry later. Scoring "
                          "still works.",
     "unknown-problem-type": "There is no problem type of that name.",
+    "cannot-monitor": "Monitoring has nothing to compare: no campaign was scored in the "
+                      "window, or the serving model version has no reference statistics.",
 }
 
 
@@ -69,7 +86,15 @@ def problem_body(status: int, title: str, detail: str | None, kind: str | None =
             "status": status, "detail": detail, "request_id": request_id, **(extra or {})}
     if errors is not None:
         body["errors"] = errors
-    return json.dumps(body)
+    # UTF-8 rather than \u escapes: a character the client sent takes at most 4 bytes
+    # here, not 12 (docs/service.md, "Errors"); the escapes only for a lone surrogate,
+    # which UTF-8 cannot carry
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = json.dumps(body)
+    return text
 
 
 def problem_response(status: int, title: str, detail: str | None, kind: str | None = None,
@@ -117,6 +142,26 @@ def field_errors(e: SchemaError, pointer_prefix: str, locale: str = "en") -> lis
         d["pointer"] = f"{pointer_prefix}{index}/{err.column}"
         out.append(d)
     return out
+
+
+def invalid(title: str, errors: list[FieldError], more: int, pointer_prefix: str,
+            kind: str = "invalid-campaign", locale: str = "en") -> Problem:
+    """422 for input that breaks the contract: the errors listed (at most
+    :data:`riskmodel.MAX_ERRORS`) and, when more were found, ``errors_omitted`` counting
+    them; the detail and the field messages in ``locale``."""
+    total = len(errors) + more
+    if more:
+        detail = N_("{n} input problems ({listed} listed, {more} more not); the first: "
+                    "{first}")
+    elif total == 1:
+        detail = N_("1 input problem; the first: {first}")
+    else:
+        detail = N_("{n} input problems; the first: {first}")
+    return Problem(422, kind, title, detail,
+                   field_errors(SchemaError(errors[:MAX_ERRORS]), pointer_prefix, locale),
+                   extra={"errors_omitted": more} if more else None,
+                   args={"n": format_number(total, locale), "listed": str(len(errors)),
+                         "more": str(more), "first": errors[0].message_in(locale)})
 
 
 def register(app: Flask) -> None:

@@ -72,3 +72,20 @@ def test_the_action_list_sums_the_what_ifs(quarter_run):
     top = q.actions[0]
     assert top.mitigation and top.target and all(e[0] > 0 for e in top.examples)
     assert top.examples == sorted(top.examples, reverse=True)
+
+
+def test_out_of_depth_is_counted_and_shown(quarter_run, scorer):
+    from service.workbench.render import depth_words
+
+    scored, q = quarter_run
+    cells = [c for c in scored["out_of_depth"] if c]
+    expected: dict = {}
+    for c in cells:
+        for entry in c.split(";"):
+            expected[entry] = expected.get(entry, 0) + 1
+    assert q.out_of_depth == expected
+    for c in q.campaigns:
+        row = scored.loc[scored["campaign_id"] == c["campaign_id"], "out_of_depth"].iloc[0]
+        assert c["out_of_depth"] == (row.split(";") if row else [])
+    assert depth_words("material_delay_days:beyond_training_range") == \
+        "Creative materials late by (days): beyond the training range"

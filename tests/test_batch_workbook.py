@@ -109,3 +109,26 @@ def test_a_workbook_without_a_plan_is_a_clear_error(runner, trained, tmp_path):
                                str(tmp_path / "other.xlsx"), "--out", str(tmp_path / "o.csv")])
     assert res.exit_code == 1 and "no sheet has a campaign_id column" in res.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_scored_workbook_holds_text_not_formulas(scorer, plans_csv, tmp_path):
+    """Campaign ids and rejected values starting with = are text cells in the workbook,
+    as they were read (not the quoted form of the CSV files)."""
+    import zipfile
+
+    from batch import score_file, write_scored_workbook
+
+    df = pd.read_csv(plans_csv, dtype=str, keep_default_na=False).head(40)
+    df.loc[0, "campaign_id"] = "=1+1"
+    df.loc[1, "marketplace"] = "=2+2"  # rejected
+    src = tmp_path / "plans.csv"
+    df.to_csv(src, index=False)
+    summary = score_file(src, tmp_path / "o.csv", scorer, workers=1, progress=False)
+    write_scored_workbook(tmp_path / "o.csv", summary.rejects_path, tmp_path / "o.xlsx")
+    with zipfile.ZipFile(tmp_path / "o.xlsx") as z:
+        sheets = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")]
+    assert not any(b"<f>" in s for s in sheets)
+    wb = load_workbook(tmp_path / "o.xlsx")
+    ids = [c.value for c in wb["Campaigns"]["A"]]
+    assert "=1+1" in ids and "'=1+1" not in ids
+    assert "=2+2" in [c.value for c in wb["Rejected rows"]["F"]]

@@ -90,3 +90,16 @@ def test_a_worker_killed_mid_run_is_an_error_and_leaves_nothing(scorer, plans_cs
         batch.score_file(plans_csv, tmp_path / "o.csv", scorer, workers=2, chunk_rows=50,
                          progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_formatted_rows_survive_an_empty_first_batch(tmp_path):
+    """A table whose first batch is empty (a block whose rows were all rejected) is
+    written as its rows: pyarrow's write_csv without a header wrote uninitialised memory."""
+    import pyarrow as pa
+
+    from batch.workers import _write_rows
+
+    table = pa.table({"a": pa.chunked_array([pa.array([], pa.string()), pa.array(["x1", "x2"])]),
+                      "b": pa.chunked_array([pa.array([], pa.string()), pa.array(["y", "z"])])})
+    _write_rows(table, str(tmp_path / "part.csv"))
+    assert (tmp_path / "part.csv").read_bytes() == b'"x1","y"\n"x2","z"\n'

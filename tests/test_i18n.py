@@ -192,6 +192,9 @@ def grid(history_df) -> list[dict]:
                      monthly_ad_spend_usd=100, has_a_plus_content=False,
                      has_video_main_image=False, brand_analytics_active=False))
     rows.append(dict(plan, campaign_id="poor-us", marketplace="US", annual_sales_usd=10_000))
+    # beyond the training range (out of the model's depth: its notes are texts too)
+    rows.append(dict(plan, campaign_id="beyond", material_delay_days=180,
+                     annual_sales_usd=10**12, bsr_top100_products=5000))
     return rows
 
 
@@ -203,6 +206,9 @@ def texts_of(score) -> list[str]:
             out.append(f.what_if.target)
     for w in score.warnings:
         out += [w.message, w.threshold]
+    out += [d.message for d in score.out_of_depth]
+    for step in score.plan:
+        out += [step.target, step.mitigation]
     return out
 
 
@@ -235,6 +241,9 @@ def test_every_reason_and_mitigation_of_a_grid_reads_in_chinese_without_english(
     # the grid reached every warning, every level and both answers of every yes/no
     reached = {w.code for s in zh for w in s.warnings}
     assert reached == set(WARNING_CODES)
+    # and the plans and the out-of-depth notes were read too
+    assert any(s.plan for s in zh)
+    assert "beyond_training_range" in {d.code for s in zh for d in s.out_of_depth}
 
 
 def test_every_advice_text_reads_in_chinese_for_every_kind_of_value():
@@ -313,3 +322,39 @@ def test_every_columns_allowed_values_read_in_chinese():
     for col in SCHEMA.columns:
         zh = allowed_in(col.allowed(), "zh_CN")
         assert zh != col.allowed() or col.kind == "category", col.name
+
+
+def test_out_of_depth_notes_read_in_chinese_for_every_code():
+    from riskmodel.advice import OUT_OF_DEPTH_CODES, out_of_depth_message
+    from riskmodel.labels import out_of_depth_label
+
+    cases = [("beyond_training_range", "material_delay_days", 900.0, (-10.0, 60.0)),
+             ("rare_level", "marketplace", "PL", None),
+             ("rare_level", "mou_signed", True, None),
+             ("rarely_unknown", "goal_alignment_score", None, None)]
+    for code, factor, value, span in cases:
+        en = out_of_depth_message(code, factor, value, span, 12, "en")
+        zh = out_of_depth_message(code, factor, value, span, 12, "zh_CN")
+        assert factor in en and "12" in en and "12" in zh
+        assert english_left(zh) == [], zh
+    assert "-10 to 60" in out_of_depth_message(*cases[0][:4], 1_234, "en")
+    for code in OUT_OF_DEPTH_CODES:
+        assert english_left(out_of_depth_label(code, "zh_CN")) == []
+
+
+def test_bounded_field_messages_read_in_chinese():
+    from riskmodel import MAX_FIELDS, FieldError, field_message
+    from riskmodel.validation import CAMPAIGN_ALLOWED, CAMPAIGN_FIELDS, ErrorList, check_fields
+
+    errors = ErrorList()
+    assert check_fields({f"k{i}": i for i in range(MAX_FIELDS + 1)}, CAMPAIGN_FIELDS,
+                        CAMPAIGN_ALLOWED, 1, errors)
+    [too_many] = errors
+    zh = field_message(too_many, "zh_CN")
+    assert english_left(zh.replace(too_many.column, "")) == [], zh
+    assert f"{MAX_FIELDS + 1}" in zh
+    long = FieldError(3, "marketplace", "is not an allowed value", "one of US, DE", "x" * 500)
+    zh = field_message(long, "zh_CN")
+    assert "500" in zh and "x" * 64 in zh and "x" * 65 not in zh, zh
+    words = zh.replace("x" * 64, "").replace("US, DE", "").replace("marketplace", "")
+    assert english_left(words) == [], zh

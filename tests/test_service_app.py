@@ -131,6 +131,7 @@ def test_model_endpoint(client, scorer):
     body = client.get("/v1/model").get_json()
     assert body["model_version"] == scorer.version
     assert body["bands"] == scorer.bands
+    assert body["attribution"] == "shapley-purified"
     assert {"roc_auc", "ece", "brier"} <= set(body["metrics"])
     assert [c["name"] for c in body["schema"]["columns"]] == list(SCHEMA.names)
     assert body["created_at"]

@@ -127,6 +127,98 @@ def test_a_malformed_chunked_body_ends_where_it_breaks(port):
     assert json.loads(answers[0][2])["type"] == "/problems/invalid-json"
 
 
+# --- duplicate names, Content-Encoding (issue 13, finding 8) -------------------------------
+
+DUPLICATES = {
+    "top-level": '{"campaign_id": "a", "campaign_id": "b"}',
+    "spaced": '{"campaign_id" : "a", "marketplace": "US", "marketplace" : "DE"}',
+    "in-a-batch": '{"campaigns": [{"campaign_id": "a"}, {"campaign_id": "b", "category": '
+                  '"home", "category": "pets"}]}',
+    "in-a-plan": '{"campaign_id": "a", "failed": true, "plan": {"x": 1, "x": 2}}',
+    "beside-nan": '{"goal_alignment_score": NaN, "goal_alignment_score": 0.5}',
+}
+
+
+@pytest.mark.parametrize("text", list(DUPLICATES.values()), ids=list(DUPLICATES))
+def test_a_name_twice_in_one_object_is_400(client, text):
+    """orjson keeps the last of two equal names, SQLite's json_extract reads the first: the
+    stored plan would disagree with the one scored. Refused, as RFC 8259 allows."""
+    for path in ("/v1/score", "/v1/outcomes"):
+        r = client.post(path, data=text, content_type="application/json",
+                        headers={"X-API-Key": "k"})
+        if path == "/v1/outcomes" and r.status_code == 401:
+            continue  # the test app has no keys: outcomes are covered with a key below
+        assert r.status_code == 400, (path, r.get_data())
+        assert r.get_json()["type"] == "/problems/duplicate-name"
+        assert "more than once" in r.get_json()["detail"]
+
+
+def test_a_name_twice_in_an_outcome_is_400(trained, tmp_path):
+    from service import create_app
+
+    root, _ = trained
+    app = create_app({"artifacts": str(root), "api_keys": "k", "data_dir": str(tmp_path)})
+    r = app.test_client().post("/v1/outcomes", data=DUPLICATES["in-a-plan"],
+                               content_type="application/json", headers={"X-API-Key": "k"})
+    assert r.status_code == 400 and r.get_json()["type"] == "/problems/duplicate-name"
+
+
+@pytest.mark.parametrize("text", ['{"campaign_id": "a\\" : 1", "x": 1}',
+                                  '{"a": {"b": 1}, "b": {"a": 1}}', '[{"a": 1}, {"a": 1}]'],
+                         ids=["colon-in-a-value", "same-name-in-two-objects", "in-a-list"])
+def test_equal_names_in_different_objects_are_fine(client, text):
+    r = client.post("/v1/score", data=text, content_type="application/json")
+    assert r.get_json()["type"] != "/problems/duplicate-name"
+
+
+def test_a_gzip_body_is_scored_as_the_plain_one(client):
+    import gzip
+
+    plain = client.post("/v1/score", json=GOOD).get_json()
+    r = client.post("/v1/score", data=gzip.compress(json.dumps(GOOD).encode()),
+                    content_type="application/json", headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.get_json()["results"] == plain["results"]
+
+
+def test_a_gzip_bomb_is_413_at_the_limit(trained):
+    import gzip
+
+    from service import create_app
+
+    root, _ = trained
+    app = create_app({"artifacts": str(root), "max_body_bytes": LIMIT})
+    bomb = gzip.compress(b" " * 3_000_000)  # 3 KB that decompress to 3 MB
+    assert len(bomb) < LIMIT
+    r = app.test_client().post("/v1/score", data=bomb, content_type="application/json",
+                               headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 413 and r.get_json()["type"] == "/problems/body-too-large"
+    assert f"decompresses to more than {LIMIT} bytes" in r.get_json()["detail"]
+
+
+@pytest.mark.parametrize("data,coding,status,kind", [
+    (b"not gzip", "gzip", 400, "invalid-encoding"),
+    (b"\x1f\x8b\x08\x00", "gzip", 400, "invalid-encoding"),
+    (b"{}", "br", 415, "unsupported-content-encoding"),
+    (b"{}", "gzip, gzip", 415, "unsupported-content-encoding"),
+], ids=["not-gzip", "cut-short", "brotli", "twice"])
+def test_a_body_that_cannot_be_decoded_is_named(client, data, coding, status, kind):
+    r = client.post("/v1/score", data=data, content_type="application/json",
+                    headers={"Content-Encoding": coding})
+    assert r.status_code == status and r.get_json()["type"] == f"/problems/{kind}"
+    if status == 415:
+        assert r.headers["Accept-Encoding"] == "gzip"
+        assert "gzip" in r.get_json()["detail"]
+
+
+def test_granian_hands_a_gzip_body_over_as_sent(port):
+    import gzip
+
+    body = gzip.compress(json.dumps(GOOD).encode())
+    status, answer = _exchange(port, _head(len(body), "Content-Encoding: gzip\r\n"), body)
+    assert status == 200 and answer["results"][0]["campaign_id"] == "body-1"
+
+
 # --- the request head ---------------------------------------------------------------------
 
 def test_more_than_100_header_fields_are_431_from_granian(port):

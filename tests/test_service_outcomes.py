@@ -85,7 +85,9 @@ def test_an_unscored_campaign_needs_its_plan(keyed):
     c = keyed.test_client()
     bare = {"campaign_id": "new-1", "failed": False}
     r = c.post("/v1/outcomes", json=bare, headers=_auth())
-    assert r.status_code == 422 and "never scored" in r.get_json()["detail"]
+    # valid by the OpenAPI document: refused for the store's state, as a conflict is
+    assert r.status_code == 409 and "never scored" in r.get_json()["detail"]
+    assert r.get_json()["type"] == "/problems/unknown-campaign"
     r = c.post("/v1/outcomes", json=dict(bare, plan=dict(PLAN, campaign_id="new-1")),
                headers=_auth())
     assert r.status_code == 200
@@ -100,8 +102,9 @@ def test_an_unscored_campaign_needs_its_plan(keyed):
     ({"campaign_id": "x", "failed": True, "colour": 1}, "colour"),
     ({"campaign_id": "x", "failed": True, "plan": {"campaign_id": "x"}},
      "plan/goal_alignment_score"),
+    ({"campaign_id": "o-1", "failed": True, "plan": dict(PLAN, colour="red")}, "plan/colour"),
 ], ids=["failed-not-bool", "unknown-reason", "reason-on-success", "bad-date",
-        "unknown-field", "incomplete-plan"])
+        "unknown-field", "incomplete-plan", "unknown-field-in-plan"])
 def test_invalid_outcomes_are_422(keyed, body, column):
     r = keyed.test_client().post("/v1/outcomes", json=body, headers=_auth())
     assert r.status_code == 422

@@ -161,3 +161,39 @@ def test_a_full_batch_does_not_cut_a_back_off_short():
         time.sleep(0.001)
     # back-off of 0.01, 0.02, 0.04 ... s: about 6 attempts in 0.5 s, not one per request
     assert 1 <= store.attempts <= 12, store.attempts
+
+
+def test_retention_runs_after_a_write_at_most_once_per_interval():
+    store = FakeStore(fail=1)
+    pruned = []
+    log = PredictionLog(store, interval=3600, prune=lambda: pruned.append(1) or 5,
+                        prune_every=3600)
+    log.add([_row(0)])
+    assert log.flush() == 0 and pruned == []  # a failed write prunes nothing
+    assert log.flush() == 1 and pruned == [1]
+    log.add([_row(1)])
+    assert log.flush() == 1 and pruned == [1]  # not again within the hour
+
+
+def test_the_service_prunes_by_its_retention_setting(tmp_path, trained, monkeypatch):
+    """RISKMODEL_PREDICTION_RETENTION_DAYS: plans without outcomes last scored longer ago
+    go at the log writer's next write; recent ones stay."""
+    from datetime import timedelta
+
+    from riskmodel import Store
+    from service import create_app
+
+    root, _ = trained
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    store = Store(url)
+    store.migrate()
+    old = datetime.now(UTC) - timedelta(days=40)
+    store.log_predictions([dict(_row(0), scored_at=old), dict(_row(1))])
+    app = create_app({"artifacts": str(root), "database_url": url,
+                      "prediction_retention_days": 30})
+    predlog = app.extensions["riskmodel.predlog"]
+    predlog.add([_row(2)])
+    assert predlog.flush() == 1
+    assert not store.predictions_for("p0")
+    assert store.predictions_for("p1") and store.predictions_for("p2")
+    store.dispose()

@@ -279,3 +279,101 @@ def test_slow_clients_do_not_hold_up_the_others(trained, tmp_path):
         assert max(times) < 1.0, f"slowest ordinary request {max(times):.2f} s"
     finally:
         stop_server(proc)
+
+
+def _memory_kb(pid: int, field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak since the process began), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def test_the_worst_bodies_cost_a_worker_less_than_100_mb(trained, tmp_path):
+    """Each body built to make the error answer largest (tests/test_service_problems.py),
+    sent three times to a one-worker server: the worker's peak resident memory stays within
+    100 MB of what it held idle, after a warm-up. Before the errors were bounded, one worker
+    peaked at 1.23 GB on the first of these (issue 13, finding 1)."""
+    from test_service_problems import BODIES, KEY
+
+    root, _ = trained
+    proc, port = start_server(root, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+                                     "RISKMODEL_DATA_DIR": str(tmp_path / "var"),
+                                     "RISKMODEL_API_KEYS": KEY}, workers=1)
+    try:
+        wait_ready(proc, port)
+        [worker] = _workers(proc.pid)
+        for _ in range(20):
+            _score(port)
+        idle = _memory_kb(worker, "VmRSS")
+        sizes = {}
+        for _ in range(3):
+            for name, (path, body) in BODIES.items():
+                data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, {
+                    "Content-Type": "application/json", "X-API-Key": KEY})
+                try:
+                    urllib.request.urlopen(req, timeout=60)
+                    pytest.fail(f"{name} was accepted")
+                except urllib.error.HTTPError as e:
+                    assert e.code == 422, name
+                    sizes[name] = len(e.read())
+        peak = _memory_kb(worker, "VmHWM")
+        assert max(sizes.values()) < 64 * 1024, sizes
+        assert peak - idle < 100 * 1024, f"idle {idle} KiB, peak {peak} KiB"
+        print(f"worker idle {idle / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB "
+              f"(+{(peak - idle) / 1024:.0f} MiB); largest answer {max(sizes.values())} B")
+    finally:
+        stop_server(proc)
+
+
+def _unix_socket_paths(pids: set[int]) -> set[str]:
+    """Filesystem paths of the unix-domain sockets the processes ``pids`` hold open."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    paths = set()
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[6] in inodes and not fields[7].startswith("@"):
+            paths.add(fields[7])
+    return paths
+
+
+def test_two_servers_on_one_machine_share_no_control_socket_or_folder(trained, tmp_path):
+    """gunicorn kept a control socket at ~/.gunicorn/gunicorn.ctl, one per user: a second
+    serve took it over from the first (issue 13, finding 8). granian has none: two servers
+    with the same home and temporary folder open no unix socket with a path, write nothing
+    in the home folder, each make their own metrics folder, and one stopping leaves the
+    other serving."""
+    root, _ = trained
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    servers = [start_server(root, {"HOME": str(home), "TMPDIR": str(tmp),
+                                   "PROMETHEUS_MULTIPROC_DIR": None,
+                                   "RISKMODEL_DATA_DIR": str(tmp_path / f"var{i}")})
+               for i in (1, 2)]
+    try:
+        for proc, port in servers:
+            wait_ready(proc, port)
+            _score(port)
+        trees = [{proc.pid} | _workers(proc.pid) for proc, _ in servers]
+        assert all(len(tree) == 3 for tree in trees)  # the main process and two workers
+        assert _unix_socket_paths(trees[0] | trees[1]) == set()
+        assert list(home.iterdir()) == []
+        made = sorted(p.name for p in tmp.iterdir())
+        assert len(made) == 2 and all(n.startswith("riskmodel-metrics-") for n in made), made
+        stop_server(servers[0][0])
+        assert servers[0][0].returncode == 0
+        _score(servers[1][1])
+        assert len(list(tmp.iterdir())) == 1  # the first's folder removed, the other's kept
+    finally:
+        for proc, _ in servers:
+            stop_server(proc)

@@ -2,6 +2,7 @@
 route answers it: the same status line, headers and body, byte for byte, for every kind of
 request, good or bad."""
 
+import gzip
 import json
 
 import pytest
@@ -62,6 +63,19 @@ CASES = {
     "no-content-type": {"data": json.dumps(GOOD)},
     "suffix-json-type": {"data": json.dumps(GOOD), "content_type": "application/merge+json"},
     "over-the-limit": {"json": dict(GOOD, pad="y" * 5000)},
+    "duplicate-name": {"data": '{"campaign_id": "a", "campaign_id": "b"}',
+                       "content_type": "application/json"},
+    "gzip": {"data": gzip.compress(json.dumps(GOOD).encode()), "content_type": "application/json",
+             "headers": {"Content-Encoding": "gzip"}},
+    "gzip-bomb": {"data": gzip.compress(b" " * 100_000), "content_type": "application/json",
+                  "headers": {"Content-Encoding": "gzip"}},
+    "brotli": {"data": b"{}", "content_type": "application/json",
+               "headers": {"Content-Encoding": "br"}},
+    "empty-string-for-a-boolean": {"json": dict(GOOD, mou_signed="")},
+    "too-many-keys": {"json": {f"k{i}": 0 for i in range(150)}},
+    "errors-past-the-cap": {"json": {"campaigns": [dict(GOOD, **{f"u{i}": 1 for i in range(15)})]
+                                     * 2}},
+    "long-value": {"json": dict(GOOD, campaign_id="\U0001f600" * 700)},
     "cut-short": {"data": json.dumps(GOOD), "content_type": "application/json",
                   "environ_overrides": {"CONTENT_LENGTH": "3999"}},
     # in Chinese (docs/i18n.md): chosen by header or query, good requests and bad

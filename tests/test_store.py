@@ -1,7 +1,9 @@
+import json
 import multiprocessing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from conftest import read_only
 
 from riskmodel.store import OutcomeConflict, Store, UnknownCampaign
@@ -39,9 +41,9 @@ def _scored(store, cid="c1", at=EARLY, **plan):
 
 def test_migrations_are_versioned_and_idempotent(open_store):
     s = open_store(migrate=False)
-    assert s.migrate() == [1, 2]
+    assert s.migrate() == [1, 2, 3]
     assert s.migrate() == []
-    assert s.schema_version() == 2
+    assert s.schema_version() == 3
 
 
 def test_outcomes_are_idempotent_and_conflicts_refused(open_store):
@@ -117,6 +119,38 @@ def test_the_same_outcome_from_8_processes_is_stored_once(store_url, open_store)
     assert s.integrity_check() == []
 
 
+def _migrate(url, barrier, results) -> None:
+    s = Store(url)
+    try:
+        barrier.wait(timeout=90)
+        results.put(s.migrate())
+    except Exception as e:  # noqa: BLE001  reported to the parent
+        results.put(f"error: {e!r}")
+    finally:
+        s.dispose()
+
+
+def test_four_processes_starting_at_once_migrate_one_at_a_time(store_url, open_store):
+    """Replicas starting together on a new store: one applies the migrations, the others
+    find them applied (on PostgreSQL they wait on an advisory lock; SQLite's write lock
+    does the same); nothing is applied twice, nobody fails."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_migrate, args=(store_url, barrier, results))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    for p in procs:  # never leave a stuck child behind
+        if p.is_alive():
+            p.kill()
+    applied = sorted((results.get(timeout=5) for _ in procs), key=len)
+    assert applied == [[]] * 3 + [[1, 2]], applied
+    s = open_store(migrate=False)
+    assert s.schema_version() == 2 and s.migrate() == []
+
+
 def test_a_plan_logged_as_its_json_text_reads_back_as_the_plan(open_store):
     """The service logs one campaign as the body text it received: stored as that JSON on
     every backend, read back (and joined for retraining) as the same plan."""
@@ -128,8 +162,8 @@ def test_a_plan_logged_as_its_json_text_reads_back_as_the_plan(open_store):
     row = {"campaign_id": "t1", "model_version": "v1", "failure_risk": 0.3,
            "risk_band": "low", "source": "api", "request_id": "r"}
     assert s.log_predictions([dict(row, inputs=text), dict(row, inputs=plan)]) == 2
-    [as_text, as_mapping] = s.predictions_for("t1")
-    assert as_text["inputs"] == as_mapping["inputs"] == plan
+    [logged] = s.predictions_for("t1")  # the same plan, however it was sent: one row
+    assert logged["inputs"] == plan and logged["times_scored"] == 2
 
 
 # ---------------------------------------------------------------- which plan trains
@@ -223,9 +257,9 @@ def test_migration_2_pins_outcomes_recorded_before_it(open_store, monkeypatch):
     s = open_store(migrate=False)
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
     assert s.migrate() == [1]
-    _scored(s, "c1", datetime(2026, 2, 1, tzinfo=UTC), goal_alignment_score=0.4)
-    _scored(s, "c1", datetime(2026, 9, 1, tzinfo=UTC), goal_alignment_score=0.0)
-    _scored(s, "c2", datetime(2026, 9, 1, tzinfo=UTC))
+    _logged_at_schema_1(s, "c1", datetime(2026, 2, 1, tzinfo=UTC), goal_alignment_score=0.4)
+    _logged_at_schema_1(s, "c1", datetime(2026, 9, 1, tzinfo=UTC), goal_alignment_score=0.0)
+    _logged_at_schema_1(s, "c2", datetime(2026, 9, 1, tzinfo=UTC))
     recorded = datetime(2026, 9, 2, tzinfo=UTC)
     with s.engine.begin() as conn:  # the way schema 1 recorded them: no plan when scored
         for cid in ("c1", "c2"):
@@ -234,10 +268,131 @@ def test_migration_2_pins_outcomes_recorded_before_it(open_store, monkeypatch):
                 completed_on=datetime(2026, 8, 1).date(), plan=None, revision=1,
                 recorded_at=recorded))
     monkeypatch.undo()
-    assert s.migrate() == [2]
+    assert s.migrate() == [2, 3]
     frame = s.training_frame().set_index("campaign_id")
     assert list(frame.index) == ["c1"] and frame.loc["c1", "goal_alignment_score"] == 0.4
     assert any("1 outcomes have no plan" in p for p in s.integrity_check())
+
+
+def _logged_at_schema_1(store, cid, at, **plan):
+    """A prediction as schema 1 and 2 logged it: one row per scoring, its columns only."""
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO predictions (campaign_id, model_version, failure_risk, risk_band, "
+            "inputs, source, request_id, scored_at) VALUES "
+            + ("(?, ?, ?, ?, ?, ?, ?, ?)" if store.is_sqlite else
+               "(%s, %s, %s, %s, %s, %s, %s, %s)"),
+            (cid, "v1", 0.4, "medium", json.dumps({"campaign_id": cid, "duration_days": 1,
+                                                    "goal_alignment_score": 0.5, **plan}),
+             "test", "r", at.replace(tzinfo=None) if store.is_sqlite else at))
+
+
+# ---------------------------------------------------------------- one row per plan
+
+
+def test_repeated_scorings_of_a_plan_are_one_row_with_their_count(open_store):
+    """A load test or a planner re-scoring the same plan adds a count, not a row; another
+    plan of the same campaign is a row of its own; the latest scoring's figures win."""
+    s = open_store()
+    t0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    plan = {"campaign_id": "c1", "goal_alignment_score": 0.5}
+    base = {"campaign_id": "c1", "risk_band": "low", "source": "api", "request_id": "r"}
+    batch = [dict(base, model_version=f"v{i % 3}", failure_risk=i / 1000, inputs=plan,
+                  scored_at=t0 + timedelta(seconds=i)) for i in range(500)]
+    batch.reverse()  # arrival order does not matter: the latest scoring wins
+    assert s.log_predictions(batch) == 500
+    assert s.log_predictions([dict(base, model_version="v9", failure_risk=0.9,
+                                   inputs=dict(reversed(plan.items())),
+                                   scored_at=t0 - timedelta(hours=1))]) == 1
+    s.log_predictions([dict(base, model_version="v1", failure_risk=0.2,
+                            inputs=dict(plan, goal_alignment_score=0.9), scored_at=t0)])
+    rows = sorted(s.predictions_for("c1"), key=lambda r: r["times_scored"])
+    assert [r["times_scored"] for r in rows] == [1, 501]
+    [other, same] = rows
+    assert other["inputs"]["goal_alignment_score"] == 0.9
+    assert same["model_version"] == "v1" and same["failure_risk"] == 0.499  # i = 499
+    assert _aware(same["first_scored_at"]) == t0 - timedelta(hours=1)
+    assert _aware(same["scored_at"]) == t0 + timedelta(seconds=499)
+    assert s.prediction_count() == 2
+
+
+def _aware(at):
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def test_a_million_requests_over_1000_campaigns_leave_1000_rows(open_store):
+    """The issue's bar, at the store: 1,000,000 scorings of 1,000 campaigns, written the
+    way the service's log writer writes them (batches of 5,000, one time per request)."""
+    s = open_store()
+    plans = [{"campaign_id": f"load-{i:04d}", "goal_alignment_score": i / 1000,
+              "material_delay_days": 3} for i in range(1000)]
+    texts = [json.dumps(p) for p in plans]
+    t0 = datetime.now(UTC).replace(hour=1)
+    total = 0
+    for b in range(200):
+        at = t0 + timedelta(seconds=b)
+        batch = [{"campaign_id": plans[j % 1000]["campaign_id"], "model_version": "v1",
+                  "failure_risk": 0.3, "risk_band": "low", "source": "api",
+                  "request_id": None, "inputs": texts[j % 1000], "scored_at": at}
+                 for j in range(b * 5000, (b + 1) * 5000)]
+        total += s.log_predictions(batch)
+    assert total == 1_000_000
+    assert s.prediction_count() == 1000
+    counts = {r["times_scored"] for r in s.predictions_for("load-0007")}
+    assert counts == {1000}
+
+
+def test_migration_3_merges_repeated_rows_and_keeps_outcomes_on_their_plan(open_store,
+                                                                          monkeypatch):
+    """A store at schema 2 (a row per scoring): upgrading merges repeated scorings of a
+    plan on one day into one row, and an outcome pinned to a merged row follows it."""
+    import riskmodel.store as store_module
+
+    s = open_store(migrate=False)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+    assert s.migrate() == [1, 2]
+    day = datetime(2026, 2, 1, 9, tzinfo=UTC)
+    for minutes in (0, 5, 10):
+        _logged_at_schema_1(s, "c1", day + timedelta(minutes=minutes))
+    _logged_at_schema_1(s, "c1", day + timedelta(minutes=20), goal_alignment_score=0.8)
+    _logged_at_schema_1(s, "c1", day + timedelta(days=1))  # another day: its own row
+    _logged_at_schema_1(s, "c2", day)
+    _logged_at_schema_1(s, "c2", day + timedelta(minutes=1), goal_alignment_score=0.3)
+    _logged_at_schema_1(s, "c2", day + timedelta(minutes=2))
+    with s.engine.begin() as conn:  # as schema 2 recorded them: pinned to a logged row
+        p = store_module.predictions.c
+        ids = {(r.campaign_id, r.scored_at.minute if r.scored_at.day == 1 else -1): r.id
+               for r in conn.execute(sa.select(p.id, p.campaign_id, p.scored_at))}
+        for cid, pinned_to in (("c1", ids["c1", 5]), ("c2", ids["c2", 2])):
+            conn.execute(sa.insert(store_module.outcomes).values(
+                campaign_id=cid, failed=True, completed_on=date(2026, 2, 3), plan=None,
+                revision=1, recorded_at=day + timedelta(days=3), prediction_id=pinned_to,
+                first_recorded_at=day + timedelta(days=3)))
+    monkeypatch.undo()
+    assert s.migrate() == [3]
+    rows = s.predictions_for("c1")
+    assert sorted(r["times_scored"] for r in rows) == [1, 1, 3]
+    assert sorted(r["times_scored"] for r in s.predictions_for("c2")) == [1, 2]
+    assert _row(s, "c1")["goal_alignment_score"] == 0.5  # the merged row it was pinned to
+    assert _row(s, "c2")["goal_alignment_score"] == 0.5
+    s.record_outcomes([{"campaign_id": "c1", "failed": False, "completed_on": "2026-02-02",
+                        "correction": True}])  # chooses again, on the merged rows
+    assert _row(s, "c1")["goal_alignment_score"] == 0.8
+    assert s.integrity_check() == []
+
+
+def test_retention_prunes_old_plans_without_outcomes_only(open_store):
+    s = open_store()
+    old, recent = datetime(2025, 1, 10, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+    for cid in ("kept-outcome", "pruned"):
+        _scored(s, cid, old)
+    _scored(s, "recent", recent)
+    s.record_outcomes([{"campaign_id": "kept-outcome", "failed": False,
+                        "completed_on": "2025-02-01"}])
+    assert s.prune_predictions(datetime(2026, 1, 1, tzinfo=UTC)) == 1
+    assert not s.predictions_for("pruned")
+    assert s.predictions_for("kept-outcome") and s.predictions_for("recent")
+    assert len(s.training_frame()) == 1
 
 
 # ---------------------------------------------------------------- the file under the store

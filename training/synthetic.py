@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from riskmodel import SCHEMA
+from riskmodel import BUDGET_RATIO, SCHEMA
 
 MARKETPLACES = SCHEMA["marketplace"].categories
 CATEGORIES = SCHEMA["category"].categories
@@ -121,12 +121,63 @@ RESOURCE_BASE = {"sponsored_brands_video": 20_000, "deal_of_the_day": 40_000,
                  "editorial_placement": 12_000, "offsite_attribution_rebate": 10_000}
 
 
+@dataclass(frozen=True)
+class Shift:
+    """A world that moved, for testing monitoring: drift and miscalibration on purpose.
+
+    ``delay_days`` is added to every plan's material delay (later materials);
+    ``budget_ratio_factor`` multiplies every committed budget (lower budget ratios below
+    1); ``category_share`` replaces the category mix (shares by category, any not named
+    weigh 0; normalised); ``base_logit`` is added to the true failure log-odds (a changed
+    base failure rate the plans do not show). The true process reads the shifted plans, so
+    later materials really are riskier. The default shifts nothing: the same rows as
+    without it.
+    """
+
+    delay_days: float = 0.0
+    budget_ratio_factor: float = 1.0
+    category_share: dict | None = None
+    base_logit: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.budget_ratio_factor > 0:
+            raise ValueError(f"budget_ratio_factor must be > 0; got {self.budget_ratio_factor}")
+        if self.category_share is not None:
+            unknown = sorted(set(self.category_share) - set(CATEGORIES))
+            if unknown:
+                raise ValueError(f"category_share names unknown categories {unknown}; "
+                                 f"allowed: {', '.join(CATEGORIES)}")
+            if any(v < 0 for v in self.category_share.values()) or \
+                    sum(self.category_share.values()) <= 0:
+                raise ValueError("category_share needs shares ≥ 0 with a positive sum; got "
+                                 f"{self.category_share}")
+
+    @property
+    def moved(self) -> tuple[str, ...]:
+        """The model's factors whose distribution this shift moves (a committed budget
+        moves the budget match ratio)."""
+        out = []
+        if self.category_share is not None:
+            out.append("category")
+        if self.delay_days:
+            out.append("material_delay_days")
+        if self.budget_ratio_factor != 1.0:
+            out.append("budget_match_ratio")
+        return tuple(out)
+
+
+NO_SHIFT = Shift()
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _plans(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Draw the full (never missing) traits of ``n`` campaign plans."""
+def _plans(n: int, rng: np.random.Generator, shift: Shift = NO_SHIFT) -> dict[str, np.ndarray]:
+    """Draw the full (never missing) traits of ``n`` campaign plans (moved by ``shift``;
+    the same draws either way, so an unshifted world gives the same rows)."""
+    category_share = CATEGORY_SHARE if shift.category_share is None else \
+        {c: float(shift.category_share.get(c, 0.0)) for c in CATEGORIES}
     z = rng.standard_normal(n)  # brand strength
     org = 0.5 * z + 0.87 * rng.standard_normal(n)  # how organised the brand's team is
     bern = lambda p: rng.random(n) < p  # noqa: E731
@@ -148,18 +199,18 @@ def _plans(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
                                                   "editorial_placement"])))
     delay = (0.5 * np.where(has_history, past, 2.0) + 6 * video - 2.5 * dedicated - 2 * sync
              - 1 + 4 * rng.standard_normal(n) + rng.exponential(2.0, n))
-    delay = np.clip(np.round(delay * 2) / 2, -60, 180)
+    delay = np.clip(np.round((delay + shift.delay_days) * 2) / 2, -60, 180)
     base = np.array([RESOURCE_BASE[c] for c in CAMPAIGN_TYPES], dtype=float)[t]
     resource = np.round(np.exp(np.log(base) + 0.4 * z + 0.5 * rng.standard_normal(n)), 2)
     ratio = np.exp(np.log(0.32) + 0.15 * z + 0.1 * org + 0.55 * rng.standard_normal(n))
     ratio = np.where(rng.random(n) < 0.04, 0.0, ratio)
-    budget = np.round(ratio * resource, 2)
+    budget = np.round(ratio * shift.budget_ratio_factor * resource, 2)
     attr = bern(_sigmoid(-0.2 + 0.8 * z + 0.5 * org))
     utm = bern(_sigmoid(-0.5 + 0.5 * z + 0.6 * org + 1.0 * attr))
     ba = bern(_sigmoid(0.5 + 0.9 * z))
     return {
         "marketplace": rng.choice(MARKETPLACES, n, p=_probs(MARKETPLACE_SHARE, MARKETPLACES)),
-        "category": rng.choice(CATEGORIES, n, p=_probs(CATEGORY_SHARE, CATEGORIES)),
+        "category": rng.choice(CATEGORIES, n, p=_probs(category_share, CATEGORIES)),
         "campaign_type": types,
         "duration_days": duration,
         "goal_alignment_score": np.round(goal, 3),
@@ -221,6 +272,93 @@ def family_terms(p: dict[str, np.ndarray], w: World) -> dict[str, np.ndarray]:
             "campaign_context": context}
 
 
+def factor_terms(p: dict[str, np.ndarray], w: World
+                 ) -> tuple[dict[str, np.ndarray], list[tuple[str, str, np.ndarray, np.ndarray]]]:
+    """The true log-odds by the model's factors: one main term per factor (uncentred) and
+    the two pairwise terms as products ``u(x_i) * v(x_j)``. Their sum is the sum of
+    :func:`family_terms` (a test holds them equal); the two interactions are whole here,
+    where the family terms give each to the family of its driver."""
+    f = lambda a: np.asarray(a, dtype=float)  # noqa: E731
+    lookup = lambda d, col: np.vectorize(d.get, otypes=[float])(p[col])  # noqa: E731
+    mou = f(p["mou_signed"])
+    past = f(p["brand_avg_past_delay_days"])
+    ratio = f(p["committed_ad_budget_usd"]) / f(p["resource_value_usd"])
+    mains = {
+        "mou_signed": w.mou_effect * mou,
+        "dedicated_contact": w.dedicated_contact_effect * f(p["dedicated_contact"]),
+        "weekly_sync": w.weekly_sync_effect * f(p["weekly_sync"]),
+        "brand_avg_past_delay_days": np.where(
+            np.isnan(past), w.no_history_effect,
+            w.past_delay_slope * np.maximum(np.nan_to_num(past), 0)),
+        "custom_video_required": w.custom_video_effect * f(p["custom_video_required"]),
+        BUDGET_RATIO: np.minimum(w.budget_scale * np.maximum(
+            np.log(w.budget_target / np.maximum(ratio, 1e-9)), 0), w.budget_cap),
+        "attribution_enabled": w.no_attribution_effect * (1 - f(p["attribution_enabled"])),
+        "utm_configured": w.no_utm_effect * (1 - f(p["utm_configured"])),
+        "brand_analytics_active": w.no_brand_analytics_effect * (
+            1 - f(p["brand_analytics_active"])),
+        "annual_sales_usd": w.log_sales_slope * np.log(f(p["annual_sales_usd"]) / 1.5e6),
+        "bsr_top100_products": w.bsr_slope * np.minimum(f(p["bsr_top100_products"]), 10),
+        "has_a_plus_content": w.a_plus_effect * f(p["has_a_plus_content"]),
+        "has_video_main_image": w.video_image_effect * f(p["has_video_main_image"]),
+        "prior_coop_campaigns": w.prior_coop_slope * np.minimum(
+            f(p["prior_coop_campaigns"]), 8),
+        "monthly_ad_spend_usd": np.zeros(len(mou)),  # no effect of its own in this world
+        "campaign_type": lookup(w.type_effects, "campaign_type"),
+        "category": lookup(w.category_effects, "category"),
+        "marketplace": lookup(w.marketplace_effects, "marketplace"),
+        "duration_days": w.duration_slope * (f(p["duration_days"]) - 14),
+    }
+    goal = w.goal_scale * (1 - f(p["goal_alignment_score"])) ** w.goal_power
+    late = w.delay_scale * (1 - np.exp(-np.maximum(f(p["material_delay_days"]), 0)
+                                       / w.delay_days))
+    fixed = np.where(np.isin(p["campaign_type"], FIXED_DATE_TYPES),
+                     w.fixed_date_multiplier, 1.0)
+    pairs = [("goal_alignment_score", "mou_signed", goal, 1 - w.mou_softening * mou),
+             ("material_delay_days", "campaign_type", late, fixed)]
+    return mains, pairs
+
+
+def factor_shares(p: dict[str, np.ndarray], w: World,
+                  population: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each factor's exact interventional Shapley value of the true log-odds, against the
+    ``population`` (400,000 plans of seed 0 by default).
+
+    A main term contributes its value minus its population mean. A pairwise term
+    ``g = u(x_i) v(x_j)`` gives, with ``A = u(x_i) E[v]``, ``B = E[u] v(x_j)`` and
+    ``c = E[u v]`` (population means), ``phi_i = (g + A - B - c) / 2`` and
+    ``phi_j = (g + B - A - c) / 2``: the Shapley formula for two players whose value
+    functions are ``v({}) = c``, ``v({i}) = A``, ``v({j}) = B``, ``v({i, j}) = g``. The
+    shares add up to the log-odds minus the population's mean log-odds.
+    """
+    stats = _factor_stats(w) if population is None else _stats(population, w)
+    mains, pairs = factor_terms(p, w)
+    out = {name: v - stats["mains"][name] for name, v in mains.items()}
+    for (i, j, u, v), (eu, ev, euv) in zip(pairs, stats["pairs"], strict=True):
+        g, a, b = u * v, u * ev, eu * v
+        out[i] = out.get(i, 0.0) + (g + a - b - euv) / 2
+        out[j] = out.get(j, 0.0) + (g + b - a - euv) / 2
+    return out
+
+
+def _stats(population: dict[str, np.ndarray], w: World) -> dict:
+    mains, pairs = factor_terms(population, w)
+    return {"mains": {k: float(v.mean()) for k, v in mains.items()},
+            "pairs": [(float(u.mean()), float(v.mean()), float((u * v).mean()))
+                      for _, _, u, v in pairs]}
+
+
+def _factor_stats(w: World) -> dict:
+    """:func:`_stats` of 400,000 plans of seed 0 (the centring population), cached."""
+    key = repr(w)
+    if key not in _STATS:
+        _STATS[key] = _stats(_plans(400_000, np.random.default_rng(0)), w)
+    return _STATS[key]
+
+
+_STATS: dict[str, dict] = {}
+
+
 def _family_means(w: World) -> dict[str, float]:
     """Population mean of each family term (400,000 plans, seed 0): the centring point."""
     key = repr(w)
@@ -245,7 +383,8 @@ def _reason_probabilities(centred: dict[str, np.ndarray], w: World) -> np.ndarra
 
 def generate(n: int, seed: int = 0, *, world: World | None = None,
              with_truth: bool = False, start: str = "2023-01-01",
-             end: str = "2026-10-31") -> pd.DataFrame:
+             end: str = "2026-10-31", shift: Shift | None = None,
+             id_prefix: str = "C") -> pd.DataFrame:
     """Generate ``n`` finished campaigns with outcomes.
 
     Parameters
@@ -257,7 +396,16 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
     world : World, optional
         The true process; the documented base world by default.
     with_truth : bool
-        Add ``true_failure_probability`` and ``true_<family>`` (centred log-odds share).
+        Add ``true_failure_probability``, ``true_<family>`` (centred log-odds share) and
+        ``true_factor_<factor>`` (each factor's interventional Shapley value of the true
+        log-odds against the population, :func:`factor_shares`).
+    start, end : str
+        The range of ``completed_on`` (ISO dates, both included).
+    shift : Shift, optional
+        A moved world (later materials, lower budgets, another category mix, a changed
+        base failure rate); none by default.
+    id_prefix : str
+        Campaign ids are ``<prefix><seed>-<row>``; another prefix keeps two files' ids apart.
 
     Examples
     --------
@@ -266,12 +414,13 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
     (5, True)
     """
     w = world or World()
+    shift = shift or NO_SHIFT
     rng = np.random.default_rng(seed)
-    plans = _plans(n, rng)
+    plans = _plans(n, rng, shift)
     terms = family_terms(plans, w)
     means = _family_means(w)
     centred = {k: v - means[k] for k, v in terms.items()}
-    logit = w.intercept + sum(terms.values())
+    logit = w.intercept + shift.base_logit + sum(terms.values())
     prob = _sigmoid(logit)
     failed = rng.random(n) < prob
     reason_p = _reason_probabilities(centred, w)
@@ -280,7 +429,7 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
     days = (pd.Timestamp(end) - pd.Timestamp(start)).days
     completed = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days + 1, n), unit="D")
 
-    df = pd.DataFrame({"campaign_id": [f"C{seed:04d}-{i:07d}" for i in range(n)]})
+    df = pd.DataFrame({"campaign_id": [f"{id_prefix}{seed:04d}-{i:07d}" for i in range(n)]})
     for col in SCHEMA.feature_columns:
         values = plans[col.name]
         if col.kind == "boolean":
@@ -299,6 +448,8 @@ def generate(n: int, seed: int = 0, *, world: World | None = None,
         df["true_failure_probability"] = prob
         for fam in SCHEMA.families:
             df[f"true_{fam}"] = centred[fam]
+        for name, share in factor_shares(plans, w).items():
+            df[f"true_factor_{name}"] = share
     return df
 
 

@@ -16,12 +16,14 @@ from tqdm import tqdm
 
 from riskmodel import (
     DEFAULT_INTERACTIONS,
+    REFERENCE_FILE,
     AdditiveRiskModel,
     BoundedLogisticRegression,
     DataError,
     Registry,
     SchemaError,
     read_table,
+    reference_statistics,
     validate_campaigns,
 )
 from training.evaluation import evaluate
@@ -53,6 +55,7 @@ class TrainResult:
     notices: list = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
     card_data: tuple = ()
+    reference: dict = field(default_factory=dict)  # what monitoring compares with
 
 
 def file_sha256(path: str | Path) -> str:
@@ -216,6 +219,7 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
         "split": {"rule": split, "train": int(len(tr)), "validation": int(len(va)),
                   "test": int(len(te))},
         "model": {"family": chosen, "params": candidates[chosen],
+                  "attribution": model.attribution_,
                   "calibration": {"method": "platt (affine on log-odds)",
                                   "slope": model.calibration_[0],
                                   "intercept": model.calibration_[1]}},
@@ -225,6 +229,9 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
         "metrics": metrics,
     }
     result.card_data = (y[te], p_te, None if truth is None else truth[te])
+    # monitoring's reference: every campaign trained, validated or tested on, with the
+    # final model's risk (docs/monitoring.md)
+    result.reference = reference_statistics(batch, model.predict_proba(batch)[:, 1], y)
     if write:
         save_version(result, out, promote=promote)
     return result
@@ -242,6 +249,8 @@ def save_version(result: TrainResult, out: str | Path, *, promote: bool | None =
 
     def files(directory: Path, m: dict) -> None:
         write_model_card(directory, m, result.model, *result.card_data)
+        if result.reference:  # listed in the manifest with its checksum, like every file
+            (directory / REFERENCE_FILE).write_text(json.dumps(result.reference) + "\n")
         if report is not None:
             (directory / "gate_report.json").write_text(json.dumps(report, indent=2,
                                                                    default=str) + "\n")

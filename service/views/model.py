@@ -19,5 +19,6 @@ def model() -> dict:
     metrics = {k: v for k, v in m.get("metrics", {}).items() if k != "calibration_table"}
     return {"model_version": scorer.version, "created_at": m.get("created_at"),
             "code_version": m.get("code_version"), "family": m.get("model", {}).get("family"),
+            "attribution": scorer.attribution,
             "metrics": metrics, "bands": scorer.bands, "schema": m.get("schema"),
             "libraries": m.get("libraries"), "training_data": m.get("training_data")}

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import NoReturn
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.wrappers import Request
 
-from riskmodel import N_, SCHEMA, FieldError, ParameterError, SchemaError
+from riskmodel import (
+    CAMPAIGN_ALLOWED,
+    CAMPAIGN_FIELDS,
+    MAX_ERRORS,
+    N_,
+    ErrorList,
+    ParameterError,
+    SchemaError,
+    check_fields,
+)
 from service.auth import check_key
 from service.bodies import items, json_body
 from service.i18n import locale_of
 from service.observe import MODEL_VERSION_KEY, REQUEST_ID_KEY
-from service.problems import Problem, field_errors
+from service.problems import Problem, invalid
 from service.serialize import dumps
 
 bp = Blueprint("score", __name__)
 
-_KNOWN = frozenset(SCHEMA.names)
 
 
 def _top_k(environ: dict, settings, scorer) -> int:
@@ -33,15 +41,14 @@ def _top_k(environ: dict, settings, scorer) -> int:
                       args={"message": e.error.message_in(locale)}) from None
 
 
-def _unknown_fields(campaigns: list) -> list[FieldError]:
-    out = []
+def _unknown_fields(campaigns: list) -> tuple[ErrorList, bool]:
+    """The first errors for fields the contract does not have (the rest counted), and
+    whether a campaign has so many fields that it is refused before scoring."""
+    errors, too_many = ErrorList(), False
     for i, c in enumerate(campaigns):
-        if isinstance(c, Mapping) and not _KNOWN.issuperset(c):
-            for key in c:
-                if key not in _KNOWN:
-                    out.append(FieldError(i + 1, str(key), N_("is not a field of the contract"),
-                                          "one of " + ", ".join(SCHEMA.names), None))
-    return out
+        if check_fields(c, CAMPAIGN_FIELDS, CAMPAIGN_ALLOWED, i + 1, errors):
+            too_many = True
+    return errors, too_many
 
 
 @bp.post("/v1/score")
@@ -70,24 +77,20 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     if scorer is None:
         raise Problem(503, "model-unavailable", N_("Model unavailable"), holder.unready_reason)
     top_k = _top_k(environ, settings, scorer)
+    metrics = extensions["riskmodel.metrics"]
+    errors, too_many = _unknown_fields(campaigns)
+    if too_many:  # refused before any value is judged
+        _reject(errors, metrics, pointer, locale)
     try:  # one campaign takes the scorer's plain-Python path
         results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True,
-                               locale=locale)
-        invalid = []
+                               locale=locale, max_errors=MAX_ERRORS)
     except SchemaError as e:
-        results, invalid = None, e.errors
-    errors = _unknown_fields(campaigns) + invalid
-    metrics = extensions["riskmodel.metrics"]
+        errors.add_all(e.errors)
+        errors.more += e.more
+        results = None
     if errors:
-        for err in errors:
-            metrics.rejections.labels(
-                field=err.column if err.column in _KNOWN else "(unknown)").inc()
-        errors.sort(key=lambda e: (e.row or 0))
-        detail = N_("1 input problem; the first: {first}") if len(errors) == 1 else \
-            N_("{n} input problems; the first: {first}")
-        raise Problem(422, "invalid-campaign", N_("Invalid campaign"), detail,
-                      field_errors(SchemaError(errors), pointer, locale),
-                      args={"n": len(errors), "first": errors[0].message_in(locale)})
+        _reject(errors, metrics, pointer, locale)
+    assert results is not None
     version = scorer.version
     environ[MODEL_VERSION_KEY] = version
     request_id = environ[REQUEST_ID_KEY]
@@ -105,3 +108,18 @@ def score_json(environ: dict, extensions: dict) -> bytes:
                       "inputs": c, "source": "api", "request_id": request_id}
                      for r, c in zip(results, plans, strict=True)])
     return dumps({"request_id": request_id, "model_version": version, "results": results})
+
+
+def _reject(errors: ErrorList, metrics, pointer: str, locale: str) -> NoReturn:
+    """422 with the first :data:`riskmodel.MAX_ERRORS` errors by row, counting the rest
+    (the words in ``locale``)."""
+    # both lists were cut at MAX_ERRORS, each in row order: the first by row are among them
+    shown = sorted(errors, key=lambda e: (e.row or 0))
+    more = errors.more + max(0, len(shown) - MAX_ERRORS)
+    shown = shown[:MAX_ERRORS]
+    for err in shown:
+        metrics.rejections.labels(
+            field=err.column if err.column in CAMPAIGN_FIELDS else "(unknown)").inc()
+    if more:
+        metrics.rejections.labels(field="(not listed)").inc(more)
+    raise invalid(N_("Invalid campaign"), shown, more, pointer, locale=locale)

@@ -18,6 +18,7 @@ from riskmodel import (
     label,
     language_tag,
     load_catalog,
+    out_of_depth_label,
     warning_label,
 )
 from riskmodel import value_label as riskmodel_value_label
@@ -70,6 +71,17 @@ def warning_words(ctx, code: str) -> str:
     return warning_label(code, _locale(ctx))
 
 
+def depth_words(entry: str, locale: str = "en") -> str:
+    """An out-of-depth cell entry ("factor:code") in words, in ``locale``."""
+    factor, _, code = entry.partition(":")
+    return f"{label(factor, locale)}: {out_of_depth_label(code, locale)}"
+
+
+@pass_context
+def depth_words_filter(ctx, entry: str) -> str:
+    return depth_words(entry, _locale(ctx))
+
+
 @pass_context
 def band_words(ctx, band: str) -> str:
     """A risk band in words (the band's code stays in attributes and the scored file)."""
@@ -91,7 +103,8 @@ def _babel(locale: str) -> str:
 
 FILTERS = {"pct": pct, "signed": signed, "number": number, "label": label_filter,
            "family_label": family_label_filter, "value_label": value_label,
-           "warning_words": warning_words, "band_words": band_words, "band_name": band_name}
+           "warning_words": warning_words, "band_words": band_words, "band_name": band_name,
+           "depth_words": depth_words_filter}
 GLOBALS = {"BANDS": BANDS, "FAMILY_LABELS": FAMILY_LABELS}
 
 

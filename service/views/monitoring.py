@@ -1,0 +1,59 @@
+"""GET /v1/monitoring: drift, realized performance and the verdict (docs/monitoring.md).
+Needs an API key. Also refreshes the monitoring gauges before a /metrics scrape."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, Response, current_app, request
+
+from riskmodel import N_, FieldError, MonitoringError, RiskModelError
+from service.auth import require_key
+from service.i18n import locale_of
+from service.problems import Problem
+from service.serialize import dumps
+
+bp = Blueprint("monitoring", __name__)
+
+
+def _day(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        error = FieldError(None, name, N_("is not a date"), "YYYY-MM-DD (UTC day)", raw)
+        locale = locale_of(request.environ)
+        raise Problem(422, "invalid-parameter", N_("Invalid parameter"), N_("{message}"),
+                      [dict(error.to_dict(locale), pointer=f"?{name}")],
+                      args={"message": error.message_in(locale)}) from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@bp.get("/v1/monitoring")
+@require_key
+def monitoring() -> Response:
+    """The same JSON as `riskmodel monitor --json`; ?since= and ?until= as its options."""
+    since, until = _day("since"), _day("until")
+    if since is not None and until is not None and until <= since:
+        raise Problem(422, "invalid-parameter", N_("Invalid parameter"),
+                      N_("until ({until}) must be after since ({since})"),
+                      args={"until": until.date(), "since": since.date()})
+    try:
+        result = current_app.extensions["riskmodel.monitoring"].result(since, until)
+    except LookupError as e:
+        raise Problem(503, "model-unavailable", N_("Model unavailable"), str(e)) from None
+    except MonitoringError as e:  # an empty window, no reference statistics
+        raise Problem(409, "cannot-monitor", N_("Cannot monitor"), str(e)) from None
+    except RiskModelError as e:
+        if isinstance(e, OSError):  # the store: StoreUnavailable, answered as elsewhere
+            raise
+        raise Problem(409, "cannot-monitor", N_("Cannot monitor"), str(e)) from None
+    return Response(dumps(result), mimetype="application/json")
+
+
+@bp.before_app_request
+def _before_scrape() -> None:
+    if request.path == "/metrics":
+        current_app.extensions["riskmodel.monitoring"].refresh_gauges_soon()

@@ -1,0 +1,224 @@
+"""Batch scoring on Dask (batch/dask_engine.py): the same output as the one-process engine,
+row for row, for any number of workers; a killed worker; a real cluster by its address."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")  # the dask extra; `make test` installs it
+
+from batch import score_file  # noqa: E402
+from batch.dask_engine import score_file_dask  # noqa: E402
+from commands.main import main  # noqa: E402
+from riskmodel import RiskModelError, SchemaError  # noqa: E402
+
+
+def _awkward_plans(plans_csv, path):
+    """The plans with invalid rows spread through the file, a campaign id holding a quoted
+    line break (invalid, and a trap for splitting the file) and one holding a comma and
+    quotes (valid)."""
+    df = pd.read_csv(plans_csv, dtype=str, keep_default_na=False)
+    df.loc[3, "marketplace"] = "Atlantis"
+    df.loc[150, "goal_alignment_score"] = "lots"
+    df.loc[151, "campaign_id"] = "two\nlines"
+    df.loc[152, "campaign_id"] = 'say "hi", twice'
+    df.loc[399, "duration_days"] = "-4"
+    df.to_csv(path, index=False)
+    return path
+
+
+def _run(engine, src, out, scorer, **kw):
+    summary = engine(src, out, scorer, progress=False, **kw)
+    return summary
+
+
+def _same_summary(a, b):
+    assert (a.scored, a.rejected_rows, a.problems) == (b.scored, b.rejected_rows, b.problems)
+    assert a.bands == b.bands and a.leading_families == b.leading_families
+    assert a.riskiest == b.riskiest
+    assert a.risk_by_type.keys() == b.risk_by_type.keys()
+    for label, (total, count) in a.risk_by_type.items():
+        assert b.risk_by_type[label][1] == count
+        assert b.risk_by_type[label][0] == pytest.approx(total, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_dask_writes_what_the_one_process_engine_writes(kind, scorer, plans_csv, tmp_path):
+    """Row for row, for 1 and 2 workers and partitions that cut the file anywhere; the
+    rejects file byte for byte (its row numbers are the file's)."""
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    local = _run(score_file, src, tmp_path / f"local.{kind}", scorer, workers=1)
+    assert (local.scored, local.rejected_rows) == (396, 4)
+    expected_rejects = local.rejects_path.read_bytes()
+    for workers, chunk_rows in ((1, 100_000), (2, 37), (2, 11)):
+        out = tmp_path / f"dask-{workers}-{chunk_rows}.{kind}"
+        got = _run(score_file_dask, src, out, scorer, workers=workers, chunk_rows=chunk_rows)
+        if kind == "csv":
+            assert out.read_bytes() == (tmp_path / "local.csv").read_bytes()
+        else:
+            pd.testing.assert_frame_equal(pd.read_parquet(out),
+                                          pd.read_parquet(tmp_path / "local.parquet"))
+        assert got.rejects_path.read_bytes() == expected_rejects
+        _same_summary(local, got)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_parquet_in_and_a_parquet_dataset_out(scorer, plans_csv, tmp_path):
+    """Parquet input (one file, or a folder of files given as a file:// URL) scores like
+    the CSV; a folder output is a dataset of one file per partition, the same rows."""
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    plans = pd.read_csv(src, dtype=str, keep_default_na=False)
+    plans.to_parquet(tmp_path / "plans.parquet", row_group_size=50)
+    (tmp_path / "in").mkdir()
+    for i, start in enumerate(range(0, 400, 150)):
+        plans.iloc[start:start + 150].to_parquet(tmp_path / "in" / f"p{i}.parquet",
+                                                 index=False)
+    _run(score_file, tmp_path / "plans.parquet", tmp_path / "local.csv", scorer, workers=1)
+    expected = (tmp_path / "local.csv").read_bytes()
+    _run(score_file_dask, str(tmp_path / "plans.parquet"), tmp_path / "a.csv", scorer,
+         workers=2, chunk_rows=120)
+    assert (tmp_path / "a.csv").read_bytes() == expected
+    _run(score_file_dask, f"file://{tmp_path / 'in'}", tmp_path / "b.csv", scorer,
+         workers=2, chunk_rows=60)
+    assert (tmp_path / "b.csv").read_bytes() == expected
+    _run(score_file, src, tmp_path / "local.parquet", scorer, workers=1)
+    summary = _run(score_file_dask, src, f"{tmp_path / 'scored'}/", scorer, workers=2,
+                   chunk_rows=100)
+    parts = sorted(p.name for p in (tmp_path / "scored").iterdir())
+    assert len(parts) > 1 and parts == [f"part.{i:05d}.parquet" for i in range(len(parts))]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "scored"),
+                                  pd.read_parquet(tmp_path / "local.parquet"))
+    assert summary.rejects_path == tmp_path / "scored.rejects.csv"
+
+
+def test_the_command_on_dask(runner, trained, plans_csv, tmp_path):
+    """`--engine dask` end to end: the same file, rejects, summary lines and report."""
+    root, _ = trained
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    args = ["score", "--artifacts", str(root), "--in", str(src)]
+    local = runner.invoke(main, [*args, "--out", str(tmp_path / "l.csv"), "--workers", "1"])
+    dask = runner.invoke(main, [*args, "--out", str(tmp_path / "d.csv"), "--engine", "dask",
+                                "--workers", "2", "--report", str(tmp_path / "r.html")])
+    assert local.exit_code == dask.exit_code == 3, dask.output
+    assert (tmp_path / "d.csv").read_bytes() == (tmp_path / "l.csv").read_bytes()
+    assert (tmp_path / "d.rejects.csv").read_bytes() == (tmp_path / "l.rejects.csv").read_bytes()
+    assert dask.output.replace("d.rejects", "l.rejects").splitlines()[:-1] == \
+        local.output.splitlines()
+    assert "<html" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "local", "--scheduler", "tcp://127.0.0.1:1"], "goes with --engine dask"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "has the workers it has"),
+], ids=["scheduler-without-dask", "workers-and-scheduler"])
+def test_options_that_do_not_go_together(runner, trained, plans_csv, tmp_path, args, message):
+    root, _ = trained
+    res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(plans_csv),
+                               "--out", str(tmp_path / "o.csv"), *args])
+    assert res.exit_code == 2 and message in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_the_extra_the_message_says_what_to_install(runner, trained, plans_csv,
+                                                            tmp_path, monkeypatch):
+    root, _ = trained
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(plans_csv),
+                               "--out", str(tmp_path / "o.csv"), "--engine", "dask"])
+    assert res.exit_code == 2
+    assert "pip install 'riskmodel[dask]'" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_strict_header_only_and_missing_columns(scorer, plans_csv, tmp_path):
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    with pytest.raises(SchemaError) as info:
+        score_file_dask(src, tmp_path / "o.csv", scorer, strict=True, workers=1,
+                        chunk_rows=100, progress=False)
+    rows = sorted(e.row for e in info.value.errors)
+    assert rows[0] == 4 and rows[-1] == 400  # the file's row numbers, not a partition's
+    head = tmp_path / "head.csv"
+    head.write_text(plans_csv.read_text().splitlines()[0] + "\n")
+    with pytest.raises(RiskModelError, match="has a header but no campaigns"):
+        score_file_dask(head, tmp_path / "o.csv", scorer, workers=1, progress=False)
+    narrow = tmp_path / "narrow.csv"
+    pd.read_csv(plans_csv).drop(columns=["resource_value_usd"]).to_csv(narrow, index=False)
+    with pytest.raises(SchemaError, match="resource_value_usd"):
+        score_file_dask(narrow, tmp_path / "o.csv", scorer, workers=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["head.csv", "narrow.csv",
+                                                          "plans.csv"]
+
+
+class _Dies:
+    """A scorer whose worker process is killed (SIGKILL) when it scores ``campaign``;
+    only the first time when ``marker`` is given (the file records it happened)."""
+
+    def __init__(self, scorer, campaign: str, marker: str | None) -> None:
+        self.scorer, self.campaign, self.marker = scorer, campaign, marker
+
+    def __getattr__(self, name):
+        if name == "scorer":
+            raise AttributeError(name)
+        return getattr(self.scorer, name)
+
+    def explain_batch(self, batch, top_k):
+        if np.any(np.asarray(batch["campaign_id"]) == self.campaign):
+            if self.marker is None or not os.path.exists(self.marker):
+                if self.marker is not None:
+                    open(self.marker, "x").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.scorer.explain_batch(batch, top_k)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_killed_worker_is_replaced_and_the_output_is_the_same(kind, scorer, plans_csv,
+                                                                 tmp_path):
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    _run(score_file, src, tmp_path / f"local.{kind}", scorer, workers=1)
+    campaign = pd.read_csv(plans_csv)["campaign_id"][250]
+    marker = tmp_path / "killed"
+    out = tmp_path / f"dask.{kind}"
+    _run(score_file_dask, src, out, _Dies(scorer, campaign, str(marker)), workers=2,
+         chunk_rows=50)
+    assert marker.exists()  # a worker did die
+    if kind == "csv":
+        assert out.read_bytes() == (tmp_path / "local.csv").read_bytes()
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(out),
+                                      pd.read_parquet(tmp_path / "local.parquet"))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_partition_that_keeps_killing_workers_is_a_clear_error(scorer, plans_csv,
+                                                                 tmp_path):
+    import dask
+
+    campaign = pd.read_csv(plans_csv)["campaign_id"][250]
+    (tmp_path / "out").mkdir()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with pytest.raises(RiskModelError, match=r"partition \d+ of \d+ died 2 time\(s\)"):
+            score_file_dask(plans_csv, tmp_path / "out" / "o.csv", _Dies(scorer, campaign,
+                                                                         None),
+                            workers=2, chunk_rows=50, progress=False)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_running_cluster_by_its_address(scorer, plans_csv, tmp_path):
+    """`--scheduler ADDRESS`: a cluster started apart is used as it is, and left running."""
+    from distributed import Client, LocalCluster
+
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    _run(score_file, src, tmp_path / "local.csv", scorer, workers=1)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                      dashboard_address=None) as cluster:
+        _run(score_file_dask, src, tmp_path / "dask.csv", scorer,
+             scheduler=cluster.scheduler_address, chunk_rows=80)
+        with Client(cluster.scheduler_address) as client:  # still there
+            assert len(client.scheduler_info()["workers"]) == 1
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()

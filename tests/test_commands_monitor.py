@@ -1,0 +1,127 @@
+"""``riskmodel monitor`` (commands/monitor.py): the verdict as an exit status, JSON, the
+HTML report, and bad input as one clear line."""
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from commands.main import main
+from riskmodel import SCHEMA, Store, validate_campaigns
+from training.synthetic import Shift, generate
+
+
+def _store_with(tmp_path, scorer, shift=None, outcomes=True, seed=1000, n=1500):
+    url = f"sqlite:///{tmp_path / 'var' / 'riskmodel.sqlite3'}"
+    store = Store(url)
+    store.migrate()
+    df = generate(n, seed=seed, shift=shift, start="2026-09-01", end="2026-10-31",
+                  id_prefix="W")
+    plans = df[list(SCHEMA.names)].astype(object)
+    records = plans.where(plans.notna(), None).to_dict("records")
+    risk = scorer.compute(validate_campaigns(df[list(SCHEMA.names)]).batch).risk
+    store.log_predictions([{"campaign_id": p["campaign_id"], "model_version": scorer.version,
+                            "failure_risk": float(r), "risk_band": "low", "inputs": p,
+                            "source": "test", "request_id": None,
+                            "scored_at": datetime(2026, 8, 3, tzinfo=UTC)}
+                           for p, r in zip(records, risk, strict=True)])
+    if outcomes:
+        store.record_outcomes([{"campaign_id": c, "failed": bool(f), "completed_on": d}
+                               for c, f, d in zip(df.campaign_id, df.failed, df.completed_on,
+                                                  strict=True)])
+    store.dispose()
+    return url
+
+
+def _run(runner, trained, url, *args):
+    root, _ = trained
+    return runner.invoke(main, ["monitor", "--artifacts", str(root), *args],
+                         env={"RISKMODEL_DATABASE_URL": url})
+
+
+@pytest.mark.parametrize("shift, verdict, status", [
+    (None, "ok", 0),
+    (Shift(delay_days=3), "watch", 3),
+    (Shift(delay_days=10), "retrain recommended", 4),
+], ids=["unshifted-ok-0", "slightly-later-watch-3", "later-retrain-4"])
+def test_the_verdict_is_the_exit_status(runner, trained, scorer, tmp_path, shift, verdict,
+                                        status):
+    url = _store_with(tmp_path, scorer, shift)
+    done = _run(runner, trained, url, "--json")
+    assert done.exit_code == status, done.output
+    result = json.loads(done.stdout)
+    assert result["verdict"] == verdict
+    assert result["window"]["campaigns"] == 1500 and result["performance"]["outcomes"] == 1500
+    text = _run(runner, trained, url)
+    assert text.exit_code == status and f": {verdict.upper()}" in text.stdout
+
+
+def test_the_report_is_one_self_contained_page(runner, trained, scorer, tmp_path):
+    url = _store_with(tmp_path, scorer, Shift(budget_ratio_factor=0.5))
+    page = tmp_path / "monitoring.html"
+    done = _run(runner, trained, url, "--report", str(page))
+    assert done.exit_code == 4, done.output
+    html = page.read_text()
+    assert html.count("<svg") == 3  # drift, failures over time, reliability
+    assert "retrain recommended" in html and "budget_match_ratio" in html
+    # nothing to fetch: no external scripts, styles or images
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert not list(tmp_path.glob(".monitoring.html*"))
+
+
+def test_no_outcomes_yet_is_said_not_failed(runner, trained, scorer, tmp_path):
+    url = _store_with(tmp_path, scorer, outcomes=False)
+    done = _run(runner, trained, url)
+    assert done.exit_code == 0, done.output
+    assert "no outcomes completed at all yet" in done.stdout
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (["--since", "2025-01-01", "--until", "2025-02-01"], 1,
+     "no campaign was scored from 2025-01-01"),
+    (["--since", "yesterday"], 2, "expected a date such as 2026-10-01"),
+    (["--since", "2026-10-01", "--until", "2026-09-01"], 2, "must be after --since"),
+    (["--report", "out.pdf"], 2, "expected an .html file name"),
+], ids=["empty-window", "bad-date", "until-before-since", "report-not-html"])
+def test_bad_input_is_one_clear_line(runner, trained, scorer, tmp_path, args, status,
+                                     message):
+    url = _store_with(tmp_path, scorer, n=300, outcomes=False)
+    done = _run(runner, trained, url, *args)
+    assert done.exit_code == status
+    assert message in done.output and "Traceback" not in done.output
+
+
+def test_a_model_without_reference_statistics_is_named(runner, trained, scorer, tmp_path):
+    import shutil
+
+    from riskmodel import Registry
+
+    root, result = trained
+    copy = tmp_path / "artifacts"
+    shutil.copytree(root, copy)
+    registry = Registry(copy)
+    manifest = registry.manifest(result.version)
+    del manifest["files"]["reference.json"]
+    (registry.models / result.version / "reference.json").unlink()
+    (registry.models / result.version / "manifest.json").write_text(json.dumps(manifest))
+    url = _store_with(tmp_path, scorer, n=300, outcomes=False)
+    done = runner.invoke(main, ["monitor", "--artifacts", str(copy)],
+                         env={"RISKMODEL_DATABASE_URL": url})
+    assert done.exit_code == 1
+    assert "has no reference statistics" in done.output and "Traceback" not in done.output
+
+
+def test_a_missing_store_is_an_error_never_created(runner, trained, tmp_path):
+    path = tmp_path / "nowhere" / "riskmodel.sqlite3"
+    done = _run(runner, trained, f"sqlite:///{path}")
+    assert done.exit_code == 1 and "no store at" in done.output
+    assert not path.exists()
+
+
+def test_every_verdict_has_its_own_exit_status():
+    from commands.monitor import EXIT_STATUS
+    from riskmodel import VERDICTS
+
+    assert set(EXIT_STATUS) == set(VERDICTS)
+    assert sorted(EXIT_STATUS.values()) == [0, 3, 4]

@@ -1,0 +1,125 @@
+"""GET /v1/monitoring and the monitoring gauges (service/monitoring.py,
+service/views/monitoring.py)."""
+
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from riskmodel import SCHEMA, Store, validate_campaigns
+from service import create_app
+from training.synthetic import Shift, generate
+
+KEY = "k-monitor-1234"
+
+
+def _fill(url, scorer, shift=None, n=800):
+    store = Store(url)
+    store.migrate()
+    df = generate(n, seed=1000, shift=shift, start="2026-09-01", end="2026-10-31",
+                  id_prefix="W")
+    plans = df[list(SCHEMA.names)].astype(object)
+    records = plans.where(plans.notna(), None).to_dict("records")
+    risk = scorer.compute(validate_campaigns(df[list(SCHEMA.names)]).batch).risk
+    store.log_predictions([{"campaign_id": p["campaign_id"], "model_version": scorer.version,
+                            "failure_risk": float(r), "risk_band": "low", "inputs": p,
+                            "source": "test", "request_id": None,
+                            "scored_at": datetime(2026, 8, 3, tzinfo=UTC)}
+                           for p, r in zip(records, risk, strict=True)])
+    store.record_outcomes([{"campaign_id": c, "failed": bool(f), "completed_on": d}
+                           for c, f, d in zip(df.campaign_id, df.failed, df.completed_on,
+                                              strict=True)])
+    store.dispose()
+
+
+@pytest.fixture
+def app(trained, tmp_path):
+    root, _ = trained
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    app = create_app({"artifacts": str(root), "reload_interval": 3600.0, "api_keys": KEY,
+                      "database_url": url})
+    app.config["store_url"] = url
+    yield app
+    app.extensions["riskmodel.store"].dispose()
+
+
+def _get(client, query="", key=KEY):
+    return client.get(f"/v1/monitoring{query}", headers={"X-API-Key": key} if key else {})
+
+
+def test_monitoring_needs_a_key(app):
+    client = app.test_client()
+    for key in (None, "wrong"):
+        r = _get(client, key=key)
+        assert r.status_code == 401 and r.mimetype == "application/problem+json"
+
+
+def test_the_same_json_as_the_command(app, scorer, runner, trained):
+    from commands.main import main
+
+    _fill(app.config["store_url"], scorer, Shift(delay_days=10))
+    r = _get(app.test_client())
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["verdict"] == "retrain recommended"
+    assert {f["factor"] for f in body["input_drift"]["factors"] if f["moved"]} == \
+        {"material_delay_days"}
+    root, _ = trained
+    done = runner.invoke(main, ["monitor", "--artifacts", str(root), "--json"],
+                         env={"RISKMODEL_DATABASE_URL": app.config["store_url"]})
+    import json
+
+    cli = json.loads(done.stdout)
+    for key in ("verdict", "reasons", "input_drift", "score_drift", "performance", "window"):
+        assert cli[key] == body[key], key
+
+
+def test_a_result_is_reused_for_a_minute(app, scorer):
+    _fill(app.config["store_url"], scorer)
+    client = app.test_client()
+    first = _get(client).get_json()
+    _fill_more = Store(app.config["store_url"])
+    _fill_more.log_predictions([{"campaign_id": "late-1", "model_version": "v",
+                                 "failure_risk": 0.2, "risk_band": "low", "source": "api",
+                                 "request_id": None,
+                                 "inputs": {"campaign_id": "late-1",
+                                            "goal_alignment_score": 0.5,
+                                            "material_delay_days": 1,
+                                            "resource_value_usd": 1000,
+                                            "committed_ad_budget_usd": 300}}])
+    _fill_more.dispose()
+    again = _get(client).get_json()
+    assert again["computed_at"] == first["computed_at"]
+    assert again["window"]["campaigns"] == 800
+    app.extensions["riskmodel.monitoring"].max_age = 0  # a minute later
+    assert _get(client).get_json()["window"]["campaigns"] == 801
+
+
+@pytest.mark.parametrize("query, status, kind", [
+    ("?since=2025-01-01&until=2025-02-01", 409, "cannot-monitor"),
+    ("?since=last-week", 422, "invalid-parameter"),
+    ("?since=2026-10-01&until=2026-09-01", 422, "invalid-parameter"),
+], ids=["empty-window", "bad-date", "until-before-since"])
+def test_what_cannot_be_monitored_is_a_problem(app, scorer, query, status, kind):
+    _fill(app.config["store_url"], scorer, n=200)
+    r = _get(app.test_client(), query)
+    assert r.status_code == status and r.get_json()["type"] == f"/problems/{kind}"
+
+
+def test_the_gauges_are_refreshed_in_the_background_of_a_scrape(app, scorer):
+    _fill(app.config["store_url"], scorer, Shift(budget_ratio_factor=0.5))
+    client = app.test_client()
+    client.get("/metrics")  # starts the refresh; answers with what it has
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = client.get("/metrics").get_data(as_text=True)
+        if "riskmodel_monitoring_factor_psi{" in text:
+            break
+        time.sleep(0.2)
+    assert re.search(r'riskmodel_monitoring_verdict\{verdict="retrain recommended"\} 1\.0',
+                     text)
+    assert re.search(r'riskmodel_monitoring_factor_moved\{factor="budget_match_ratio"\} 1\.0',
+                     text)
+    assert re.search(r'riskmodel_monitoring_factor_moved\{factor="category"\} 0\.0', text)
+    assert "riskmodel_monitoring_outcomes 800.0" in text
