@@ -112,12 +112,43 @@ def test_a_problem_reads_in_chinese_and_keeps_its_type_and_fields(client):
     {"path": "/v1/score?top_k=many", "json": GOOD},
     {"path": "/v1/score", "json": [GOOD]},
     {"path": "/v1/score", "json": {"campaigns": []}},
-], ids=["malformed-json", "wrong-type", "bad-top-k", "array", "empty-batch"])
+    {"path": "/v1/score", "data": '{"campaign_id": "a", "campaign_id": "b"}',
+     "content_type": "application/json"},
+    {"path": "/v1/score", "data": b"not gzip", "content_type": "application/json",
+     "headers": {"Content-Encoding": "gzip"}},
+    {"path": "/v1/score", "data": b"{}", "content_type": "application/json",
+     "headers": {"Content-Encoding": "br"}},
+    {"path": "/v1/score", "json": {f"k{i}": i for i in range(150)}},
+    {"path": "/v1/score", "json": {"campaigns": [GOOD], **{f"k{i}": 1 for i in range(8)}}},
+    {"path": "/v1/monitoring?since=yesterday", "headers": {"X-API-Key": "k"}},
+], ids=["malformed-json", "wrong-type", "bad-top-k", "array", "empty-batch", "duplicate-name",
+        "bad-gzip", "other-encoding", "too-many-fields", "unknown-batch-keys",
+        "monitoring-date"])
 def test_every_problem_of_the_scoring_route_has_a_chinese_title_and_detail(client, request_kw):
     kw = dict(request_kw)
-    r = client.post(kw.pop("path"), headers={"Accept-Language": "zh-CN"}, **kw)
-    assert r.status_code in (400, 415, 422)
+    path = kw.pop("path")
+    headers = {"Accept-Language": "zh-CN", **kw.pop("headers", {})}
+    call = client.get if path.startswith("/v1/monitoring") else client.post
+    r = call(path, headers=headers, **kw)
+    assert r.status_code in (400, 401, 415, 422), r.json
     assert has_chinese(r.json["title"]) and has_chinese(r.json["detail"]), r.json
+    en = call(path, headers={**headers, "Accept-Language": "en"}, **kw)
+    assert without_words(en.json) == without_words(r.json)
+
+
+def test_a_bounded_error_answer_reads_in_chinese(client):
+    from riskmodel import MAX_ERRORS
+
+    bad = {"campaigns": [dict(GOOD, campaign_id=f"b{i}", marketplace="Atlantis",
+                              duration_days=-1) for i in range(30)]}
+    en = client.post("/v1/score", json=bad)
+    zh = client.post("/v1/score", json=bad, headers={"Accept-Language": "zh-CN"})
+    assert en.status_code == zh.status_code == 422
+    assert without_words(en.json) == without_words(zh.json)
+    assert zh.json["errors_omitted"] == 60 - MAX_ERRORS
+    assert en.json["detail"].startswith(f"60 input problems ({MAX_ERRORS} listed, ")
+    assert zh.json["detail"].startswith(f"共60处输入问题（列出{MAX_ERRORS}处，另有")
+    assert all(has_chinese(e["message"]) for e in zh.json["errors"])
 
 
 def test_flasks_own_errors_have_a_chinese_title(client):
