@@ -157,10 +157,16 @@ def dask_client(workers: int | None, scheduler: str | None):
     # four seconds here); the setting stays for workers the nannies restart
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+        # no dashboard; the scheduler's HTTP server on a free local port, not 8787 (which
+        # another cluster on the machine may hold: distributed then warns and moves)
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+                          dashboard_address=None, scheduler_kwargs=QUIET_SCHEDULER,
+                          silence_logs=logging.CRITICAL) as cluster, \
                 Client(cluster) as client:
             yield client
+
+
+QUIET_SCHEDULER = {"dashboard_address": "127.0.0.1:0"}
 
 
 def _default_workers() -> int:

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("distributed")  # the dask extra; `make test` installs it
 
 from batch import score_file  # noqa: E402
-from batch.dask_engine import score_file_dask  # noqa: E402
+from batch.dask_engine import QUIET_SCHEDULER, score_file_dask  # noqa: E402
 from commands.main import main  # noqa: E402
 from riskmodel import RiskModelError, SchemaError  # noqa: E402
 
@@ -216,7 +216,7 @@ def test_a_running_cluster_by_its_address(scorer, plans_csv, tmp_path):
     src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
     _run(score_file, src, tmp_path / "local.csv", scorer, workers=1)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None, scheduler_kwargs=QUIET_SCHEDULER) as cluster:
         _run(score_file_dask, src, tmp_path / "dask.csv", scorer,
              scheduler=cluster.scheduler_address, chunk_rows=80)
         with Client(cluster.scheduler_address) as client:  # still there
