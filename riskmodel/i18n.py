@@ -14,6 +14,7 @@ unknown or malformed gives English.
 
 from __future__ import annotations
 
+import decimal
 import re
 from functools import cache, lru_cache
 from pathlib import Path
@@ -109,12 +110,19 @@ def language_tag(locale: str) -> str:
 # Numbers in the locale's own format, by Babel. A planner's values repeat (whole days,
 # whole percentages, round budgets), so each distinct one is formatted once.
 
+# Babel formats through decimal with a bounded precision: a magnitude beyond it (a number
+# near 1e308 that JSON may carry) raises decimal.InvalidOperation. Such a number is written
+# in scientific notation instead, still per locale.
+
 @lru_cache(maxsize=8192)
 def format_number(value: float, locale: str) -> str:
     """A count or a number of days: ``12``, ``2.5``, ``1,234``."""
     from babel.numbers import format_decimal
 
-    return format_decimal(value, locale=_babel(locale))
+    try:
+        return format_decimal(value, locale=_babel(locale))
+    except decimal.InvalidOperation:
+        return _scientific(value, locale)
 
 
 @lru_cache(maxsize=8192)
@@ -122,25 +130,38 @@ def format_share(value: float, locale: str) -> str:
     """A share as a whole percentage: ``45%``."""
     from babel.numbers import format_percent
 
-    return format_percent(value, "#,##0%", locale=_babel(locale))
+    try:
+        return format_percent(value, "#,##0%", locale=_babel(locale))
+    except decimal.InvalidOperation:
+        return _scientific(decimal.Decimal(value) * 100, locale) + "%"
 
 
 @lru_cache(maxsize=8192)
 def format_usd(value: float, locale: str) -> str:
     """An amount in US dollars, no cents: ``$600,000`` (``US$600,000`` in zh_CN)."""
-    from babel.numbers import format_currency
-
-    return format_currency(value, "USD", "¤#,##0", locale=_babel(locale),
-                           currency_digits=False)
+    return _money(value, "USD", locale)
 
 
 @lru_cache(maxsize=64)
 def format_eur(value: float, locale: str) -> str:
     """An amount in euros, no cents: ``€400,000``."""
-    from babel.numbers import format_currency
+    return _money(value, "EUR", locale)
 
-    return format_currency(value, "EUR", "¤#,##0", locale=_babel(locale),
-                           currency_digits=False)
+
+def _money(value: float, currency: str, locale: str) -> str:
+    from babel.numbers import format_currency, get_currency_symbol
+
+    try:
+        return format_currency(value, currency, "¤#,##0", locale=_babel(locale),
+                               currency_digits=False)
+    except decimal.InvalidOperation:
+        return get_currency_symbol(currency, _babel(locale)) + _scientific(value, locale)
+
+
+def _scientific(value: float | decimal.Decimal, locale: str) -> str:
+    from babel.numbers import format_scientific
+
+    return format_scientific(value, "#.###E0", locale=_babel(locale))
 
 
 def _babel(locale: str) -> str:

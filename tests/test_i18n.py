@@ -358,3 +358,23 @@ def test_bounded_field_messages_read_in_chinese():
     assert "500" in zh and "x" * 64 in zh and "x" * 65 not in zh, zh
     words = zh.replace("x" * 64, "").replace("US, DE", "").replace("marketplace", "")
     assert english_left(words) == [], zh
+
+
+def test_numbers_beyond_babels_precision_are_written_scientifically(scorer):
+    from riskmodel import format_number, format_share, format_usd
+
+    for locale in ("en", "zh_CN"):
+        assert format_number(2.9e307, locale) == "2.9E307"
+        assert format_usd(2.9e307, locale).endswith("2.9E307")
+        assert format_share(2.9e307, locale) == "2.9E309%"
+        assert format_number(1234.0, locale) == "1,234"
+    # a campaign JSON may carry (schemathesis found it: a 500), in both languages
+    plan = {"campaign_id": "huge", "resource_value_usd": 1.9, "goal_alignment_score": 0.09,
+            "committed_ad_budget_usd": 2e-246, "material_delay_days": 37.1,
+            "annual_sales_usd": 2.937688546488013e+307, "prior_coop_campaigns": 1e12}
+    for locale in ("en", "zh_CN"):
+        [one] = scorer.score(plan, len(scorer.factors), locale=locale)
+        [many] = scorer.score([plan, dict(plan, campaign_id="huge-2")], len(scorer.factors),
+                              locale=locale)[:1]
+        assert one.out_of_depth and many.out_of_depth
+        assert "E307" in " ".join(d.message for d in one.out_of_depth)

@@ -100,7 +100,8 @@ def test_a_result_is_reused_for_a_minute(app, scorer):
     ("?since=2025-01-01&until=2025-02-01", 409, "cannot-monitor"),
     ("?since=last-week", 422, "invalid-parameter"),
     ("?since=2026-10-01&until=2026-09-01", 422, "invalid-parameter"),
-], ids=["empty-window", "bad-date", "until-before-since"])
+    ("?until=", 422, "invalid-parameter"),
+], ids=["empty-window", "bad-date", "until-before-since", "empty-date"])
 def test_what_cannot_be_monitored_is_a_problem(app, scorer, query, status, kind):
     _fill(app.config["store_url"], scorer, n=200)
     r = _get(app.test_client(), query)

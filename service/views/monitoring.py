@@ -18,7 +18,7 @@ bp = Blueprint("monitoring", __name__)
 
 def _day(name: str) -> datetime | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # an empty value is not a date (422), as the OpenAPI document says
         return None
     try:
         day = date.fromisoformat(raw)
