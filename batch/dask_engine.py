@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from batch.cells import safe_table
 from batch.chunks import CHUNK_ROWS
 from batch.columns import output_columns
 from batch.dask_read import Source, as_table, open_source, plans_frame, read_table
@@ -118,8 +119,9 @@ def score_partition(df, index: int, scorer, source: Source, top_k: int, keep_sco
     if isinstance(part.output, pa.Table) and sink.folder is not None:
         out = part.output
         if sink.kind == "csv":
+            # text cells a spreadsheet shows, never runs (batch/cells.py)
             path = _put(sink.folder, f"{index:07d}.csv", lambda p: pacsv.write_csv(
-                out, p, write_options=pacsv.WriteOptions(include_header=False)))
+                safe_table(out), p, write_options=pacsv.WriteOptions(include_header=False)))
             part.output = (out.schema, path)
         else:
             _put(sink.folder, f"part.{index:05d}.parquet",
@@ -141,6 +143,9 @@ def _scorer(scorer):
 # ---------------------------------------------------------------- here
 
 
+LOOPBACK_ANY_PORT = "127.0.0.1:0"  # the local cluster's scheduler HTTP server
+
+
 @contextmanager
 def dask_client(workers: int | None, scheduler: str | None):
     """A client of the cluster at ``scheduler``, or of a local cluster of ``workers``
@@ -157,16 +162,13 @@ def dask_client(workers: int | None, scheduler: str | None):
     # four seconds here); the setting stays for workers the nannies restart
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-        # no dashboard; the scheduler's HTTP server on a free local port, not 8787 (which
-        # another cluster on the machine may hold: distributed then warns and moves)
+        # the scheduler's HTTP server starts even without a dashboard, on 8787 unless told:
+        # a free loopback port, so a second run (or a busy 8787) neither clashes nor warns
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None, scheduler_kwargs=QUIET_SCHEDULER,
+                          dashboard_address=LOOPBACK_ANY_PORT,
                           silence_logs=logging.CRITICAL) as cluster, \
                 Client(cluster) as client:
             yield client
-
-
-QUIET_SCHEDULER = {"dashboard_address": "127.0.0.1:0"}
 
 
 def _default_workers() -> int:

@@ -320,9 +320,7 @@ def _share(counts, i: int) -> float:
 def _iso(value) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.isoformat(timespec="seconds")
+    return value.isoformat(timespec="seconds")  # a pd.Timestamp's too
 
 
 def _window_words(since: datetime | None, until: datetime | None) -> str:

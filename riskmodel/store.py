@@ -50,6 +50,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     select,
     text,
     update,
@@ -702,38 +703,68 @@ class Store:
                 predictions.c.campaign_id == campaign_id).order_by(predictions.c.id))
             return [dict(r._mapping) for r in rows]
 
-    def scored_plans(self, since: datetime | None = None,
-                     until: datetime | None = None) -> pd.DataFrame:
+    def scored_plans(self, since: datetime | None = None, until: datetime | None = None,
+                     chunk: int = 100_000) -> pd.DataFrame:
         """The campaigns scored in ``[since, until)``, one row each: the plan it was last
         scored with in the window (a logged row whose scorings overlap the window), with
-        ``scored_at`` (its last scoring, UTC), ``failure_risk`` and ``model_version`` as
-        logged, and ``times_scored``. Contract columns plus those four."""
+        ``scored_at`` (its last scoring, UTC) and ``failure_risk`` as logged. Contract
+        columns (typed, see :func:`plans_frame`) plus those two.
+
+        Read ``chunk`` rows at a time, each chunk as a few long texts the database joins
+        (the plans one per line, ids, times, risks): a million plans never become a
+        million Python strings, and pyarrow reads the plans' JSON lines at once."""
         c = predictions.c
-        # the plan as text (orjson reads it several times faster than the drivers' JSON),
-        # and on SQLite the time as its text (pandas parses a column of it at once)
-        at = cast(c.scored_at, Text) if self.is_sqlite else c.scored_at
-        query = select(c.campaign_id, cast(c.inputs, Text), at, c.failure_risk,
-                       c.model_version, c.times_scored)
+        if self.is_sqlite:
+            epoch = (func.julianday(c.scored_at) - 2440587.5) * 86400.0
+        else:
+            epoch = extract("epoch", c.scored_at)
+        rows = select(c.id, cast(c.inputs, Text).label("plan"), c.campaign_id,
+                      epoch.label("epoch"), c.failure_risk)
         if since is not None:
-            query = query.where(c.scored_at >= since)
+            rows = rows.where(c.scored_at >= since)
         if until is not None:
-            query = query.where(c.first_scored_at < until)
+            rows = rows.where(c.first_scored_at < until)
+        plans, ids, times, risks = [], [], [], []
+        after = 0
         with self._database(), self.engine.connect() as conn:
-            raw = conn.execute(query).all()
+            while True:
+                part = rows.where(c.id > after).order_by(c.id).limit(chunk).subquery()
+                found = conn.execute(select(
+                    _joined(self, func.replace(part.c.plan, "\n", " "), "\n", part),
+                    _joined(self, part.c.campaign_id, "\n", part),
+                    _joined(self, cast(part.c.epoch, Text), ",", part),
+                    _joined(self, cast(part.c.failure_risk, Text), ",", part),
+                    func.max(part.c.id), func.count())).one()
+                if not found[5]:
+                    break
+                n = int(found[5])
+                got = found[1].split("\n")
+                if len(got) != n:  # an id with a line break (never valid): say so
+                    raise RiskModelError(f"the prediction log holds a campaign_id with a "
+                                         f"line break after id {after}; it cannot be read")
+                plans.append(found[0])
+                ids += got
+                times.append(np.array(found[2].split(","), dtype=float))
+                risks.append(np.array(found[3].split(","), dtype=float))
+                after = int(found[4])
+                if n < chunk:
+                    break
         names = list(SCHEMA.names)
-        extra = ["scored_at", "failure_risk", "model_version", "times_scored"]
-        if not raw:
-            return pd.DataFrame(columns=names + extra)
-        frame = plans_frame([r[1] for r in raw])
-        frame["campaign_id"] = [r[0] for r in raw]
-        frame["scored_at"] = pd.to_datetime([r[2] for r in raw], utc=True, format="ISO8601")
-        frame["failure_risk"] = np.fromiter((r[3] for r in raw), dtype=float, count=len(raw))
-        frame["model_version"] = [r[4] for r in raw]
-        frame["times_scored"] = np.fromiter((r[5] or 1 for r in raw), dtype=np.int64,
-                                            count=len(raw))
-        # the campaign's latest row in the window: its plan as last scored
-        frame = frame.sort_values(["campaign_id", "scored_at"], kind="stable")
-        return frame.drop_duplicates("campaign_id", keep="last").reset_index(drop=True)
+        if not ids:
+            return pd.DataFrame(columns=names + ["scored_at", "failure_risk"])
+        frame = plans_frame(plans, lines=True)
+        frame["campaign_id"] = np.array(ids, dtype=object)
+        # julianday's float carries a few microseconds of noise: milliseconds are exact
+        frame["scored_at"] = pd.to_datetime(np.concatenate(times), unit="s",
+                                            utc=True).round("ms")
+        frame["failure_risk"] = np.concatenate(risks)
+        # a campaign scored with several plans in the window: the one last scored
+        repeated = frame["campaign_id"].duplicated(keep=False).to_numpy()
+        if repeated.any():
+            latest = frame.loc[repeated].sort_values("scored_at", kind="stable")
+            dropped = latest.index[latest["campaign_id"].duplicated(keep="last").to_numpy()]
+            frame = frame.drop(index=dropped)
+        return frame.reset_index(drop=True)
 
     def outcome_frame(self, since: date | None = None,
                       until: date | None = None) -> pd.DataFrame:
@@ -961,12 +992,13 @@ def _jsonable(d: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in d.items()}
 
 
-def plans_frame(texts: list[str]) -> pd.DataFrame:
+def plans_frame(texts: list[str], lines: bool = False) -> pd.DataFrame:
     """Plans' JSON texts as a frame of the contract's columns, typed as validation reads
-    fastest (numbers as floats, booleans as nullable booleans, text as strings; absent or
-    null fields empty), read by pyarrow's JSON reader. Plans it cannot read with those
-    types (a number sent as text by an older client, say) take the slow way, value by
-    value, all of them."""
+    fastest (numbers as floats, booleans as nullable booleans, text as arrow strings;
+    absent or null fields empty), read by pyarrow's JSON reader. With ``lines``, each text
+    is many plans already, one per line. Plans it cannot read with those types (a number
+    sent as text by an older client, say) take the slow way, value by value, all of
+    them."""
     import io
 
     import pyarrow as pa
@@ -975,17 +1007,33 @@ def plans_frame(texts: list[str]) -> pd.DataFrame:
     names = list(SCHEMA.names)
     if not texts:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    if lines:
+        blocks = texts
+    else:  # one plan per line: a plan sent pretty-printed is written again on one line
+        blocks = ["\n".join(t if "\n" not in t else orjson.dumps(orjson.loads(t)).decode()
+                             for t in texts)]
     kinds = {"number": pa.float64(), "integer": pa.float64(), "boolean": pa.bool_()}
     schema = pa.schema([(c.name, kinds.get(c.kind, pa.string())) for c in SCHEMA.columns])
-    # one plan per line: a plan sent pretty-printed is written again on one line
-    lines = [t if "\n" not in t else orjson.dumps(orjson.loads(t)).decode() for t in texts]
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    expected = sum(b.count("\n") + 1 for b in blocks)
     try:
-        table = pj.read_json(io.BytesIO("\n".join(lines).encode()),
-                             parse_options=pj.ParseOptions(
-                                 explicit_schema=schema, unexpected_field_behavior="ignore"))
+        table = pa.concat_tables([pj.read_json(io.BytesIO(b.encode()), parse_options=options)
+                                  for b in blocks])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.DataFrame.from_records([orjson.loads(t) for t in texts], columns=names)
-    if table.num_rows != len(texts):  # never expected: then the slow way, to be sure
-        return pd.DataFrame.from_records([orjson.loads(t) for t in texts], columns=names)
-    return table.select(names).to_pandas(
-        types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        table = None
+    if table is None or table.num_rows != expected:
+        every = [t for b in blocks for t in b.split("\n")] if lines else texts
+        return pd.DataFrame.from_records([orjson.loads(t) for t in every], columns=names)
+    mapping = {pa.bool_(): pd.BooleanDtype(), pa.string(): pd.ArrowDtype(pa.string())}
+    return table.select(names).to_pandas(types_mapper=mapping.get)
+
+
+def _joined(store: Store, value, separator: str, rows):
+    """The values of ``rows`` joined into one text by the database, in one order for
+    every such column of a query."""
+    if store.is_sqlite:
+        return func.group_concat(value, separator)
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    # PostgreSQL's ORDER BY goes after the last argument: string_agg(v, sep ORDER BY id)
+    return func.string_agg(value, aggregate_order_by(literal(separator, Text), rows.c.id))

@@ -65,16 +65,21 @@ def _check_unique(data: bytes, body: object) -> None:
     different parsers (RFC 8259 leaves them undefined), and the stored text would disagree
     with what was scored.
 
-    Cheap for the usual body: when the matches of ``_NAME`` are no more than the parsed
-    objects' members, the text has no more names than those, so none was repeated. Only
-    otherwise is the body parsed again to find the name.
+    Cheap for the usual body: every name in the text is followed by a colon, so when the
+    text has no more colons than the parsed objects have members, no name was repeated
+    (counting bytes costs next to nothing; a regular expression over the body cost about
+    7% of a scoring request's instructions). Colons inside text values (a ``campaign_id``
+    of ``2027:Q1``) make the count too high; then names are counted by ``_NAME``, and only
+    if that count is still too high is the body parsed again to find the repeated name.
     """
     if not isinstance(body, (dict, list)):
         return
-    found = len(_NAME.findall(data))
-    if isinstance(body, dict) and found == len(body):
+    members = len(body) if isinstance(body, dict) else -1
+    colons = data.count(b":")
+    if colons == members:
         return
-    if found == _members(body):
+    members = _members(body)
+    if colons == members or len(_NAME.findall(data)) == members:
         return
     try:
         json.loads(data, object_pairs_hook=_unique)

@@ -124,7 +124,9 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
     returning one) with the settings ``s`` until SIGTERM or SIGINT.
 
     Prometheus needs a directory for the workers' metric files: without
-    ``PROMETHEUS_MULTIPROC_DIR`` a fresh one is made for this run and removed at exit.
+    ``PROMETHEUS_MULTIPROC_DIR`` a fresh one is made for this run and removed at exit, and
+    those of earlier runs that were killed (``kill -9`` leaves no chance to remove one) are
+    removed first.
     """
     from granian import Granian
 
@@ -134,8 +136,9 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
         if "prometheus_client.values" in sys.modules:  # it chose per-process values already
             raise RuntimeError("prometheus_client was imported before serve() could set "
                                "PROMETHEUS_MULTIPROC_DIR: the workers' metrics would not add up")
+        remove_stale_metrics_dirs(tempfile.gettempdir())
         made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-            prefix="riskmodel-metrics-")
+            prefix=f"riskmodel-metrics-{os.getpid()}-")
     try:
         _preload(target)
         server = Granian(target, factory=factory, **options(s))
@@ -144,6 +147,27 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
         if made:
             shutil.rmtree(made, ignore_errors=True)
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def remove_stale_metrics_dirs(tmp: str) -> list[str]:
+    """Remove the ``riskmodel-metrics-PID-*`` directories in ``tmp`` of this user whose
+    run (process ``PID``) is gone; return their names. A replica restarted in a loop after
+    being killed would otherwise fill the temp folder."""
+    removed = []
+    for entry in os.scandir(tmp):
+        m = re.fullmatch(r"riskmodel-metrics-(\d+)-\w+", entry.name)
+        if not m or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                continue
+            os.kill(int(m[1]), 0)
+        except ProcessLookupError:  # its run is gone
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+        except OSError:  # alive (another user's process), or vanished meanwhile
+            continue
+    return removed
 
 
 def _preload(target: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("distributed")  # the dask extra; `make test` installs it
 
 from batch import score_file  # noqa: E402
-from batch.dask_engine import QUIET_SCHEDULER, score_file_dask  # noqa: E402
+from batch.dask_engine import score_file_dask  # noqa: E402
 from commands.main import main  # noqa: E402
 from riskmodel import RiskModelError, SchemaError  # noqa: E402
 
@@ -216,9 +216,95 @@ def test_a_running_cluster_by_its_address(scorer, plans_csv, tmp_path):
     src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
     _run(score_file, src, tmp_path / "local.csv", scorer, workers=1)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                      dashboard_address=None, scheduler_kwargs=QUIET_SCHEDULER) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         _run(score_file_dask, src, tmp_path / "dask.csv", scorer,
              scheduler=cluster.scheduler_address, chunk_rows=80)
         with Client(cluster.scheduler_address) as client:  # still there
             assert len(client.scheduler_info()["workers"]) == 1
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = [int(c) for c in f.read().split()]
+                out += kids
+                todo += kids
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def _start_big_run(trained, tmp_path):
+    """A dask run of 200,000 plans, returned once its workers are writing part files."""
+    import subprocess
+    import time
+
+    from riskmodel import SCHEMA
+    from training.synthetic import generate
+
+    root, _ = trained
+    src = tmp_path / "big.csv"
+    generate(200_000, seed=5)[list(SCHEMA.names)].to_csv(src, index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "score", "--artifacts",
+                             str(root), "--in", str(src), "--out", str(tmp_path / "o.csv"),
+                             "--engine", "dask", "--workers", "2"],
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        parts = [p for p in tmp_path.glob(".riskmodel-parts-*/*.csv")]
+        if parts and len(_descendants(proc.pid)) >= 2:
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("the dask run never started writing")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupting_a_dask_run_leaves_nothing(sig, trained, tmp_path):
+    import time
+
+    proc = _start_big_run(trained, tmp_path)
+    workers = _descendants(proc.pid)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-3000:]
+    assert err.decode().strip().endswith("interrupted: no output was written"), \
+        err.decode()[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [w for w in workers if _alive(w)] == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
+def test_the_local_cluster_ends_when_the_command_is_killed(trained, tmp_path):
+    """SIGKILL leaves the command no chance to stop its cluster: the workers must notice
+    and exit by themselves."""
+    import time
+
+    proc = _start_big_run(trained, tmp_path)
+    workers = _descendants(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 60
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # do not leave them behind, whatever the outcome
+        os.kill(w, signal.SIGKILL)
+    assert left == []

@@ -74,6 +74,20 @@ def test_the_action_list_sums_the_what_ifs(quarter_run):
     assert top.examples == sorted(top.examples, reverse=True)
 
 
+def test_the_quarter_reads_campaign_ids_as_scored_not_as_quoted(tmp_path, history_df, scorer):
+    """The scored CSV and the rejects quote formula cells for spreadsheets; the quarter
+    view (and so the report) shows the values as they were read."""
+    df = history_df[list(SCHEMA.names)].head(30).copy()
+    df["campaign_id"] = [f"=X{i}" for i in range(30)]
+    df.loc[3, "duration_days"] = 0
+    df.to_csv(tmp_path / "plan.csv", index=False)
+    summary = score_file(tmp_path / "plan.csv", tmp_path / "scored.csv", scorer, workers=1,
+                         progress=False)
+    q = summarise_quarter(tmp_path / "scored.csv", summary.rejects_path, table_rows=100)
+    assert {c["campaign_id"] for c in q.campaigns} == {f"=X{i}" for i in range(30) if i != 3}
+    assert [r["campaign_id"] for r in q.rejects] == ["=X3"]
+
+
 def test_out_of_depth_is_counted_and_shown(quarter_run, scorer):
     from service.workbench.render import depth_words
 

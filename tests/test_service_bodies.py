@@ -136,6 +136,7 @@ DUPLICATES = {
                   '"home", "category": "pets"}]}',
     "in-a-plan": '{"campaign_id": "a", "failed": true, "plan": {"x": 1, "x": 2}}',
     "beside-nan": '{"goal_alignment_score": NaN, "goal_alignment_score": 0.5}',
+    "colons-in-values": '{"campaign_id": "2027:Q1", "campaign_id": "x\\" : y"}',
 }
 
 
@@ -164,8 +165,10 @@ def test_a_name_twice_in_an_outcome_is_400(trained, tmp_path):
 
 
 @pytest.mark.parametrize("text", ['{"campaign_id": "a\\" : 1", "x": 1}',
+                                  '{"campaign_id": "2027:Q1", "x": 1}',
                                   '{"a": {"b": 1}, "b": {"a": 1}}', '[{"a": 1}, {"a": 1}]'],
-                         ids=["colon-in-a-value", "same-name-in-two-objects", "in-a-list"])
+                         ids=["quote-and-colon-in-a-value", "colon-in-a-value",
+                              "same-name-in-two-objects", "in-a-list"])
 def test_equal_names_in_different_objects_are_fine(client, text):
     r = client.post("/v1/score", data=text, content_type="application/json")
     assert r.get_json()["type"] != "/problems/duplicate-name"

@@ -48,6 +48,20 @@ def test_every_write_route_refuses_a_missing_or_wrong_key(keyed):
             assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("headers", [
+    {"Authorization": "Basic Zm9vOmJhcg==", "X-API-Key": KEY},
+    {"Authorization": f"Bearer {KEY}", "X-API-Key": "wrong"},
+    {"Authorization": "Bearer wrong", "X-API-Key": KEY},
+], ids=["other-scheme-beside-a-right-key", "wrong-key-beside-a-right-bearer",
+        "wrong-bearer-beside-a-right-key"])
+def test_a_wrong_credential_beside_a_right_one_is_401(keyed, headers):
+    """No credential a client sends is ignored (schemathesis's ignored_auth check found an
+    Authorization header of another scheme ignored beside a right X-API-Key)."""
+    r = keyed.test_client().post("/v1/outcomes", json={"campaign_id": "x", "failed": True},
+                                 headers=headers)
+    assert r.status_code == 401 and r.get_json()["detail"] == "the API key is not valid"
+
+
 def test_scoring_can_require_a_key(trained, tmp_path):
     root, _ = trained
     app = create_app({"artifacts": str(root), "api_keys": KEY,

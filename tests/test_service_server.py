@@ -166,6 +166,42 @@ def test_the_metrics_directory_is_made_per_run_and_removed_at_exit(trained, tmp_
     assert list(tmp_path.glob("riskmodel-metrics-*")) == []
 
 
+def test_the_metrics_directories_of_killed_runs_are_removed_at_the_next_start(tmp_path):
+    """A run killed with SIGKILL cannot remove its directory; the next start does, and
+    leaves alone those of runs still alive and anything else."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (f"riskmodel-metrics-{dead.pid}-abc123", f"riskmodel-metrics-{os.getpid()}-x1",
+                 "riskmodel-metrics-q8zz0", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "counter_1.db").write_bytes(b"")
+    assert server.remove_stale_metrics_dirs(str(tmp_path)) == [
+        f"riskmodel-metrics-{dead.pid}-abc123"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["other", "riskmodel-metrics-q8zz0", f"riskmodel-metrics-{os.getpid()}-x1"])
+
+
+def test_a_killed_run_leaves_its_metrics_directory_to_the_next_start(trained, tmp_path):
+    root, _ = trained
+    env = {"TMPDIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": None}
+    proc, port = start_server(root, env, workers=1)
+    try:
+        wait_ready(proc, port)
+        [killed] = list(tmp_path.glob("riskmodel-metrics-*"))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert killed.exists()
+    proc, port = start_server(root, env, workers=1)
+    try:
+        wait_ready(proc, port)
+        [made] = list(tmp_path.glob("riskmodel-metrics-*"))
+        assert made != killed and made.name.startswith(f"riskmodel-metrics-{proc.pid}-")
+    finally:
+        stop_server(proc)
+    assert list(tmp_path.glob("riskmodel-metrics-*")) == []
+
+
 def test_sigterm_finishes_the_request_in_progress_and_flushes_the_log(trained, tmp_path):
     """A request whose body is still arriving when SIGTERM comes is answered; what the
     prediction log holds is stored before the worker exits."""

@@ -2,11 +2,12 @@ import json
 import multiprocessing
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from conftest import read_only
 
-from riskmodel.store import OutcomeConflict, Store, UnknownCampaign
+from riskmodel.store import MIGRATIONS, OutcomeConflict, Store, UnknownCampaign
 
 # before the completion dates the tests record (a plan is joined only if logged before)
 EARLY = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -146,9 +147,9 @@ def test_four_processes_starting_at_once_migrate_one_at_a_time(store_url, open_s
         if p.is_alive():
             p.kill()
     applied = sorted((results.get(timeout=5) for _ in procs), key=len)
-    assert applied == [[]] * 3 + [[1, 2]], applied
+    assert applied == [[]] * 3 + [[n for n, _, _ in MIGRATIONS]], applied
     s = open_store(migrate=False)
-    assert s.schema_version() == 2 and s.migrate() == []
+    assert s.schema_version() == MIGRATIONS[-1][0] and s.migrate() == []
 
 
 def test_a_plan_logged_as_its_json_text_reads_back_as_the_plan(open_store):
@@ -499,3 +500,40 @@ def test_a_read_only_store_file_refuses_writes_and_still_reads(file_store, tmp_p
     assert file_store.health() is None
     [r] = file_store.record_outcomes([dict(OUTCOME, failed=True, correction=True)])
     assert r.status == "corrected"
+
+
+def test_scored_plans_reads_each_campaigns_last_plan_in_chunks(open_store):
+    """The monitoring read: chunks of the log joined by the database, a plan sent
+    pretty-printed (line breaks) read as one, the last plan of a campaign scored twice."""
+    s = open_store()
+    base = {"model_version": "v1", "risk_band": "low", "source": "api", "request_id": None}
+    day = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    rows = [dict(base, campaign_id=f"c{i}", failure_risk=i / 100, scored_at=day,
+                 inputs={"campaign_id": f"c{i}", "goal_alignment_score": i / 20,
+                         "mou_signed": i % 2 == 0, "category": "home"})
+            for i in range(20)]
+    rows.append(dict(base, campaign_id="c3", failure_risk=0.9,
+                     scored_at=day + timedelta(hours=2),
+                     inputs='{\n  "campaign_id": "c3",\n  "goal_alignment_score": 0.99\n}'))
+    s.log_predictions(rows)
+    frame = s.scored_plans(chunk=7).set_index("campaign_id")
+    assert len(frame) == 20
+    assert frame.loc["c3", "goal_alignment_score"] == 0.99
+    assert frame.loc["c3", "failure_risk"] == 0.9
+    assert frame.loc["c4", "goal_alignment_score"] == 0.2
+    assert bool(frame.loc["c4", "mou_signed"]) and pd.isna(frame.loc["c3", "mou_signed"])
+    assert frame.loc["c4", "category"] == "home"
+    assert frame.loc["c3", "scored_at"] == pd.Timestamp(day + timedelta(hours=2))
+    later = s.scored_plans(since=day + timedelta(hours=1))
+    assert list(later["campaign_id"]) == ["c3"]
+    assert s.scored_plans(until=day).empty
+
+
+def test_a_plan_pyarrow_cannot_type_is_read_the_slow_way(open_store):
+    s = open_store()
+    s.log_predictions([{"campaign_id": "old", "model_version": "v1", "failure_risk": 0.1,
+                        "risk_band": "low", "source": "batch", "request_id": None,
+                        "inputs": {"campaign_id": "old", "mou_signed": "yes",
+                                   "goal_alignment_score": "0.5"}}])
+    [row] = s.scored_plans().to_dict("records")
+    assert row["mou_signed"] == "yes" and row["goal_alignment_score"] == "0.5"

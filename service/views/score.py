@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NoReturn
 
 from flask import Blueprint, Response, current_app, request
@@ -11,6 +12,7 @@ from riskmodel import (
     CAMPAIGN_ALLOWED,
     CAMPAIGN_FIELDS,
     MAX_ERRORS,
+    MAX_FIELDS,
     N_,
     ErrorList,
     ParameterError,
@@ -41,13 +43,17 @@ def _top_k(environ: dict, settings, scorer) -> int:
                       args={"message": e.error.message_in(locale)}) from None
 
 
-def _unknown_fields(campaigns: list) -> tuple[ErrorList, bool]:
-    """The first errors for fields the contract does not have (the rest counted), and
-    whether a campaign has so many fields that it is refused before scoring."""
-    errors, too_many = ErrorList(), False
+def _unknown_fields(campaigns: list) -> tuple[ErrorList | None, bool]:
+    """The first errors for fields the contract does not have (the rest counted; None
+    when there are none), and whether a campaign has so many fields that it is refused
+    before scoring."""
+    errors, too_many = None, False
     for i, c in enumerate(campaigns):
-        if check_fields(c, CAMPAIGN_FIELDS, CAMPAIGN_ALLOWED, i + 1, errors):
-            too_many = True
+        if isinstance(c, Mapping) and (len(c) > MAX_FIELDS
+                                       or not CAMPAIGN_FIELDS.issuperset(c)):
+            if errors is None:
+                errors = ErrorList()
+            too_many |= check_fields(c, CAMPAIGN_FIELDS, CAMPAIGN_ALLOWED, i + 1, errors)
     return errors, too_many
 
 
@@ -79,18 +85,18 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     top_k = _top_k(environ, settings, scorer)
     metrics = extensions["riskmodel.metrics"]
     errors, too_many = _unknown_fields(campaigns)
-    if too_many:  # refused before any value is judged
+    if too_many and errors is not None:  # refused before any value is judged
         _reject(errors, metrics, pointer, locale)
     try:  # one campaign takes the scorer's plain-Python path
         results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True,
                                locale=locale, max_errors=MAX_ERRORS)
     except SchemaError as e:
+        errors = errors if errors is not None else ErrorList()
         errors.add_all(e.errors)
         errors.more += e.more
-        results = None
+        _reject(errors, metrics, pointer, locale)
     if errors:
         _reject(errors, metrics, pointer, locale)
-    assert results is not None
     version = scorer.version
     environ[MODEL_VERSION_KEY] = version
     request_id = environ[REQUEST_ID_KEY]
