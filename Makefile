@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint default-model bench clean
+.PHONY: serve test lint default-model bench clean catalogs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,18 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Message catalogs (docs/i18n.md): extract the marked texts (sorted, no line numbers, so
+# a merge of two branches that touch texts conflicts only where a text changed), merge them into each language's
+# .po file, compile the .mo files the packages ship. Run after changing a text; commit all.
+# (the command line's catalog also holds the batch summary's lines it prints)
+CATALOG_PACKAGES := riskmodel service commands
+catalogs: $(BIN)/.installed
+	for pkg in $(CATALOG_PACKAGES); do \
+	  src=$$pkg; if [ $$pkg = commands ]; then src="commands batch"; fi; \
+	  $(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k _ -k gettext -k ngettext:1,2 \
+	    -k lazy_gettext --no-wrap --no-location --sort-output -o $$pkg/locale/$$pkg.pot $$src && \
+	  $(BIN)/pybabel update -i $$pkg/locale/$$pkg.pot -d $$pkg/locale -D $$pkg --no-wrap \
+	    --ignore-obsolete && \
+	  $(BIN)/pybabel compile -d $$pkg/locale -D $$pkg --statistics || exit 1; \
+	done

@@ -133,11 +133,11 @@ def _append_file(out: BinaryIO, path: str) -> None:
 
 
 class Rejects:
-    """The rejects file: row number in the input, column, value, reason (text cells made
-    safe for a spreadsheet, :mod:`batch.cells`)."""
+    """The rejects file: row number in the input, column, value, reason (in ``locale``; text
+    cells made safe for a spreadsheet, :mod:`batch.cells`)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, locale: str = "en") -> None:
+        self.path, self.locale = path, locale
         self.tmp = path.with_name(f".{path.name}.part")
         self._f: TextIO | None = None
         self.rows = 0
@@ -159,7 +159,7 @@ class Rejects:
             self._w.writerow([e.row if e.row is not None else "",
                               *map(safe_text, (cid if isinstance(cid, str) else "", e.column,
                                                "" if e.received is None else str(e.received),
-                                               e.message))])
+                                               e.message_in(self.locale)))])
         self.rows += len(rows)
         self.problems += len(errors)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from batch.cells import raw_table, raw_text
 from batch.chunks import read_chunks
-from riskmodel import ADVICE, BANDS
+from riskmodel import ADVICE, BANDS, advice_text
 
 HISTOGRAM_BINS = 20  # risk in steps of 5 points
 TABLE_ROWS = 2000  # campaigns listed in the view (the riskiest); the files hold them all
@@ -94,7 +94,8 @@ def _texts(s: pd.Series) -> np.ndarray:
 
 def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
                       bands: dict | None = None, source: str = "",
-                      table_rows: int = TABLE_ROWS, chunk_rows: int = 100_000) -> Quarter:
+                      table_rows: int = TABLE_ROWS, chunk_rows: int = 100_000,
+                      locale: str = "en") -> Quarter:
     """Summarise a scored file (CSV or Parquet, as ``riskmodel score`` writes it) and its
     rejects file.
 
@@ -104,6 +105,9 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
         The files of one run; ``rejects`` may be ``None`` (no row was rejected).
     bands : dict, optional
         The model's band cut-offs (``Scorer.bands``), drawn on the distribution.
+    locale : str
+        The language of the action list's mitigations and targets (as the scored file's
+        texts were written: ``Scorer.with_locale``).
     table_rows : int
         How many of the riskiest campaigns to keep for the table.
     """
@@ -146,8 +150,10 @@ def summarise_quarter(scored: str | Path, rejects: str | Path | None = None, *,
                 a = actions.get(name)
                 if a is None:
                     advice = ADVICE.get(name)
-                    a = actions[name] = Action(name, getattr(advice, "mitigation", "") or "",
-                                               getattr(advice, "target_label", "") or "")
+                    mitigation, target = (advice_text(m, locale) if m else "" for m in (
+                        getattr(advice, "mitigation", None),
+                        getattr(advice, "target_label", None)))
+                    a = actions[name] = Action(name, mitigation, target)
                 a.campaigns += 1
                 a.avoided += float(gains[i])
                 item = (float(gains[i]), str(ids[i]), float(risk[i]), float(fixed[i]))

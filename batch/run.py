@@ -92,7 +92,7 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
             _check_all(src, chunk_rows)
         tmp = part_dir = None
         out = scoring = None
-        rej = Rejects(rejects_path)
+        rej = Rejects(rejects_path, scorer.locale)  # its words in the scorer's language
         offset = 0
         bar = None
         workers = default_workers() if workers is None else workers

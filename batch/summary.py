@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from riskmodel import BANDS, FAMILIES, SCHEMA, Explanation
+from riskmodel import BANDS, FAMILIES, N_, SCHEMA, Explanation
 
 
 @dataclass
@@ -79,20 +80,32 @@ def summarise(summary: BatchSummary, e: Explanation) -> None:
                                     + float(e.family_totals[:, i].sum()))
 
 
-def summary_lines(s: BatchSummary) -> list[str]:
+def _same(message: str) -> str:
+    return message
+
+
+def summary_lines(s: BatchSummary, gettext: Callable[[str], str] = _same) -> list[str]:
+    """The run in a few lines for the terminal; ``gettext`` translates them (the command
+    line passes its own; the texts are in the ``commands`` catalog)."""
+    _ = gettext
     total = s.scored + s.rejected_rows
-    lines = [f"scored {s.scored} of {total} campaigns with model {s.model_version}; "
-             f"rejected {s.rejected_rows} ({s.problems} problems)"
-             + (f", see {s.rejects_path}" if s.rejects_path else "")]
+    line = _(N_("scored {scored} of {total} campaigns with model {version}; rejected "
+                "{rejected} ({problems} problems)")).format(
+        scored=s.scored, total=total, version=s.model_version, rejected=s.rejected_rows,
+        problems=s.problems)
+    if s.rejects_path:
+        line += _(N_(", see {path}")).format(path=s.rejects_path)
+    lines = [line]
     if s.scored:
-        lines.append("bands: " + ", ".join(f"{b} {s.bands.get(b, 0)}"
-                                           for b in ("high", "medium", "low")))
-        lines.append("leading factor families: " + ", ".join(
-            f"{fam} {n}" for fam, n in s.leading_families.most_common(4)))
-        lines.append("riskiest campaigns:")
+        lines.append(_(N_("bands: {bands}")).format(bands=", ".join(
+            f"{b} {s.bands.get(b, 0)}" for b in ("high", "medium", "low"))))
+        lines.append(_(N_("leading factor families: {families}")).format(families=", ".join(
+            f"{fam} {n}" for fam, n in s.leading_families.most_common(4))))
+        lines.append(_(N_("riskiest campaigns:")))
+        led = _(N_("led by {factor}"))
         for risk, cid, band, factor in s.riskiest[:5]:
-            lines.append(f"  {cid:<24} {risk:6.1%}  {band:<6} led by {factor}")
+            lines.append(f"  {cid:<24} {risk:6.1%}  {band:<6} " + led.format(factor=factor))
     if s.replaced:
-        lines.append(f"the input was scored before: its {s.replaced} score columns were "
-                     f"replaced by this run's")
+        lines.append(_(N_("the input was scored before: its {n} score columns were replaced "
+                          "by this run's")).format(n=s.replaced))
     return lines

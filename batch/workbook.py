@@ -19,7 +19,16 @@ from pathlib import Path
 import pandas as pd
 
 from batch.cells import raw_text, safe_text
-from riskmodel import LABELS, SCHEMA, WARNING_LABELS, DataError, Scorer, family_label, label
+from riskmodel import (
+    LABELS,
+    SCHEMA,
+    WARNING_LABELS,
+    DataError,
+    Scorer,
+    family_label,
+    label,
+    warning_label,
+)
 
 SUFFIX = ".xlsx"
 PLAN_SHEET = "Campaigns"
@@ -235,7 +244,7 @@ def _factor_words(r: dict, k: int) -> tuple[str, str]:
 
 def _warning_words(cell: object) -> str:
     codes = [c for c in str(cell or "").split(";") if c]
-    return "; ".join(WARNING_LABELS.get(c, c) for c in codes)
+    return "; ".join(warning_label(c) if c in WARNING_LABELS else c for c in codes)
 
 
 def write_scored_workbook(scored: str | Path, rejects: str | Path | None, dst: str | Path,

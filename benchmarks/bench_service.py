@@ -17,7 +17,11 @@ default three factors. Four measurements, each printed per round with the median
 - slow clients: 16 connections send at a byte a second (8 a request head, 8 a body) while
   one client scores a campaign every 0.2 s for 12 s: how many were answered, p50/p99/max;
 - cold start: from launching the server to its first /readyz 200, granian
-  (`riskmodel serve`) and gunicorn launched in turn.
+  (`riskmodel serve`) and gunicorn launched in turn;
+- languages (`--only languages`): our app on granian, the same campaign in English (no
+  header, and `Accept-Language: en-US,en;q=0.9`) and in Chinese (`Accept-Language:
+  zh-CN,zh;q=0.9,en;q=0.8`), wrk runs interleaved round by round; the ratio Chinese /
+  English per round and of the medians (the bar: ≥ 0.95).
 
 With ``--baseline DIR`` (another checkout, e.g. ``git worktree add --detach /tmp/main main``)
 only our app runs, from this checkout and from DIR (same interpreter, same settings), in
@@ -161,11 +165,12 @@ def wrk(port: int, seconds: int, connections: int, script: Path,
     return result
 
 
-def write_script(tmp: Path) -> Path:
-    """wrk's script: POST the one campaign as JSON."""
-    script = tmp / "post.lua"
+def write_script(tmp: Path, language: str | None = None, name: str = "post.lua") -> Path:
+    """wrk's script: POST the one campaign as JSON (with ``Accept-Language: language``)."""
+    script = tmp / name
+    head = "" if language is None else f"wrk.headers[\"Accept-Language\"] = \"{language}\"\n"
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(BODY.decode())}\n")
+                      f"{head}wrk.body = {json.dumps(BODY.decode())}\n")
     return script
 
 
@@ -177,7 +182,8 @@ def arguments(rounds: int) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=rounds)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--only", nargs="+", default=None,
-                    choices=["throughput", "one-client", "slow-clients", "cold-start"])
+                    choices=["throughput", "one-client", "slow-clients", "cold-start",
+                             "languages"])
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout: run only our app, from here and from there")
     args = ap.parse_args()
@@ -323,6 +329,45 @@ def slow_clients(running, args, seconds: float = 12.0, clients: int = 16) -> Non
         time.sleep(2.0)  # the server settles (closed slow connections) before the next
 
 
+LANGUAGES = {"English (no header)": None, "English (en-US)": "en-US,en;q=0.9",
+             "Chinese (zh-CN)": "zh-CN,zh;q=0.9,en;q=0.8"}
+
+
+def languages(running, args) -> None:
+    """The same campaign answered in English and in Chinese by one server, interleaved."""
+    _, port = running["granian riskmodel"]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-service-lang-"))
+    try:
+        scripts = {name: write_script(tmp, lang, f"post-{i}.lua")
+                   for i, (name, lang) in enumerate(LANGUAGES.items())}
+        for lang in LANGUAGES.values():  # each answers in its language, before counting
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/score", BODY,
+                                         {"Content-Type": "application/json",
+                                          **({"Accept-Language": lang} if lang else {})})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                print(f"  {lang or '(no header)'}: Content-Language "
+                      f"{r.headers['Content-Language']}")
+        results: dict[str, list[dict]] = {name: [] for name in LANGUAGES}
+        for r in range(args.rounds):
+            for name, script in scripts.items():
+                res = wrk(port, args.seconds, args.connections, script)
+                results[name].append(res)
+                print(f"languages, round {r + 1} {name:<20} {res['rps']:8.0f} req/s  "
+                      f"p50 {res['p50']:6.2f} ms  p99 {res['p99']:6.2f} ms", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"languages, {args.connections} connections, median of {args.rounds} rounds:")
+    for name, runs in results.items():
+        print(f"  {name:<20} {_median(x['rps'] for x in runs):8.0f} req/s  p99 "
+              f"{_median(x['p99'] for x in runs):6.2f} ms")
+    zh = results["Chinese (zh-CN)"]
+    for base in ("English (no header)", "English (en-US)"):
+        per = [x["rps"] / y["rps"] for x, y in zip(zh, results[base], strict=True)]
+        med = _median(x["rps"] for x in zh) / _median(x["rps"] for x in results[base])
+        print(f"  Chinese / {base}: {med:.3f} (medians); per round "
+              f"{', '.join(f'{x:.3f}' for x in per)}, median {_median(per):.3f}  [bar ≥ 0.95]")
+
+
 def cold_start(args, launches: int = 5) -> None:
     """Launch to the first /readyz 200 of our app, granian and gunicorn in turn."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-cold-"))
@@ -348,7 +393,8 @@ def cold_start(args, launches: int = 5) -> None:
 
 def main() -> None:
     args = arguments(rounds=5)
-    only = set(args.only or ["throughput", "one-client", "slow-clients", "cold-start"])
+    only = set(args.only or ["throughput", "one-client", "slow-clients", "cold-start",
+                             "languages"])
     if args.baseline:
         SERVERS["baseline riskmodel"] = ("granian", "riskmodel",
                                          {"cwd": str(args.baseline.resolve())})
@@ -360,7 +406,7 @@ def main() -> None:
                 one_client(running, script, args)
         return
     if only - {"cold-start"}:
-        names = list(SERVERS)
+        names = list(SERVERS) if only - {"cold-start", "languages"} else ["granian riskmodel"]
         with servers(names) as (script, running):
             if "throughput" in only:
                 throughput(running, script, args)
@@ -369,6 +415,8 @@ def main() -> None:
                 one_client(mine, script, args)
             if "slow-clients" in only:
                 slow_clients(mine, args)
+            if "languages" in only:
+                languages(running, args)
     if "cold-start" in only:
         cold_start(args)
 

@@ -1,7 +1,8 @@
 """Instructions per request in a granian worker, counted by callgrind: the Flask echo, our
-app, and our app without the prediction log.
+app, and our app without the prediction log; with ``--apps riskmodel en-US zh-CN``, our app
+asked without a language, in English and in Chinese (``Accept-Language``).
 
-    python benchmarks/bench_service_instructions.py [--requests 300]
+    python benchmarks/bench_service_instructions.py [--requests 300] [--apps ...]
 
 valgrind's callgrind counts the instructions a process executes in user space (Python,
 Flask, our code, granian's Rust), not seconds: the count repeats within about a percent
@@ -38,13 +39,19 @@ APPS = {
     "echo": ("'echo_app:app', factory=False", {}),
     "riskmodel": ("'service:create_app'", {}),
     "no-predlog": ("'service:create_app'", {"RISKMODEL_LOG_PREDICTIONS": "false"}),
+    # our app, asked in English and in Chinese by header (docs/i18n.md)
+    "en-US": ("'service:create_app'", {}),
+    "zh-CN": ("'service:create_app'", {}),
 }
+HEADERS = {"en-US": {"Accept-Language": "en-US,en;q=0.9"},
+           "zh-CN": {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}}
 
 
-def _requests(port: int, n: int) -> None:
+def _requests(port: int, n: int, headers: dict | None = None) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     for _ in range(n):
-        conn.request("POST", "/v1/score", BODY, {"Content-Type": "application/json"})
+        conn.request("POST", "/v1/score", BODY,
+                     {"Content-Type": "application/json", **(headers or {})})
         r = conn.getresponse()
         r.read()
         if r.status != 200:
@@ -82,10 +89,10 @@ def count(app: str, n: int, tmp: Path) -> int:
         _ready(port, proc)
         [worker] = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
                                   text=True).stdout.split()
-        _requests(port, 100)
+        _requests(port, 100, HEADERS.get(app))
         time.sleep(4)  # the prediction log's first write (it opens the store) is behind us
         subprocess.run(["callgrind_control", "-i", "on", worker], capture_output=True)
-        _requests(port, n)
+        _requests(port, n, HEADERS.get(app))
         subprocess.run(["callgrind_control", "-i", "off", worker], capture_output=True)
         subprocess.run(["callgrind_control", "-d", worker], capture_output=True)
     finally:
@@ -102,7 +109,8 @@ def count(app: str, n: int, tmp: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
-    ap.add_argument("--apps", nargs="+", default=list(APPS), choices=list(APPS))
+    ap.add_argument("--apps", nargs="+", default=["echo", "riskmodel", "no-predlog"],
+                    choices=list(APPS))
     args = ap.parse_args()
     if not shutil.which("callgrind_control"):
         raise SystemExit("valgrind is not installed: apt-get install valgrind")
@@ -116,6 +124,9 @@ def main() -> None:
         if "echo" in per:
             for app in per.keys() - {"echo"}:
                 print(f"{app} / echo: {per[app] / per['echo']:.2f}")
+        for english in ("riskmodel", "en-US"):
+            if "zh-CN" in per and english in per:
+                print(f"zh-CN / {english}: {per['zh-CN'] / per[english]:.3f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from riskmodel import ConfigError, Settings, __version__, settings
+from commands.i18n import _
+from riskmodel import N_, ConfigError, Settings, __version__, settings
 
 
 def environment() -> Settings:
@@ -31,7 +32,7 @@ def artifacts_root(given: Path | None) -> Path:
 
 artifacts_option = click.option(
     "--artifacts", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Artifacts root (default: RISKMODEL_ARTIFACTS or ./artifacts).")
+    help=_(N_("Artifacts root (default: RISKMODEL_ARTIFACTS or ./artifacts).")))
 
 
 def fail(e: Exception) -> click.ClickException:

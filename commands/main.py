@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 
 import click
 
-from riskmodel import __version__
+from riskmodel import N_, __version__
 
 # name -> "module:attribute" of each subcommand, in the order --help lists them
 SUBCOMMANDS = {
@@ -33,6 +34,20 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*self.lazy, *sorted(set(super().list_commands(ctx)) - set(self.lazy))]
 
+    def main(self, args=None, *rest, **kwargs):  # type: ignore[override]
+        """Run in the language of ``--lang`` or the environment (commands/i18n.py)."""
+        import sys
+
+        from commands.i18n import _, choose, speaking
+
+        argv = sys.argv[1:] if args is None else list(args)
+        with speaking(choose(argv, os.environ)):
+            self.help = _(ROOT_HELP)
+            for param in self.params:  # read when this module was imported
+                if isinstance(param, click.Option) and param.name in _OPTION_HELP:
+                    param.help = _(_OPTION_HELP[param.name])
+            return super().main(args, *rest, **kwargs)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = self.lazy.get(cmd_name)
         if target is None:
@@ -45,10 +60,16 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
+ROOT_HELP = N_("Failure risk of Amazon co-op campaigns: generate data, train, score, serve.")
+LANG_HELP = N_("Language of the help and messages: en or zh-CN (default: from LANG).")
+_OPTION_HELP = {"lang": LANG_HELP, "version": N_("Show the version and exit.")}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS, help=ROOT_HELP)
 @click.version_option(__version__, prog_name="riskmodel")
-def main() -> None:
-    """Failure risk of Amazon co-op campaigns: generate data, train, score, serve."""
+@click.option("--lang", metavar="LANG", default=None,
+              help=LANG_HELP)
+def main(lang: str | None) -> None:  # noqa: ARG001  read before click parses (LazyGroup.main)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 

@@ -32,7 +32,12 @@ _EXPORTS = {
     "DEFAULT_INTERACTIONS": "model", "AdditiveRiskModel": "model",
     "FAMILY_LABELS": "labels", "LABELS": "labels", "VALUE_LABELS": "labels",
     "WARNING_LABELS": "labels", "family_label": "labels", "label": "labels",
-    "OUT_OF_DEPTH_LABELS": "labels",
+    "MARKETPLACE_NAMES": "labels", "value_label": "labels", "warning_label": "labels",
+    "LOCALES": "i18n", "format_number": "i18n", "format_share": "i18n",
+    "format_usd": "i18n", "gettext": "i18n", "language_tag": "i18n",
+    "load_catalog": "i18n", "negotiate_locale": "i18n", "escalation": "advice",
+    "N_": "i18n", "field_message": "i18n", "advice_text": "advice", "allowed_in": "i18n",
+    "OUT_OF_DEPTH_LABELS": "labels", "out_of_depth_label": "labels",
     "Registry": "registry",
     "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
     "REFERENCE_FILE": "drift", "reference_statistics": "drift",
@@ -75,6 +80,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         OUT_OF_DEPTH_CODES,
         WARNING_CODES,
         ReadinessWarning,
+        advice_text,
+        escalation,
         readiness_flags,
     )
     from riskmodel.campaigns import CampaignBatch
@@ -102,14 +109,31 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         WhatIf,
     )
     from riskmodel.features import BUDGET_RATIO, FACTORS, Factor, factor_values
+    from riskmodel.i18n import (
+        LOCALES,
+        N_,
+        allowed_in,
+        field_message,
+        format_number,
+        format_share,
+        format_usd,
+        gettext,
+        language_tag,
+        load_catalog,
+        negotiate_locale,
+    )
     from riskmodel.labels import (
         FAMILY_LABELS,
         LABELS,
+        MARKETPLACE_NAMES,
         OUT_OF_DEPTH_LABELS,
         VALUE_LABELS,
         WARNING_LABELS,
         family_label,
         label,
+        out_of_depth_label,
+        value_label,
+        warning_label,
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.monitoring import (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,40 @@ import numpy as np
 from riskmodel._fast import constructor
 from riskmodel.contract import EUROPE, MARKETPLACES, NORTH_AMERICA, SCHEMA
 from riskmodel.features import BUDGET_RATIO
+from riskmodel.i18n import N_, format_eur, format_number, format_share, format_usd, gettext
+from riskmodel.labels import label, value_label
 
-ESCALATION = ("If the campaign runs into trouble: contact the AM first, open a Seller Central "
-              "case marked \"Co-op Campaign Issue\", escalate to the regional director after "
-              "48 hours without an answer, and keep every record.")
+ESCALATION = N_("If the campaign runs into trouble: contact the AM first, open a Seller "
+                "Central case marked \"Co-op Campaign Issue\", escalate to the regional "
+                "director after 48 hours without an answer, and keep every record.")
+
+
+@cache
+def figures(locale: str) -> dict[str, str]:
+    """The source's figures that the advice quotes, formatted for ``locale`` by Babel."""
+    return {"target": format_share(BUDGET_TARGET, locale),
+            "band_low": format_share(0.3, locale), "band_high": format_share(0.5, locale),
+            "floor": format_share(0.2, locale), "spend_low": format_usd(3_000, locale),
+            "spend_high": format_usd(5_000, locale), "per_value": format_usd(10_000, locale),
+            "ad_floor": format_usd(5_000, locale)}
+
+
+def say(message: str, locale: str = "en") -> str:
+    """An advice text (a mitigation, a target, a warning) in ``locale``, with the source's
+    figures formatted for it."""
+    return gettext(locale, message).format_map(figures(locale))
+
+
+def advice_text(message: str, locale: str = "en") -> str:
+    """A text of :data:`ADVICE` (a mitigation, a what-if target) as a planner reads it in
+    ``locale``."""
+    return say(message, locale)
+
+
+def escalation(locale: str = "en") -> str:
+    """The escalation path of a high-risk campaign, in ``locale``."""
+    return gettext(locale, ESCALATION)
+
 
 # The source gives Europe's threshold in euros; annual_sales_usd is in dollars. Our
 # assumption, documented in docs/scoring.md: 1 EUR = 1.10 USD.
@@ -48,12 +79,91 @@ class Target:
         return min(x, self.value) if self.kind == "at_most" else max(x, self.value)
 
 
+class Reason:
+    """How a factor's value reads in a reason: callable on the value as the planner wrote
+    it (English); :meth:`localized` gives the same function for another locale."""
+
+    def __call__(self, v: object) -> str:
+        return self.localized("en")(v)
+
+    def localized(self, locale: str) -> Callable[[object], str]:
+        raise NotImplementedError
+
+    def messages(self) -> tuple[str, ...]:
+        """The catalog's messages this reason reads (for the tests of the catalogs)."""
+        raise NotImplementedError
+
+
+_FORMATS: dict[str, Callable[[float, str], str]] = {
+    "share": format_share, "number": format_number, "usd": format_usd}
+
+
+class _NumReason(Reason):
+    def __init__(self, template: str, unknown: str, kind: str) -> None:
+        self.template, self.unknown, self.kind = template, unknown, kind
+
+    def localized(self, locale: str) -> Callable[[object], str]:
+        template, unknown = gettext(locale, self.template), gettext(locale, self.unknown)
+        fmt = _FORMATS[self.kind]
+
+        def reason(v: object) -> str:
+            return unknown if v is None else template.format(v=fmt(v, locale))  # type: ignore[arg-type]
+        return reason
+
+    def messages(self) -> tuple[str, ...]:
+        return self.template, self.unknown
+
+
+_YES, _NO, _UNKNOWN = N_("{what}: yes"), N_("{what}: no"), N_("it is not known whether {what}")
+
+
+class _BoolReason(Reason):
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def localized(self, locale: str) -> Callable[[object], str]:
+        what = gettext(locale, self.what)
+        yes, no, unknown = (gettext(locale, m).format(what=what) for m in (_YES, _NO, _UNKNOWN))
+
+        def reason(v: object) -> str:
+            return unknown if v is None else yes if v else no
+        return reason
+
+    def messages(self) -> tuple[str, ...]:
+        return self.what, _YES, _NO, _UNKNOWN
+
+
+_LEVEL, _LEVEL_UNKNOWN = N_("{label} {value}"), N_("{label} not given")
+
+
+class _LevelReason(Reason):
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def localized(self, locale: str) -> Callable[[object], str]:
+        label = gettext(locale, self.label)
+        template = gettext(locale, _LEVEL)
+        unknown = gettext(locale, _LEVEL_UNKNOWN).format(label=label)
+        if locale == "en":  # the contract's code, as the planner wrote it
+            def reason(v: object) -> str:
+                return unknown if v is None else template.format(label=label, value=v)
+            return reason
+
+        def localized(v: object) -> str:
+            return unknown if v is None else template.format(
+                label=label, value=value_label(str(v), locale))
+        return localized
+
+    def messages(self) -> tuple[str, ...]:
+        return self.label, _LEVEL, _LEVEL_UNKNOWN
+
+
 @dataclass(frozen=True)
 class Advice:
     """How to talk about one factor that raises risk, and the what-if target if the brand
     can act on it. ``target(x)`` maps the factor's input to its value at the target."""
 
-    reason: Callable[[object], str]
+    reason: Reason
     mitigation: str | None = None
     target: Target | None = None
     target_label: str | None = None
@@ -70,94 +180,88 @@ class Advice:
 _yes = Target("set", 1.0)  # level code 1 = "true"
 
 
-def _bool_reason(what: str) -> Callable[[object], str]:
-    def reason(v: object) -> str:
-        if v is None:
-            return f"it is not known whether {what}"
-        return f"{what}: {'yes' if v else 'no'}"
-    return reason
+def _bool_reason(what: str) -> Reason:
+    return _BoolReason(what)
 
 
-def _num_reason(template: str, unknown: str) -> Callable[[object], str]:
-    def reason(v: object) -> str:
-        return unknown if v is None else template.format(v=v)
-    return reason
+def _num_reason(template: str, unknown: str, kind: str = "number") -> Reason:
+    return _NumReason(template, unknown, kind)
 
 
-def _level_reason(label: str) -> Callable[[object], str]:
-    return lambda v: f"{label} {v}" if v is not None else f"{label} not given"
+def _level_reason(label: str) -> Reason:
+    return _LevelReason(label)
 
 
 ADVICE: dict[str, Advice] = {
     "goal_alignment_score": Advice(
-        _num_reason("only {v:.0%} of the KPI targets are agreed with the AM in writing",
-                    "the share of KPI targets agreed in writing is not known"),
-        "Agree every KPI target (incremental-sales share, new-customer CAC, brand-search "
-        "growth, ROI) with the AM in writing before kickoff, in the MOU.",
-        Target("set", 1.0), "all KPI targets agreed in writing", reason_step=100),
+        _num_reason(N_("only {v} of the KPI targets are agreed with the AM in writing"),
+                    N_("the share of KPI targets agreed in writing is not known"), "share"),
+        N_("Agree every KPI target (incremental-sales share, new-customer CAC, brand-search "
+           "growth, ROI) with the AM in writing before kickoff, in the MOU."),
+        Target("set", 1.0), N_("all KPI targets agreed in writing"), reason_step=100),
     "mou_signed": Advice(
-        _bool_reason("an MOU with responsibilities and dates is signed before kickoff"),
-        "Sign an MOU before kickoff that sets each side's responsibilities and dates.",
-        _yes, "MOU signed before kickoff"),
+        _bool_reason(N_("an MOU with responsibilities and dates is signed before kickoff")),
+        N_("Sign an MOU before kickoff that sets each side's responsibilities and dates."),
+        _yes, N_("MOU signed before kickoff")),
     "material_delay_days": Advice(
-        _num_reason("creative materials are expected {v:g} days after the deadline",
-                    "when the creative materials arrive is not known"),
-        "Name one owner for the creative materials, hold a weekly progress sync, and put the "
-        "delivery dates in the MOU so the assets arrive by the deadline.",
-        Target("at_most", 0.0), "materials on time"),
+        _num_reason(N_("creative materials are expected {v} days after the deadline"),
+                    N_("when the creative materials arrive is not known")),
+        N_("Name one owner for the creative materials, hold a weekly progress sync, and put "
+           "the delivery dates in the MOU so the assets arrive by the deadline."),
+        Target("at_most", 0.0), N_("materials on time")),
     "brand_avg_past_delay_days": Advice(
-        _num_reason("the brand's earlier deliveries were {v:g} days late on average",
-                    "the brand has no delivery record with co-op campaigns"),
-        "Set the internal asset deadline ahead of the AM's by the brand's usual lateness."),
+        _num_reason(N_("the brand's earlier deliveries were {v} days late on average"),
+                    N_("the brand has no delivery record with co-op campaigns")),
+        N_("Set the internal asset deadline ahead of the AM's by the brand's usual lateness.")),
     "custom_video_required": Advice(
-        _bool_reason("custom high-definition video must be produced"),
-        "Start the video production now, or reuse an existing video, so it is not the "
-        "asset that arrives late.", Target("set", 0.0), "no custom video to produce"),
+        _bool_reason(N_("custom high-definition video must be produced")),
+        N_("Start the video production now, or reuse an existing video, so it is not the "
+           "asset that arrives late."), Target("set", 0.0), N_("no custom video to produce")),
     "dedicated_contact": Advice(
-        _bool_reason("the brand named one owner for the campaign"),
-        "Name one dedicated owner on the brand's side.", _yes, "one named owner"),
+        _bool_reason(N_("the brand named one owner for the campaign")),
+        N_("Name one dedicated owner on the brand's side."), _yes, N_("one named owner")),
     "weekly_sync": Advice(
-        _bool_reason("a weekly progress sync is scheduled"),
-        "Schedule a weekly progress sync with the AM.", _yes, "weekly sync scheduled"),
+        _bool_reason(N_("a weekly progress sync is scheduled")),
+        N_("Schedule a weekly progress sync with the AM."), _yes, N_("weekly sync scheduled")),
     BUDGET_RATIO: Advice(
-        _num_reason("the committed ad budget is {v:.0%} of the placements' value",
-                    "the budget match is not known"),
-        "Bring the ad budget to 30-50% of the value of Amazon's resources: $3,000-5,000 of "
-        "ad spend for every $10,000 of resource value.",
-        Target("at_least", BUDGET_TARGET), f"budget at {BUDGET_TARGET:.0%} of value",
+        _num_reason(N_("the committed ad budget is {v} of the placements' value"),
+                    N_("the budget match is not known"), "share"),
+        N_("Bring the ad budget to {band_low}-{band_high} of the value of Amazon's resources: "
+           "{spend_low}-{spend_high} of ad spend for every {per_value} of resource value."),
+        Target("at_least", BUDGET_TARGET), N_("budget at {target} of value"),
         reason_step=100),
     "attribution_enabled": Advice(
-        _bool_reason("Amazon Attribution tags are live before launch"),
-        "Deploy Amazon Attribution before launch so the campaign's real contribution can be "
-        "measured (the most overlooked step).", _yes, "Amazon Attribution live"),
+        _bool_reason(N_("Amazon Attribution tags are live before launch")),
+        N_("Deploy Amazon Attribution before launch so the campaign's real contribution can "
+           "be measured (the most overlooked step)."), _yes, N_("Amazon Attribution live")),
     "utm_configured": Advice(
-        _bool_reason("UTM parameters are set on every off-Amazon link"),
-        "Set UTM parameters on every off-Amazon link before launch.", _yes,
-        "UTM parameters set"),
+        _bool_reason(N_("UTM parameters are set on every off-Amazon link")),
+        N_("Set UTM parameters on every off-Amazon link before launch."), _yes,
+        N_("UTM parameters set")),
     "brand_analytics_active": Advice(
-        _bool_reason("the brand uses Brand Analytics"),
-        "Start using Brand Analytics to track brand-search growth.", _yes,
-        "Brand Analytics in use"),
+        _bool_reason(N_("the brand uses Brand Analytics")),
+        N_("Start using Brand Analytics to track brand-search growth."), _yes,
+        N_("Brand Analytics in use")),
     "has_a_plus_content": Advice(
-        _bool_reason("the A+ pages are complete"), "Complete the A+ pages before launch.",
-        _yes, "A+ pages complete"),
+        _bool_reason(N_("the A+ pages are complete")), N_("Complete the A+ pages before launch."),
+        _yes, N_("A+ pages complete")),
     "has_video_main_image": Advice(
-        _bool_reason("the listing has a video main image"),
-        "Add a video main image before launch.", _yes, "video main image added"),
-    "annual_sales_usd": Advice(_num_reason("trailing-12-month sales are ${v:,.0f}",
-                                           "trailing-12-month sales are not known"),
+        _bool_reason(N_("the listing has a video main image")),
+        N_("Add a video main image before launch."), _yes, N_("video main image added")),
+    "annual_sales_usd": Advice(_num_reason(N_("trailing-12-month sales are {v}"),
+                                           N_("trailing-12-month sales are not known"), "usd"),
                                reason_step=1),
-    "bsr_top100_products": Advice(_num_reason("{v:g} products are in a BSR top 100",
-                                              "BSR top-100 products are not known")),
-    "monthly_ad_spend_usd": Advice(_num_reason("monthly ad spend is ${v:,.0f}",
-                                               "monthly ad spend is not known"),
+    "bsr_top100_products": Advice(_num_reason(N_("{v} products are in a BSR top 100"),
+                                              N_("BSR top-100 products are not known"))),
+    "monthly_ad_spend_usd": Advice(_num_reason(N_("monthly ad spend is {v}"),
+                                               N_("monthly ad spend is not known"), "usd"),
                                    reason_step=1),
-    "prior_coop_campaigns": Advice(_num_reason("{v:g} earlier co-op campaigns",
-                                               "earlier co-op campaigns are not known")),
-    "marketplace": Advice(_level_reason("marketplace")),
-    "category": Advice(_level_reason("category")),
-    "campaign_type": Advice(_level_reason("placement")),
-    "duration_days": Advice(_num_reason("planned for {v:g} days", "duration not given")),
+    "prior_coop_campaigns": Advice(_num_reason(N_("{v} earlier co-op campaigns"),
+                                               N_("earlier co-op campaigns are not known"))),
+    "marketplace": Advice(_level_reason(N_("marketplace"))),
+    "category": Advice(_level_reason(N_("category"))),
+    "campaign_type": Advice(_level_reason(N_("placement"))),
+    "duration_days": Advice(_num_reason(N_("planned for {v} days"), N_("duration not given"))),
 }
 
 
@@ -205,45 +309,63 @@ def readiness_flags(cols: dict) -> dict:
 
 # warning code: (column, threshold, message) for every warning but the sales threshold
 _WARNINGS = {
-    "few_bsr_products": ("bsr_top100_products", "at least 3 products in a BSR top 100",
-                         "Fewer than 3 products are in a BSR top 100."),
-    "no_a_plus_content": ("has_a_plus_content", "complete A+ pages",
-                          "The A+ pages are not complete."),
-    "no_video_main_image": ("has_video_main_image", "a video main image",
-                            "The listing has no video main image."),
-    "brand_analytics_not_used": ("brand_analytics_active", "Brand Analytics in use",
-                                 "Brand Analytics is not in use."),
-    "ad_spend_below_5000": ("monthly_ad_spend_usd", "about $5,000 a month or more",
-                            "Monthly ad spend is under $5,000."),
+    "few_bsr_products": ("bsr_top100_products", N_("at least 3 products in a BSR top 100"),
+                         N_("Fewer than 3 products are in a BSR top 100.")),
+    "no_a_plus_content": ("has_a_plus_content", N_("complete A+ pages"),
+                          N_("The A+ pages are not complete.")),
+    "no_video_main_image": ("has_video_main_image", N_("a video main image"),
+                            N_("The listing has no video main image.")),
+    "brand_analytics_not_used": ("brand_analytics_active", N_("Brand Analytics in use"),
+                                 N_("Brand Analytics is not in use.")),
+    "ad_spend_below_5000": ("monthly_ad_spend_usd", N_("about {ad_floor} a month or more"),
+                            N_("Monthly ad spend is under {ad_floor}.")),
     "budget_ratio_below_0_2": ("committed_ad_budget_usd",
-                               "an ad budget of at least 20% of the resource value",
-                               "The committed ad budget is under 20% of the value of "
-                               "Amazon's resources."),
+                               N_("an ad budget of at least {floor} of the resource value"),
+                               N_("The committed ad budget is under {floor} of the value of "
+                                  "Amazon's resources.")),
 }
+_SALES = N_("Trailing-12-month sales of {sales} are below the co-op threshold of {limit}.")
+_SALES_NA = N_("{amount} in a North American store")
+_SALES_EU = N_("{amount} ({usd}) in a European store")
 
 
 WARNING_CODES = ("sales_below_threshold", *_WARNINGS)  # in the order readiness_flags gives
 
 
-# code: (column, threshold, message, whether the value is a yes/no) of every warning
-_ABOUT = {code: (column, threshold, message, SCHEMA[column].kind == "boolean")
-          for code, (column, threshold, message) in _WARNINGS.items()}
 _new_warning = constructor(ReadinessWarning)
 
 
-def readiness_warning(code: str, row: Mapping[str, Any]) -> ReadinessWarning:
-    """Describe warning ``code`` for one campaign given as typed values by column."""
+@cache
+def _about(locale: str) -> dict[str, tuple[str, str, str, bool]]:
+    """code: (column, threshold, message, whether the value is a yes/no) of every warning
+    but the sales threshold, in ``locale``."""
+    return {code: (column, say(threshold, locale), say(message, locale),
+                   SCHEMA[column].kind == "boolean")
+            for code, (column, threshold, message) in _WARNINGS.items()}
+
+
+@cache
+def _sales_words(locale: str) -> tuple[str, str, str]:
+    """The sales threshold's message, and its limit in North America and in Europe."""
+    return (gettext(locale, _SALES),
+            gettext(locale, _SALES_NA).format(amount=format_usd(600_000, locale)),
+            gettext(locale, _SALES_EU).format(amount=format_eur(400_000, locale),
+                                              usd=format_usd(400_000 * USD_PER_EUR, locale)))
+
+
+def readiness_warning(code: str, row: Mapping[str, Any], locale: str = "en"
+                      ) -> ReadinessWarning:
+    """Describe warning ``code`` for one campaign given as typed values by column, its
+    words in ``locale`` (``code`` and ``column`` never change with the language)."""
     if code == "sales_below_threshold":
         market = MARKETPLACES[int(row["marketplace"])]
-        if market in NORTH_AMERICA:
-            limit = "$600,000 in a North American store"
-        else:
-            limit = f"€400,000 (${400_000 * USD_PER_EUR:,.0f}) in a European store"
+        template, na, eu = _sales_words(locale)
+        limit = na if market in NORTH_AMERICA else eu
         sales = _plain(row["annual_sales_usd"])
-        return _new_warning(code, "annual_sales_usd", f"Trailing-12-month sales of "
-                            f"${sales:,.0f} are below the co-op threshold of {limit}.",
+        return _new_warning(code, "annual_sales_usd",
+                            template.format(sales=format_usd(sales, locale), limit=limit),
                             limit, sales)
-    column, threshold, message, yes_no = _ABOUT[code]
+    column, threshold, message, yes_no = _about(locale)[code]
     value = row[column]
     if value.__class__ is not float:  # a numpy number from a batch
         value = _plain(value)
@@ -251,6 +373,17 @@ def readiness_warning(code: str, row: Mapping[str, Any]) -> ReadinessWarning:
         value = None
     return _new_warning(code, column, message, threshold,
                         bool(value) if yes_no and value is not None else value)
+
+
+def messages() -> list[str]:
+    """Every message of this module's catalog (the tests check each is translated)."""
+    out = [ESCALATION, _SALES, _SALES_NA, _SALES_EU, *OUT_OF_DEPTH_MESSAGES]
+    for advice in ADVICE.values():
+        out += advice.reason.messages()
+        out += [m for m in (advice.mitigation, advice.target_label) if m]
+    for _, threshold, message in _WARNINGS.values():
+        out += [threshold, message]
+    return list(dict.fromkeys(out))
 
 
 def _plain(x: object) -> object:
@@ -268,16 +401,34 @@ def _plain(x: object) -> object:
 OUT_OF_DEPTH_CODES = ("beyond_training_range", "rare_level", "rarely_unknown")
 
 
+_BEYOND = N_("{factor} = {value} lies beyond the range the model was trained on ({low} to "
+             "{high}, {count} campaigns): the model's curve is flat there and its estimate "
+             "is an extrapolation.")
+_RARE_LEVEL = N_("{factor} = {value} was seen in only {count} training campaigns: the model "
+                 "knows little about it.")
+_RARELY_UNKNOWN = N_("{factor} is unknown here, but was unknown in only {count} training "
+                     "campaigns: the model knows little about campaigns without it.")
+_YES_NO = (N_("no"), N_("yes"))
+OUT_OF_DEPTH_MESSAGES = (_BEYOND, _RARE_LEVEL, _RARELY_UNKNOWN, *_YES_NO)
+
+
 def out_of_depth_message(code: str, factor: str, value: object,
-                         training_range: tuple[float, float] | None, count: int) -> str:
-    """What a planner reads when a factor lies where the model has little or no data."""
+                         training_range: tuple[float, float] | None, count: int,
+                         locale: str = "en") -> str:
+    """What a planner reads when a factor lies where the model has little or no data, in
+    ``locale``: the factor by its name in English (as the API's fields name it), by its
+    label in other languages; numbers formatted for the locale by Babel."""
+    name = factor if locale == "en" else label(factor, locale)
+    n = format_number(count, locale)
     if code == "beyond_training_range" and training_range is not None:
         low, high = training_range
-        return (f"{factor} = {value:g} lies beyond the range the model was trained on "
-                f"({low:g} to {high:g}, {count:,} campaigns): the model's curve is flat "
-                "there and its estimate is an extrapolation.")
+        return gettext(locale, _BEYOND).format(
+            factor=name, value=format_number(value, locale),  # type: ignore[arg-type]
+            low=format_number(low, locale), high=format_number(high, locale), count=n)
     if code == "rare_level":
-        return (f"{factor} = {value} was seen in only {count:,} training campaigns: the "
-                "model knows little about it.")
-    return (f"{factor} is unknown here, but was unknown in only {count:,} training "
-            "campaigns: the model knows little about campaigns without it.")
+        if isinstance(value, bool):
+            shown = gettext(locale, _YES_NO[value]) if locale != "en" else str(value)
+        else:
+            shown = str(value) if locale == "en" else value_label(str(value), locale)
+        return gettext(locale, _RARE_LEVEL).format(factor=name, value=shown, count=n)
+    return gettext(locale, _RARELY_UNKNOWN).format(factor=name, count=n)

@@ -11,6 +11,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+
+def N_(message: str) -> str:  # noqa: N802
+    """Mark a description for the catalog (riskmodel.i18n.N_; kept here so that the
+    contract, imported by everything, imports nothing)."""
+    return message
+
 MARKETPLACES = ("US", "CA", "MX", "BR", "UK", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "JP",
                 "AU", "IN")
 NORTH_AMERICA = ("US", "CA", "MX")
@@ -136,57 +142,58 @@ def _c(name, kind, description, **kw) -> Column:
 
 SCHEMA = Schema(
     columns=(
-        _c("campaign_id", "string", "Unique id of the planned campaign.", required=True,
+        _c("campaign_id", "string", N_("Unique id of the planned campaign."), required=True,
            max_length=128),
-        _c("marketplace", "category", "Amazon store.", categories=MARKETPLACES,
+        _c("marketplace", "category", N_("Amazon store."), categories=MARKETPLACES,
            family="campaign_context"),
-        _c("category", "category", "Product category.", categories=CATEGORIES,
+        _c("category", "category", N_("Product category."), categories=CATEGORIES,
            family="campaign_context"),
-        _c("campaign_type", "category", "The co-op placement.", categories=CAMPAIGN_TYPES,
+        _c("campaign_type", "category", N_("The co-op placement."), categories=CAMPAIGN_TYPES,
            family="campaign_context"),
-        _c("duration_days", "integer", "Planned length in days.", minimum=1, maximum=120,
+        _c("duration_days", "integer", N_("Planned length in days."), minimum=1, maximum=120,
            family="campaign_context"),
         _c("goal_alignment_score", "number",
-           "Share of the campaign's KPI targets that brand and AM agreed in writing.",
+           N_("Share of the campaign's KPI targets that brand and AM agreed in writing."),
            required=True, minimum=0, maximum=1, family="goal_alignment"),
         _c("mou_signed", "boolean",
-           "MOU with responsibilities and dates signed before kickoff.", family="goal_alignment"),
-        _c("dedicated_contact", "boolean", "The brand named one owner for the campaign.",
+           N_("MOU with responsibilities and dates signed before kickoff."),
+           family="goal_alignment"),
+        _c("dedicated_contact", "boolean", N_("The brand named one owner for the campaign."),
            family="delivery"),
-        _c("weekly_sync", "boolean", "A weekly progress sync is scheduled.", family="delivery"),
+        _c("weekly_sync", "boolean", N_("A weekly progress sync is scheduled."), family="delivery"),
         _c("material_delay_days", "number",
-           "Expected days the creative materials arrive after the agreed deadline; "
-           "negative = early.", required=True, minimum=-60, maximum=180, family="delivery"),
+           N_("Expected days the creative materials arrive after the agreed deadline; "
+           "negative = early."), required=True, minimum=-60, maximum=180, family="delivery"),
         _c("brand_avg_past_delay_days", "number",
-           "The brand's average lateness on earlier deliveries; empty for a brand with no "
-           "history.", minimum=-60, maximum=180, family="delivery"),
-        _c("custom_video_required", "boolean", "Custom high-definition video must be produced.",
+           N_("The brand's average lateness on earlier deliveries; empty for a brand with no "
+           "history."), minimum=-60, maximum=180, family="delivery"),
+        _c("custom_video_required", "boolean", N_("Custom high-definition video must be produced."),
            family="delivery"),
-        _c("resource_value_usd", "number", "Value of the placements Amazon contributes.",
+        _c("resource_value_usd", "number", N_("Value of the placements Amazon contributes."),
            required=True, minimum=0, exclusive_minimum=True, family="budget_match"),
-        _c("committed_ad_budget_usd", "number", "Ad budget the brand commits alongside.",
+        _c("committed_ad_budget_usd", "number", N_("Ad budget the brand commits alongside."),
            required=True, minimum=0, family="budget_match"),
-        _c("attribution_enabled", "boolean", "Amazon Attribution tags live before launch.",
+        _c("attribution_enabled", "boolean", N_("Amazon Attribution tags live before launch."),
            family="attribution_readiness"),
-        _c("utm_configured", "boolean", "UTM parameters set on every off-Amazon link.",
+        _c("utm_configured", "boolean", N_("UTM parameters set on every off-Amazon link."),
            family="attribution_readiness"),
-        _c("brand_analytics_active", "boolean", "The brand uses Brand Analytics.",
+        _c("brand_analytics_active", "boolean", N_("The brand uses Brand Analytics."),
            family="attribution_readiness"),
-        _c("annual_sales_usd", "number", "Trailing-12-month brand sales.", minimum=0,
+        _c("annual_sales_usd", "number", N_("Trailing-12-month brand sales."), minimum=0,
            family="brand_strength"),
-        _c("bsr_top100_products", "integer", "Products in a Best Sellers Rank top 100.",
+        _c("bsr_top100_products", "integer", N_("Products in a Best Sellers Rank top 100."),
            minimum=0, family="brand_strength"),
-        _c("monthly_ad_spend_usd", "number", "Average monthly ad spend.", minimum=0,
+        _c("monthly_ad_spend_usd", "number", N_("Average monthly ad spend."), minimum=0,
            family="brand_strength"),
-        _c("has_a_plus_content", "boolean", "Complete A+ pages.", family="brand_strength"),
-        _c("has_video_main_image", "boolean", "Video main image.", family="brand_strength"),
-        _c("prior_coop_campaigns", "integer", "Co-op campaigns the brand ran before.",
+        _c("has_a_plus_content", "boolean", N_("Complete A+ pages."), family="brand_strength"),
+        _c("has_video_main_image", "boolean", N_("Video main image."), family="brand_strength"),
+        _c("prior_coop_campaigns", "integer", N_("Co-op campaigns the brand ran before."),
            minimum=0, family="brand_strength"),
     ),
     outcome_columns=(
-        _c("failed", "boolean", "The campaign missed its agreed KPIs or was cancelled.",
+        _c("failed", "boolean", N_("The campaign missed its agreed KPIs or was cancelled."),
            required=True),
-        _c("failure_reason", "category", "Recorded cause of a failure; may be empty.",
+        _c("failure_reason", "category", N_("Recorded cause of a failure; may be empty."),
            categories=FAILURE_REASONS),
         _c("completed_on", "date", "When the outcome was known (ISO 8601)."),
     ),

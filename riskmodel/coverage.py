@@ -145,12 +145,13 @@ class Coverage:
                 out.append((j, RARELY_UNKNOWN if code == len(thin) - 1 else RARE_LEVEL))
         return out
 
-    def describe(self, j: int, code: int, raw: float, value: object) -> OutOfDepth:
+    def describe(self, j: int, code: int, raw: float, value: object,
+                 locale: str = "en") -> OutOfDepth:
         """The :class:`OutOfDepth` of factor ``j`` flagged ``code``: ``raw`` its input as the
         model reads it (a number, or a level's code; NaN unknown), ``value`` as the planner
-        wrote it."""
+        wrote it; its message in ``locale``."""
         word = OUT_OF_DEPTH_CODES[code - 1]
         name, count, span = self._about[j](raw, code)
         return _new_out_of_depth(name, word, value,
-                                 out_of_depth_message(word, name, value, span, count),
+                                 out_of_depth_message(word, name, value, span, count, locale),
                                  span, count)

@@ -60,12 +60,21 @@ class FieldError:
         got = "" if self.received is None else f" Got {_shown(self.received)} instead."
         return f"{shorten(self.column)} {self.problem}{where}: expected {self.allowed}.{got}"
 
-    def to_dict(self) -> dict:
-        """The error as JSON-ready data; ``received_length`` (characters) is there only
-        when the text received was longer than :data:`MAX_SHOWN` and cut."""
+    def message_in(self, locale: str) -> str:
+        """:attr:`message` in ``locale`` (see riskmodel.LOCALES; English otherwise)."""
+        if locale == "en":
+            return self.message
+        from riskmodel.i18n import field_message
+
+        return field_message(self, locale)
+
+    def to_dict(self, locale: str = "en") -> dict:
+        """The error as JSON-ready data: ``message`` in ``locale``; the other fields never
+        change with the language (programs read them). ``received_length`` (characters) is
+        there only when the text received was longer than :data:`MAX_SHOWN` and cut."""
         out = {"row": self.row, "column": shorten(self.column), "problem": self.problem,
                "allowed": self.allowed, "received": _jsonable(self.received),
-               "message": self.message}
+               "message": self.message_in(locale)}
         if isinstance(self.received, str) and len(self.received) > MAX_SHOWN:
             out["received_length"] = len(self.received)
         return out

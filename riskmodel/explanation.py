@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskmodel._fast import constructor
-from riskmodel.advice import ADVICE, ESCALATION, WARNING_CODES, ReadinessWarning, readiness_warning
+from riskmodel.advice import (
+    ADVICE,
+    WARNING_CODES,
+    ReadinessWarning,
+    escalation,
+    readiness_warning,
+    say,
+)
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAMILIES
 from riskmodel.coverage import Coverage, OutOfDepth
@@ -121,10 +128,13 @@ class FactorInfo:
     display: Callable[[object], object]  # the factor's input as the planner wrote it
 
 
-def factor_info(f: Factor) -> FactorInfo:
+def factor_info(f: Factor, locale: str = "en") -> FactorInfo:
+    """What the explanation says about factor ``f``, its words in ``locale``."""
     advice = ADVICE[f.name]
-    return FactorInfo(f.name, f.columns, f.family, advice.actionable, advice.mitigation,
-                      advice.target_label, advice.reason, advice.reason_step, _display(f))
+    mitigation, target = (None if m is None else say(m, locale)
+                          for m in (advice.mitigation, advice.target_label))
+    return FactorInfo(f.name, f.columns, f.family, advice.actionable, mitigation, target,
+                      advice.reason.localized(locale), advice.reason_step, _display(f))
 
 
 def _display(f: Factor) -> Callable[[object], object]:
@@ -163,14 +173,16 @@ def explain_factor(info: FactorInfo, value: object, log_odds: float, points: flo
 def build_score(campaign_id: str, risk: float, log_odds: float, base: float, band: int,
                 contributions: dict[str, float], family_totals: dict[str, float],
                 factors: tuple[FactorContribution, ...], warnings: tuple,
-                version: str, out_of_depth: tuple = (), plan: tuple = (),
-                plan_risk: float | None = None, plan_band: int | None = None
-                ) -> CampaignScore:
-    """One :class:`CampaignScore` (the escalation path comes with the high band)."""
+                version: str, locale: str = "en", out_of_depth: tuple = (),
+                plan: tuple = (), plan_risk: float | None = None,
+                plan_band: int | None = None) -> CampaignScore:
+    """One :class:`CampaignScore` (the escalation path, in ``locale``, comes with the high
+    band)."""
     label = BANDS[band]
     return _new_score(campaign_id, risk, label, log_odds, base, factors, family_totals,
-                      contributions, warnings, ESCALATION if label == "high" else None,
-                      version, out_of_depth, plan, plan_risk,
+                      contributions, warnings,
+                      escalation(locale) if label == "high" else None, version,
+                      out_of_depth, plan, plan_risk,
                       None if plan_band is None else BANDS[plan_band])
 
 
@@ -259,6 +271,7 @@ class Explanation:
     reasons: np.ndarray  # (n, k) codes into texts; -1: none (the factor lowers risk)
     texts: list[str]
     warnings: np.ndarray  # (n, len(WARNING_CODES)) bool
+    locale: str = "en"  # the language of the texts (riskmodel.LOCALES)
     # (n, factors) riskmodel.coverage codes, 0 = covered; None for a model without coverage
     out_of_depth: np.ndarray | None = None
     coverage: Coverage | None = None
@@ -271,7 +284,7 @@ class Explanation:
     plan_actions: tuple[Action, ...] = ()
 
     def plan_of(self, i: int) -> tuple[PlanStep, ...]:
-        """Row ``i``'s plan as :class:`PlanStep` entries."""
+        """Row ``i``'s plan as :class:`PlanStep` entries (their words in :attr:`locale`)."""
         if self.plan_steps is None or self.plan_risk is None:
             return ()
         steps = self.plan_steps[i]
@@ -280,13 +293,14 @@ class Explanation:
                           self.plan_risk[i, :k].tolist(), float(self.risk[i]))
 
     def out_of_depth_of(self, i: int) -> tuple[OutOfDepth, ...]:
-        """Row ``i``'s :class:`OutOfDepth` entries, in factor order."""
+        """Row ``i``'s :class:`OutOfDepth` entries, in factor order (their messages in
+        :attr:`locale`)."""
         if self.out_of_depth is None or self.coverage is None:
             return ()
         codes = self.out_of_depth[i]
         return tuple(self.coverage.describe(
             j, int(codes[j]), float(self.inputs[self.about[j].name][i]),
-            self.about[j].display(self.inputs[self.about[j].name][i]))
+            self.about[j].display(self.inputs[self.about[j].name][i]), self.locale)
             for j in np.flatnonzero(codes).tolist())
 
     @property
@@ -317,7 +331,7 @@ class Explanation:
             warnings: tuple = ()
             if flagged[i]:
                 row = {k: v[i] for k, v in self.batch.columns.items()}
-                warnings = tuple(readiness_warning(WARNING_CODES[w], row)
+                warnings = tuple(readiness_warning(WARNING_CODES[w], row, self.locale)
                                  for w in np.flatnonzero(self.warnings[i]))
             factors = []
             for j, c, pp, r, p in zip(top[i], top_log_odds[i], points[i], reasons[i],
@@ -329,7 +343,7 @@ class Explanation:
                 ids[i], risk[i], log_odds[i], self.base, band[i],
                 dict(zip(names, contributions[i], strict=True)),
                 dict(zip(FAMILIES, totals[i], strict=True)), tuple(factors), warnings,
-                self.version, self.out_of_depth_of(i) if deep[i] else (),
+                self.version, self.locale, self.out_of_depth_of(i) if deep[i] else (),
                 self.plan_of(i) if planned[i] else (), plan_risk[i], plan_band[i]))
         return out
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskmodel.contract import Column
+from riskmodel.i18n import N_
 
 # the words a file may write for yes and no (JSON takes only true and false)
 WORDS = {**dict.fromkeys(("true", "t", "yes", "y", "1"), 1.0),
@@ -68,13 +69,13 @@ class Check:
 
 def number_checks(col: Column) -> tuple[Check, ...]:
     """The checks of a number or integer column, in the order their problems are told."""
-    checks = [Check("must be a finite number", "x - x != 0")]  # NaN and ±inf give NaN
+    checks = [Check(N_("must be a finite number"), "x - x != 0")]  # NaN and ±inf give NaN
     if col.kind == "integer":
-        checks.append(Check("must be a whole number", "x % 1 != 0"))
+        checks.append(Check(N_("must be a whole number"), "x % 1 != 0"))
     low = None if col.minimum is None else ("x <= lo" if col.exclusive_minimum else "x < lo")
     high = None if col.maximum is None else "x > hi"
     if low or high:
-        checks.append(Check("is out of range", " | ".join(f"({e})" for e in (low, high) if e)))
+        checks.append(Check(N_("is out of range"), " | ".join(f"({e})" for e in (low, high) if e)))
     return tuple(checks)
 
 
@@ -102,17 +103,17 @@ def parse_date(v: object) -> date:
     if isinstance(v, date):
         return v
     if not isinstance(v, str):
-        raise Invalid("is not a date")
+        raise Invalid(N_("is not a date"))
     try:
         return datetime.fromisoformat(v.strip()).date()
     except ValueError:
-        raise Invalid("is not a date") from None
+        raise Invalid(N_("is not a date")) from None
 
 
 # what JSON must send for each kind (strict bodies): the problem if it sends another type
-_JSON_TYPE = {"number": "must be a JSON number", "integer": "must be a JSON number",
-              "boolean": "must be true or false", "category": "must be a JSON string",
-              "string": "must be a JSON string", "date": "must be a JSON string"}
+_JSON_TYPE = {"number": N_("must be a JSON number"), "integer": N_("must be a JSON number"),
+              "boolean": N_("must be true or false"), "category": N_("must be a JSON string"),
+              "string": N_("must be a JSON string"), "date": N_("must be a JSON string")}
 _EMPTY = {"category": -1, "string": None, "date": None}
 # None as a value of np.where: numpy's stubs read a bare None there as the one-argument form
 _NONE = np.array(None, dtype=object)
@@ -153,19 +154,19 @@ class Rule:
             self._check_json_type(v)
         if kind in ("number", "integer"):
             if isinstance(v, (bool, np.bool_)):
-                raise Invalid("must be a number, not a boolean")
+                raise Invalid(N_("must be a number, not a boolean"))
             if isinstance(v, str):
                 try:
                     x = float(v.strip())
                 except ValueError:
-                    raise Invalid("is not a number") from None
+                    raise Invalid(N_("is not a number")) from None
             elif isinstance(v, (int, float, np.integer, np.floating)):
                 try:
                     x = float(v)
                 except OverflowError:  # an integer beyond any float (JSON allows it)
-                    raise Invalid("is out of range") from None
+                    raise Invalid(N_("is out of range")) from None
             else:
-                raise Invalid("is not a number")
+                raise Invalid(N_("is not a number"))
             problem = self.problem(x)
             if problem:
                 raise Invalid(problem)
@@ -177,16 +178,16 @@ class Rule:
                 return float(v)
             if isinstance(v, str) and v.strip().lower() in WORDS:
                 return WORDS[v.strip().lower()]
-            raise Invalid("is not a boolean")
+            raise Invalid(N_("is not a boolean"))
         if kind == "category":
             if isinstance(v, str) and v.strip() in self.index:
                 return self.index[v.strip()]
-            raise Invalid("is not an allowed value")
+            raise Invalid(N_("is not an allowed value"))
         if kind == "string":
             if not isinstance(v, str):
-                raise Invalid("must be a string")
+                raise Invalid(N_("must be a string"))
             if not valid_identifier(v, self.limit):
-                raise Invalid("is not a valid identifier")
+                raise Invalid(N_("is not a valid identifier"))
             return v
         if kind == "date":
             return parse_date(v)

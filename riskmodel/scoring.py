@@ -11,6 +11,7 @@ same answer whichever way it is scored.
 
 from __future__ import annotations
 
+import copy
 import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from riskmodel.explanation import (
     sigmoid,
 )
 from riskmodel.features import factor_inputs_one
+from riskmodel.i18n import LOCALES, N_
 from riskmodel.model import ATTRIBUTIONS, AdditiveRiskModel
 from riskmodel.plan import actions_for, coupled, make_steps, plan_batch, plan_one
 from riskmodel.registry import Registry
@@ -75,7 +77,12 @@ class Scorer:
         self.factors = model.factors
         self.factor_names = model.factor_names
         self.families = tuple(f.family for f in self.factors)
-        self.about = tuple(factor_info(f) for f in self.factors)
+        # what the explanations say about each factor, in every shipped language (built
+        # once: a request in any language costs the same)
+        self._about = {loc: tuple(factor_info(f, loc) for f in self.factors)
+                       for loc in LOCALES}
+        self.locale = "en"  # the language of the texts when a call names none
+        self.about = self._about["en"]
         self._actionable = [info.actionable for info in self.about]
         self._actionable_arr = np.array(self._actionable, dtype=bool)
         self._cuts = np.asarray(model.bands_, dtype=float)
@@ -100,6 +107,15 @@ class Scorer:
         self._low_below = (math.log(medium / (1 - medium)) if 0 < medium < 1
                            else (-math.inf if medium <= 0 else math.inf))
 
+    def with_locale(self, locale: str) -> Scorer:
+        """This scorer with its texts in ``locale`` by default (one of
+        :data:`riskmodel.LOCALES`; anything else gives English): the same model and tables,
+        shared. For callers that hand a scorer on, such as batch scoring's workers."""
+        other = copy.copy(self)
+        other.locale = locale if locale in self._about else "en"
+        other.about = self._about[other.locale]
+        return other
+
     def check_top_k(self, k: object) -> int:
         """``k`` as the number of factors to explain: an integer from 0 to the number of the
         model's factors (text such as a query parameter is read as an integer); else
@@ -113,7 +129,7 @@ class Scorer:
             except (TypeError, ValueError):
                 pass
         if not 0 <= n <= limit:
-            raise ParameterError(FieldError(None, "top_k", "is not a valid number of factors",
+            raise ParameterError(FieldError(None, "top_k", N_("is not a valid number of factors"),
                                             f"an integer from 0 to {limit}", k))
         return n
 
@@ -134,13 +150,18 @@ class Scorer:
         band = np.searchsorted(self._cuts, risk, side="right")
         return ScoreArrays(risk, log_odds, contributions, band, inputs)
 
-    def explain_batch(self, batch: CampaignBatch, top_k: int = 3) -> Explanation:
+    def explain_batch(self, batch: CampaignBatch, top_k: int = 3, *,
+                      locale: str | None = None) -> Explanation:
         """Score a typed batch and explain its top ``top_k`` factors, all vectorised: the
-        one assembly behind the API's rows and the batch command's columns."""
+        one assembly behind the API's rows and the batch command's columns. The texts are
+        in ``locale`` (one of :data:`riskmodel.LOCALES`; anything else gives English; by
+        default the scorer's, see :meth:`with_locale`)."""
         top_k = self.check_top_k(top_k)
+        locale = self.locale if locale is None else locale if locale in self._about else "en"
+        about = self._about[locale]
         arr = self.compute(batch)
         top = _top_order(arr.contributions, top_k)
-        c, points, up, reasons, texts = explain_top(self.about, arr.inputs, arr.risk,
+        c, points, up, reasons, texts = explain_top(about, arr.inputs, arr.risk,
                                                     arr.log_odds, arr.contributions, top)
         what_if = np.full(top.shape, np.nan)
         needs = np.flatnonzero(up & self._actionable_arr[top])
@@ -161,10 +182,10 @@ class Scorer:
                                              self._actions, self._links, arr.inputs,
                                              arr.log_odds, self._low_below)
         plan_risk = sigmoid(final)
-        return Explanation(batch, self.about, self.version, self._base, arr.risk,
+        return Explanation(batch, about, self.version, self._base, arr.risk,
                            arr.log_odds, arr.band, arr.contributions,
                            family_totals(self.families, arr.contributions), arr.inputs, top,
-                           c, points, up, what_if, reasons, texts, warnings, depth,
+                           c, points, up, what_if, reasons, texts, warnings, locale, depth,
                            self.coverage, steps, step_risk, plan_risk,
                            np.searchsorted(self._cuts, plan_risk, side="right"),
                            self._actions)
@@ -181,7 +202,7 @@ class Scorer:
     # ------------------------------------------------------------------ public API
 
     def score(self, campaigns: pd.DataFrame | Sequence[Mapping] | Mapping | str | Path,
-              top_k: int = 3, *, strict: bool = False,
+              top_k: int = 3, *, strict: bool = False, locale: str | None = None,
               max_errors: int | None = None) -> list[CampaignScore]:
         """Validate and score campaigns.
 
@@ -194,6 +215,12 @@ class Scorer:
             from 0 to the number of the model's factors.
         strict : bool
             JSON types only, as the service requires (no numbers in strings, no 0/1).
+        locale : str
+            The language of the reasons, mitigations, what-if targets, warnings and
+            escalation: one of :data:`riskmodel.LOCALES` (``riskmodel.negotiate_locale``
+            reads a language tag); anything else gives English. Codes, factor names and
+            every other field are the same in every language. By default the scorer's
+            (English unless made by :meth:`with_locale`).
         max_errors : int, optional
             Stop collecting errors after this many (``SchemaError.more`` counts the rest).
 
@@ -204,25 +231,30 @@ class Scorer:
         ParameterError
             ``top_k`` out of its range.
         """
+        if locale is None:
+            locale = self.locale
         if isinstance(campaigns, dict):  # one campaign: the plain-Python path
             row, errors = validate_record(campaigns, strict=strict)
             if errors:
                 more = 0 if max_errors is None else max(0, len(errors) - max_errors)
                 raise SchemaError(errors[:len(errors) - more], more=more)
-            return [self._explain_row(row, self.check_top_k(top_k))]
+            return [self._explain_row(row, self.check_top_k(top_k), locale)]
         v = validate_campaigns(campaigns, strict=strict, max_errors=max_errors)
         v.raise_for_errors()
-        return self.explain(v.batch, top_k)
+        return self.explain(v.batch, top_k, locale=locale)
 
-    def explain(self, batch: CampaignBatch, top_k: int = 3) -> list[CampaignScore]:
-        """Score and explain a validated batch."""
+    def explain(self, batch: CampaignBatch, top_k: int = 3, *,
+                locale: str | None = None) -> list[CampaignScore]:
+        """Score and explain a validated batch, its texts in ``locale``."""
         top_k = self.check_top_k(top_k)
+        if locale is None:
+            locale = self.locale
         if batch.n == 1:
             return [self._explain_row({k: v[:1].tolist()[0] for k, v in batch.columns.items()},
-                                      top_k)]
-        return self.explain_batch(batch, top_k).rows()
+                                      top_k, locale)]
+        return self.explain_batch(batch, top_k, locale=locale).rows()
 
-    def _explain_row(self, row: dict, top_k: int) -> CampaignScore:
+    def _explain_row(self, row: dict, top_k: int, locale: str = "en") -> CampaignScore:
         """:meth:`explain_batch` for one campaign, the same rules on plain floats: tens of
         microseconds where numpy's per-call overhead would cost hundreds. A test holds both
         paths equal."""
@@ -235,7 +267,9 @@ class Scorer:
         # a stable sort, reversed, keeps ties in contract order, as the vectorised path does
         sizes = [abs(c) for c in contrib]
         top = sorted(range(len(contrib)), key=sizes.__getitem__, reverse=True)[:top_k]
-        about = self.about
+        about = self._about.get(locale)
+        if about is None:
+            about, locale = self.about, "en"
         factors = []
         for j in top:
             info = about[j]
@@ -252,14 +286,15 @@ class Scorer:
                                               risk))
             else:
                 factors.append(explain_factor(info, value, c, points, None, math.nan, risk))
-        warnings = tuple([readiness_warning(code, row)
+        warnings = tuple([readiness_warning(code, row, locale)
                           for code, flag in readiness_flags(row).items() if flag])
         depth: tuple = ()
         if self.coverage is not None:
             flags = self.coverage.one(x)
             if flags:
                 depth = tuple(self.coverage.describe(j, code, x[about[j].name],
-                                                     about[j].display(x[about[j].name]))
+                                                     about[j].display(x[about[j].name]),
+                                                     locale)
                               for j, code in flags)
         chosen, final = plan_one(compiled, a, self._actions, self._links, x, log_odds,
                                  self._low_below)
@@ -273,7 +308,7 @@ class Scorer:
                            bisect_right(self._cut_list, risk),
                            dict(zip(self.factor_names, contrib, strict=True)),
                            self._family_totals_one(contrib), tuple(factors), warnings,
-                           self.version, depth, plan, plan_risk,
+                           self.version, locale, depth, plan, plan_risk,
                            bisect_right(self._cut_list, plan_risk))
 
     def predict_proba(self, campaigns) -> np.ndarray:

@@ -20,6 +20,7 @@ from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAILURE_REASONS, SCHEMA, Column, Schema
 from riskmodel.errors import FieldError, SchemaError, shorten
+from riskmodel.i18n import N_
 from riskmodel.rules import MAX_ERRORS, MAX_FIELDS, SLOW, Invalid, Rule, is_blank
 
 SMALL = 64  # inputs up to this many rows take the per-value path
@@ -87,8 +88,8 @@ class ErrorList(list[FieldError]):
 
 
 def check_fields(rec: object, known: frozenset[str], allowed: str, row: int,
-                 errors: ErrorList, *, problem: str = "is not a field of the contract",
-                 noun: str = "a campaign", prefix: str = "") -> bool:
+                 errors: ErrorList, *, problem: str = N_("is not a field of the contract"),
+                 noun: str = N_("a campaign"), prefix: str = "") -> bool:
     """Add to ``errors`` one error (``problem``) for each key of the object ``rec`` that is
     not in ``known`` (``allowed`` names them), at ``prefix`` + the key. An object of more
     than :data:`riskmodel.MAX_FIELDS` keys gets one error for the whole object, its keys
@@ -138,7 +139,7 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
     out: dict = {}
     errors: list[FieldError] = []
     if not (isinstance(rec, dict) or isinstance(rec, Mapping)):
-        errors.append(FieldError(row, "(record)", "is not an object",
+        errors.append(FieldError(row, "(record)", N_("is not an object"),
                                  "an object of column: value pairs", type(rec).__name__))
         return {name: empty for name, _, empty, _, _ in rules(cols)}, errors
     get = rec.get
@@ -157,7 +158,7 @@ def parse_record(rec: object, cols: Sequence[Column], present: set[str] | None,
         if v is None or (is_blank(v, nan_is_missing) and (not strict or rule.kind == "string")):
             out[name] = empty
             if required:
-                errors.append(FieldError(row, name, "is required", rule.column.allowed(),
+                errors.append(FieldError(row, name, N_("is required"), rule.column.allowed(),
                                          None if v is None else v))
             continue
         try:
@@ -193,21 +194,21 @@ def parse_outcome(item: object, row: int,
     errors.add_all(found)
     if not isinstance(item, Mapping) or check_fields(
             item, _OUTCOME_FIELDS, _OUTCOME_ALLOWED, row, errors,
-            problem="is not a field of an outcome", noun="an outcome"):
+            problem=N_("is not a field of an outcome"), noun=N_("an outcome")):
         return None, errors
     correction = item.get("correction", False)
     if not isinstance(correction, bool):
-        errors.add(FieldError(row, "correction", "must be true or false", "true or false",
+        errors.add(FieldError(row, "correction", N_("must be true or false"), "true or false",
                               correction))
     reason = values.get("failure_reason")
     reason = None if reason is None or reason < 0 else FAILURE_REASONS[reason]
     if values.get("failed") == 0.0 and reason is not None:
-        errors.add(FieldError(row, "failure_reason", "must be empty for a success",
+        errors.add(FieldError(row, "failure_reason", N_("must be empty for a success"),
                               "empty when failed is false", reason))
     plan = item.get("plan")
     if plan is not None:
         if not isinstance(plan, Mapping):
-            errors.add(FieldError(row, "plan", "is not an object", "a campaign object",
+            errors.add(FieldError(row, "plan", N_("is not an object"), "a campaign object",
                                   type(plan).__name__))
         elif not check_fields(plan, CAMPAIGN_FIELDS, CAMPAIGN_ALLOWED, row, errors,
                               prefix="plan/"):
@@ -215,7 +216,7 @@ def parse_outcome(item: object, row: int,
             errors.add_all(FieldError(row, f"plan/{e.column}", e.problem, e.allowed,
                                       e.received) for e in plan_errors)
             if plan.get("campaign_id") not in (None, item.get("campaign_id")):
-                errors.add(FieldError(row, "plan/campaign_id", "differs from the outcome's",
+                errors.add(FieldError(row, "plan/campaign_id", N_("differs from the outcome's"),
                                       shorten(str(item.get("campaign_id"))),
                                       plan.get("campaign_id")))
     if errors:
@@ -340,7 +341,7 @@ def missing_columns(present, cols: Sequence[Column] | None = None) -> list[Field
     """One error for each required column (of ``cols``, the contract's by default) that
     is not among the names ``present``."""
     cols = SCHEMA.columns if cols is None else cols
-    return [FieldError(None, c.name, "is a required column and is missing", c.allowed())
+    return [FieldError(None, c.name, N_("is a required column and is missing"), c.allowed())
             for c in cols if c.required and c.name not in present]
 
 

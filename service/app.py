@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 
 from riskmodel import FACTORS, ConfigError, api_keys, database_url, settings
-from service import problems
+from service import i18n, problems
 from service.holder import ModelHolder
 from service.logs import configure
 from service.metrics import Metrics
@@ -65,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, monitoring.bp, workbench):
         app.register_blueprint(bp)
     problems.register(app)
+    i18n.init_app(app)
 
     # POST /v1/score past Flask's per-request work (service/shortcut.py); the rest to Flask
     # (Flask's way to add WSGI middleware; mypy forbids assigning to a method)

@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import current_app, request
 
+from riskmodel import N_
 from service.problems import Problem
 
 PROTECTED = "riskmodel.protected"  # view attribute the route test reads
@@ -31,12 +32,12 @@ def check_key(environ: dict, keys: tuple[str, ...]) -> None:
     a client sends is silently ignored."""
     presented = presented_keys(environ)
     if not presented:
-        raise Problem(401, "unauthorized", "Unauthorized",
-                      "this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
-                      "'X-API-Key: <key>'", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, "unauthorized", N_("Unauthorized"),
+                      N_("this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
+                         "'X-API-Key: <key>'"), headers={"WWW-Authenticate": "Bearer"})
     valid = [key_is_valid(key, keys) for key in presented]  # each compared, every time
     if not all(valid):
-        raise Problem(401, "unauthorized", "Unauthorized", "the API key is not valid",
+        raise Problem(401, "unauthorized", N_("Unauthorized"), N_("the API key is not valid"),
                       headers={"WWW-Authenticate": "Bearer"})
 
 

@@ -11,7 +11,7 @@ import orjson
 from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_content_length
 
-from riskmodel import shorten
+from riskmodel import N_, shorten
 from service.problems import Problem
 
 
@@ -30,8 +30,9 @@ def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
     if ctype != "application/json":  # the usual header needs no parsing
         mimetype = parse_options_header(ctype)[0].lower()
         if mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise Problem(415, "unsupported-media-type", "Unsupported Media Type",
-                          f"the body must be application/json; got {mimetype or 'no type'!r}")
+            raise Problem(415, "unsupported-media-type", N_("Unsupported Media Type"),
+                          N_("the body must be application/json; got {got}"),
+                          args={"got": repr(mimetype or "no type")})
     data = _read_body(environ, limit)
     coding = environ.get("HTTP_CONTENT_ENCODING")
     if coding:
@@ -49,8 +50,8 @@ def json_body(environ: dict, limit: int) -> tuple[object, str | None]:
         # anything else that is not JSON is a 400
         return json.loads(data, object_pairs_hook=_unique), None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise Problem(400, "invalid-json", "Invalid JSON",
-                      f"the body is not valid JSON: {e}") from None
+        raise Problem(400, "invalid-json", N_("Invalid JSON"),
+                      N_("the body is not valid JSON: {error}"), args={"error": str(e)}) from None
 
 
 # a member's name and its colon; also matches inside a string value that holds an escaped
@@ -107,9 +108,9 @@ def _unique(pairs: list[tuple[str, object]]) -> dict:
             if name in seen:
                 break
             seen.add(name)
-        raise Problem(400, "duplicate-name", "Duplicate name",
-                      f"an object of the body names {shorten(name)!r} more than once; "
-                      "each name may appear once per object")
+        raise Problem(400, "duplicate-name", N_("Duplicate name"),
+                      N_("an object of the body names {name} more than once; each name may "
+                         "appear once per object"), args={"name": repr(shorten(name))})
     return out
 
 
@@ -124,20 +125,22 @@ def _decode(data: bytes, coding: str, limit: int) -> bytes:
     if coding in ("", "identity"):
         return data
     if coding not in ("gzip", "x-gzip"):
-        raise Problem(415, "unsupported-content-encoding", "Unsupported Content-Encoding",
-                      f"the body may be sent as is or gzip-encoded; got Content-Encoding "
-                      f"{shorten(coding)!r}", headers={"Accept-Encoding": "gzip"})
+        raise Problem(415, "unsupported-content-encoding", N_("Unsupported Content-Encoding"),
+                      N_("the body may be sent as is or gzip-encoded; got Content-Encoding "
+                         "{got}"), headers={"Accept-Encoding": "gzip"},
+                      args={"got": repr(shorten(coding))})
     inflate = zlib.decompressobj(wbits=31)  # 16 + 15: a gzip header and trailer
     try:
         out = inflate.decompress(data, limit + 1)
     except zlib.error as e:
-        raise Problem(400, "invalid-encoding", "Invalid encoding",
-                      f"the body is not valid gzip: {e}") from None
+        raise Problem(400, "invalid-encoding", N_("Invalid encoding"),
+                      N_("the body is not valid gzip: {error}"), args={"error": str(e)}) from None
     if len(out) > limit:
-        raise _too_large(f"the gzip-encoded body decompresses to more than {limit} bytes")
+        raise _too_large(N_("the gzip-encoded body decompresses to more than {limit} bytes"),
+                         limit=limit)
     if not inflate.eof or inflate.unused_data:
-        raise Problem(400, "invalid-encoding", "Invalid encoding",
-                      "the gzip stream is incomplete, or followed by other data")
+        raise Problem(400, "invalid-encoding", N_("Invalid encoding"),
+                      N_("the gzip stream is incomplete, or followed by other data"))
     return out
 
 
@@ -152,26 +155,27 @@ def _read_body(environ: dict, limit: int) -> bytes:
     """
     length = get_content_length(environ)  # None for a streamed (chunked) body
     if length is not None and length > limit:
-        raise _too_large(f"the body declares {length} bytes; the limit is {limit}")
+        raise _too_large(N_("the body declares {length} bytes; the limit is {limit} "
+                            "(RISKMODEL_MAX_BODY_BYTES)"), length=length, limit=limit)
     stream = environ["wsgi.input"]
     if length is None:
         if "wsgi.input_terminated" not in environ:
             return b""  # as werkzeug: a server that does not end the stream gives no body
         data = _read(stream, limit + 1)  # one byte past the limit tells the two apart
         if len(data) > limit:
-            raise _too_large(f"the streamed body passed the limit of {limit} bytes")
+            raise _too_large(N_("the streamed body passed the limit of {limit} bytes "
+                                "(RISKMODEL_MAX_BODY_BYTES)"), limit=limit)
         return data
     data = _read(stream, length)
     if len(data) < length:
-        raise Problem(400, "incomplete-body", "Incomplete body",
-                      f"the body ended after {len(data)} of the {length} bytes its "
-                      "Content-Length declares")
+        raise Problem(400, "incomplete-body", N_("Incomplete body"),
+                      N_("the body ended after {read} of the {length} bytes its "
+                         "Content-Length declares"), args={"read": len(data), "length": length})
     return data
 
 
-def _too_large(detail: str) -> Problem:
-    return Problem(413, "body-too-large", "Body too large",
-                   f"{detail} (RISKMODEL_MAX_BODY_BYTES)")
+def _too_large(detail: str, **args: object) -> Problem:
+    return Problem(413, "body-too-large", N_("Body too large"), detail, args=args)
 
 
 def _read(stream, n: int) -> bytes:
@@ -191,8 +195,9 @@ def _read(stream, n: int) -> bytes:
     except (OSError, ValueError):
         pass
     except Exception as e:  # noqa: BLE001  the server's own parse errors (gunicorn's)
-        raise Problem(400, "incomplete-body", "Incomplete body",
-                      f"the body could not be read: {type(e).__name__}: {e}") from None
+        raise Problem(400, "incomplete-body", N_("Incomplete body"),
+                      N_("the body could not be read: {error}"),
+                      args={"error": f"{type(e).__name__}: {e}"}) from None
     return b"".join(parts)
 
 
@@ -202,24 +207,35 @@ def items(body: object, key: str, noun: str, limit: int) -> tuple[list, str]:
     if isinstance(body, Mapping) and key in body:
         batch = body[key]
         if len(body) > 1 or not isinstance(batch, list) or not batch:
-            detail = (f"unknown fields {_names(k for k in body if k != key)}: a batch is "
-                      f"{{\"{key}\": [...]}}" if len(body) > 1
-                      else f"{key} must be a non-empty array of {noun} objects")
-            raise Problem(422, "invalid-campaign", "Invalid request", detail, [])
+            if len(body) > 1:
+                names, more = _names(k for k in body if k != key)
+                detail = (N_("unknown fields {extra} and {more} more: a batch is "
+                             "{{\"{key}\": [...]}}") if more
+                          else N_("unknown fields {extra}: a batch is {{\"{key}\": [...]}}"))
+            else:
+                names, more = "", 0
+                detail = N_("{key} must be a non-empty array of {noun} objects")
+            raise Problem(422, "invalid-campaign", N_("Invalid request"), detail, [],
+                          args={"extra": names, "more": f"{more:,}", "key": key,
+                                "noun": noun})
         if len(batch) > limit:
             # 422, not 413: the body's size is fine, its content breaks a documented rule
-            raise Problem(422, "too-many-campaigns", f"Too many {key}",
-                          f"at most {limit} {key} per request; got {len(batch)}", [])
+            title = N_("Too many campaigns") if key == "campaigns" else N_("Too many outcomes")
+            raise Problem(422, "too-many-campaigns", title,
+                          N_("at most {limit} {key} per request; got {got}"), [],
+                          args={"limit": limit, "key": key, "got": len(batch)})
         return batch, f"/{key}"
     if isinstance(body, Mapping):
         return [body], ""
-    raise Problem(422, "invalid-campaign", "Invalid request",
-                  f"the body must be a{'n' if noun[0] in 'aeiou' else ''} {noun} object or "
-                  f"{{\"{key}\": [...]}}; got {type(body).__name__}", [])
+    detail = N_("the body must be an {noun} object or {{\"{key}\": [...]}}; got {got}") \
+        if noun[0] in "aeiou" else \
+        N_("the body must be a {noun} object or {{\"{key}\": [...]}}; got {got}")
+    raise Problem(422, "invalid-campaign", N_("Invalid request"), detail, [],
+                  args={"noun": noun, "key": key, "got": type(body).__name__})
 
 
-def _names(keys, shown: int = 5) -> str:
+def _names(keys, shown: int = 5) -> tuple[str, int]:
     """The first few ``keys`` (each cut short), and how many more there are."""
     keys = list(keys)
     names = ", ".join(shorten(str(k)) for k in sorted(keys[:shown]))
-    return names + (f" and {len(keys) - shown:,} more" if len(keys) > shown else "")
+    return names, max(0, len(keys) - shown)

@@ -9,6 +9,7 @@ import time
 
 from flask import request
 
+from service.i18n import content_language
 from service.logs import access_line
 from service.metrics import Metrics
 
@@ -65,6 +66,7 @@ class Observed:
 
         def start(status: str, headers: list, exc_info=None):
             headers.append(("X-Request-ID", rid))
+            headers.append(("Content-Language", content_language(environ)))
             # the request Flask built (its matched rule, its decoded path): Flask clears
             # this environ entry when its context ends, which is before our finally
             answered.append((status, environ.get("werkzeug.request")))

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from riskmodel import MAX_ERRORS, FieldError, SchemaError, StoreUnavailable
+from riskmodel import (
+    MAX_ERRORS,
+    N_,
+    FieldError,
+    SchemaError,
+    StoreUnavailable,
+    format_number,
+)
+from service.i18n import gettext_in, locale_of
 from service.observe import request_id
 
 log = logging.getLogger("riskmodel.service")
@@ -45,14 +53,29 @@ PROBLEM_TYPES = {
 
 
 class Problem(Exception):
-    """An error with its HTTP status, a stable type, and optional field errors."""
+    """An error with its HTTP status, a stable type, and optional field errors.
+
+    ``title`` and ``detail`` are English texts of the service's catalog, translated when
+    the problem is answered (docs/i18n.md); a ``detail`` with ``args`` is a template,
+    formatted with them in the answer's language."""
 
     def __init__(self, status: int, kind: str | None, title: str, detail: str,
                  errors: list[dict] | None = None, headers: dict | None = None,
-                 extra: dict | None = None) -> None:
+                 extra: dict | None = None, args: dict | None = None) -> None:
+        self.template, self.detail_args = detail, args
+        if args:
+            detail = detail.format(**args)
         super().__init__(detail)
         self.status, self.kind, self.title, self.detail = status, kind, title, detail
         self.errors, self.headers, self.extra = errors, headers, extra
+
+    def words(self, locale: str) -> tuple[str, str]:
+        """The title and detail in ``locale``."""
+        if locale == "en":
+            return self.title, self.detail
+        detail = gettext_in(locale, self.template)
+        return gettext_in(locale, self.title), \
+            detail.format(**self.detail_args) if self.detail_args else detail
 
 
 def problem_body(status: int, title: str, detail: str | None, kind: str | None = None,
@@ -77,14 +100,21 @@ def problem_body(status: int, title: str, detail: str | None, kind: str | None =
 def problem_response(status: int, title: str, detail: str | None, kind: str | None = None,
                      errors: list[dict] | None = None, headers: dict | None = None,
                      extra: dict | None = None) -> Response:
+    """The answer to a problem, its title and detail in the request's language."""
+    locale = locale_of(request.environ)
+    if locale != "en":
+        title = gettext_in(locale, title)
+        detail = detail if detail is None else gettext_in(locale, detail)
     return Response(problem_body(status, title, detail, kind, errors, extra, request_id()),
                     status=status, mimetype="application/problem+json", headers=headers)
 
 
-def problem_wsgi(e: Problem, request_id: str | None) -> tuple[str, list, bytes]:
+def problem_wsgi(e: Problem, request_id: str | None,
+                 locale: str = "en") -> tuple[str, list, bytes]:
     """The status line, headers and body of the answer to ``e``, as
     :func:`problem_response` gives them (for a WSGI app without Flask)."""
-    data = problem_body(e.status, e.title, e.detail, e.kind, e.errors, e.extra,
+    title, detail = e.words(locale)
+    data = problem_body(e.status, title, detail, e.kind, e.errors, e.extra,
                         request_id).encode()
     headers = [*(e.headers or {}).items(), ("Content-Type", "application/problem+json"),
                ("Content-Length", str(len(data)))]
@@ -92,16 +122,22 @@ def problem_wsgi(e: Problem, request_id: str | None) -> tuple[str, list, bytes]:
 
 
 # the answer to an unexpected failure: never disguised as a client error
-UNKNOWN = Problem(500, None, "Internal Server Error",
-                  "The server failed to handle the request; it is logged under this request id.")
+UNKNOWN = Problem(500, None, N_("Internal Server Error"),
+                  N_("The server failed to handle the request; it is logged under this request "
+                     "id."))
+
+# werkzeug's names of the HTTP errors it raises itself, for the catalog
+HTTP_TITLES = (N_("Not Found"), N_("Method Not Allowed"), N_("Bad Request"),
+               N_("Request Entity Too Large"), N_("Unsupported Media Type"))
 
 
-def field_errors(e: SchemaError, pointer_prefix: str) -> list[dict]:
+def field_errors(e: SchemaError, pointer_prefix: str, locale: str = "en") -> list[dict]:
     """Field errors with a JSON pointer into the request body: ``/field`` for a single
-    campaign (``pointer_prefix`` empty), ``/campaigns/<index>/field`` in a batch."""
+    campaign (``pointer_prefix`` empty), ``/campaigns/<index>/field`` in a batch; their
+    messages in ``locale``."""
     out = []
     for err in e.errors:
-        d = err.to_dict()
+        d = err.to_dict(locale)
         index = "" if err.row is None or not pointer_prefix else f"/{err.row - 1}"
         d["pointer"] = f"{pointer_prefix}{index}/{err.column}"
         out.append(d)
@@ -109,37 +145,46 @@ def field_errors(e: SchemaError, pointer_prefix: str) -> list[dict]:
 
 
 def invalid(title: str, errors: list[FieldError], more: int, pointer_prefix: str,
-            kind: str = "invalid-campaign") -> Problem:
+            kind: str = "invalid-campaign", locale: str = "en") -> Problem:
     """422 for input that breaks the contract: the errors listed (at most
     :data:`riskmodel.MAX_ERRORS`) and, when more were found, ``errors_omitted`` counting
-    them."""
+    them; the detail and the field messages in ``locale``."""
     total = len(errors) + more
-    noun = "problem" if total == 1 else "problems"
-    listed = f" ({len(errors)} listed, {more} more not)" if more else ""
-    return Problem(422, kind, title,
-                   f"{total:,} input {noun}{listed}; the first: {errors[0].message}",
-                   field_errors(SchemaError(errors[:MAX_ERRORS]), pointer_prefix),
-                   extra={"errors_omitted": more} if more else None)
+    if more:
+        detail = N_("{n} input problems ({listed} listed, {more} more not); the first: "
+                    "{first}")
+    elif total == 1:
+        detail = N_("1 input problem; the first: {first}")
+    else:
+        detail = N_("{n} input problems; the first: {first}")
+    return Problem(422, kind, title, detail,
+                   field_errors(SchemaError(errors[:MAX_ERRORS]), pointer_prefix, locale),
+                   extra={"errors_omitted": more} if more else None,
+                   args={"n": format_number(total, locale), "listed": str(len(errors)),
+                         "more": str(more), "first": errors[0].message_in(locale)})
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(e: Problem):
-        return problem_response(e.status, e.title, e.detail, e.kind, e.errors, e.headers,
-                                e.extra)
+        title, detail = e.words(locale_of(request.environ))
+        return Response(problem_body(e.status, title, detail, e.kind, e.errors, e.extra,
+                                     request_id()),
+                        status=e.status, mimetype="application/problem+json",
+                        headers=e.headers)
 
     @app.errorhandler(StoreUnavailable)
     def _store(e: StoreUnavailable):
         log.warning("store unavailable", extra={"request_id": request_id(),
                                                 "reason": str(e)})
-        return problem_response(503, "Store unavailable",
+        return problem_response(503, N_("Store unavailable"),
                                 f"{e}; nothing was recorded, retry later", "store-unavailable",
                                 headers={"Retry-After": "30"})
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):
         if e.code == 413:
-            return problem_response(413, "Body too large", e.description, "body-too-large")
+            return problem_response(413, N_("Body too large"), e.description, "body-too-large")
         # keep the headers HTTP requires, such as Allow on a 405
         headers = {k: v for k, v in e.get_headers() if k.lower() != "content-type"}
         return problem_response(e.code or 500, e.name, e.description, headers=headers)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from service.i18n import locale_of
 from service.observe import REQUEST_ID_KEY, ROUTE_KEY
 from service.problems import UNKNOWN, Problem, problem_wsgi
 from service.views.score import score_json
@@ -42,9 +43,11 @@ class ScoreShortcut:
             status, headers = "200 OK", [("Content-Type", "application/json"),
                                          ("Content-Length", str(len(body)))]
         except Problem as e:
-            status, headers, body = problem_wsgi(e, environ.get(REQUEST_ID_KEY))
+            status, headers, body = problem_wsgi(e, environ.get(REQUEST_ID_KEY),
+                                                 locale_of(environ))
         except Exception:  # as Flask's handler: a 500 with a generic message, traceback logged
             log.exception("unhandled error", extra={"request_id": environ.get(REQUEST_ID_KEY)})
-            status, headers, body = problem_wsgi(UNKNOWN, environ.get(REQUEST_ID_KEY))
+            status, headers, body = problem_wsgi(UNKNOWN, environ.get(REQUEST_ID_KEY),
+                                                 locale_of(environ))
         start_response(status, headers)
         return [body]

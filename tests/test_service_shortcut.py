@@ -78,6 +78,16 @@ CASES = {
     "long-value": {"json": dict(GOOD, campaign_id="\U0001f600" * 700)},
     "cut-short": {"data": json.dumps(GOOD), "content_type": "application/json",
                   "environ_overrides": {"CONTENT_LENGTH": "3999"}},
+    # in Chinese (docs/i18n.md): chosen by header or query, good requests and bad
+    "zh-header": {"json": GOOD, "headers": {"Accept-Language": "zh-CN,zh;q=0.9"}},
+    "zh-query": {"path": "/v1/score?lang=zh-CN&top_k=6", "json": GOOD},
+    "zh-invalid": {"json": dict(GOOD, marketplace="Atlantis", colour="red"),
+                   "headers": {"Accept-Language": "zh-CN"}},
+    "zh-top-k": {"path": "/v1/score?top_k=99&lang=zh", "json": GOOD},
+    "zh-malformed-json": {"data": "{not json", "content_type": "application/json",
+                          "headers": {"Accept-Language": "zh-CN"}},
+    "zh-too-many": {"json": {"campaigns": [GOOD] * 3}, "headers": {"Accept-Language": "zh"}},
+    "bad-language": {"json": GOOD, "headers": {"Accept-Language": ";;;q=x,,zh-TW"}},
 }
 
 

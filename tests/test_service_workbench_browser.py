@@ -336,3 +336,118 @@ def test_the_model_page(live, browser, two_versions):
     assert _axe(browser) == []
     _shoot(browser, "model")
     _shoot(browser, "model-phone", width=390)
+
+
+# --------------------------------------------------------------------------- in Chinese
+# The same pages for a browser whose language is Simplified Chinese (its Accept-Language),
+# photographed as check-zh, quarter-zh, report-zh and model-zh.
+
+KEPT = ("Co-op Campaign Issue", "Seller Central", "Amazon Attribution", "Brand Analytics",
+        "Amazon", "Prime", "Case", "App", "DOTD", "MOU", "UTM", "BSR", "A+", "AM", "KPI",
+        "ROI", "CAC", "US$", "API", "MiB")
+
+
+def _english_left(text: str) -> list[str]:
+    import re
+
+    for name in KEPT:
+        text = text.replace(name, " ")
+    return re.findall(r"[A-Za-z]{2,}", text)
+
+
+@pytest.fixture(scope="module")
+def browser_zh(downloads):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--window-size=1280,1000", "--lang=zh-CN"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh",
+                                              "download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.set_script_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_the_check_in_chinese(live, browser_zh):
+    browser = browser_zh
+    browser.get(live + "/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "上线前检查活动风险"
+    _fill(browser, LATE)
+    browser.find_element(By.ID, "check-button").click()
+    _checked(browser)
+    api = _api(live, LATE)
+    assert _risk(browser) == f"{api['failure_risk'] * 100:.1f}%"
+    assert browser.find_element(By.ID, "r-band").text == "高风险"
+    first = browser.find_element(By.CSS_SELECTOR, "#r-reasons li")
+    assert first.get_attribute("data-factor") == "material_delay_days"  # codes stay codes
+    assert "素材预计延迟（天）" in first.text and "创意素材预计晚于截止日期45天交付" in first.text
+    for box in ("r-reasons", "r-helps", "r-escalation", "r-warnings-box"):
+        element = browser.find_element(By.ID, box)
+        if element.is_displayed():
+            assert _english_left(element.text) == [], (box, element.text)
+    button = browser.find_element(By.CSS_SELECTOR,
+                                  "button.what-if[data-factor='material_delay_days']")
+    assert "素材按时交付" in button.text
+    before = _risk(browser)
+    button.click()
+    _checked(browser, before)
+    assert "已应用“素材按时交付”" in browser.find_element(By.ID, "r-applied").text
+    assert _axe(browser) == []
+    _shoot(browser, "check-zh")
+    # a field error, in Chinese, beside its field
+    browser.get(live + "/?lang=zh-CN")
+    _fill(browser, dict(LATE, goal_alignment_score="1.5"))
+    browser.find_element(By.ID, "check-button").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "err-goal_alignment_score").text)
+    assert "0到1之间的数字" in browser.find_element(By.ID, "err-goal_alignment_score").text
+    _shoot(browser, "check-errors-zh")
+
+
+def test_a_quarter_in_chinese_and_its_report(live, browser_zh, plan_1000, downloads):
+    browser = browser_zh
+    browser.get(live + "/quarter")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "检查季度营销计划"
+    browser.find_element(By.ID, "plan").send_keys(str(plan_1000))
+    browser.find_element(By.ID, "upload-button").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "q-scored"), timeout=120)
+    _no_alert(browser)
+    assert browser.find_element(By.ID, "q-scored").text == "980"
+    assert browser.find_element(By.ID, "s-summary").text == "汇总"
+    actions = browser.find_element(By.ID, "q-actions").text
+    assert "预计可避免" in actions and _english_left(actions.replace("−", "")) == []
+    causes = browser.find_element(By.ID, "q-causes").text
+    assert _english_left(causes) == []
+    assert _axe(browser) == []
+    _shoot(browser, "quarter-zh")
+    report = downloads / "q3-plan.report.html"
+    report.unlink(missing_ok=True)
+    browser.find_element(By.ID, "download-report").click()
+    _wait(browser, lambda d: report.exists() and report.stat().st_size > 0, timeout=60)
+    time.sleep(0.5)
+    local = SHOTS / "report-zh.html"
+    shutil.copy(report, local)
+    browser.get(local.as_uri())
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert "季度检查" in browser.find_element(By.TAG_NAME, "h1").text
+    assert _axe(browser) == []
+    _shoot(browser, "report-zh")
+
+
+def test_the_model_page_in_chinese(live, browser_zh, two_versions):
+    _, a, _, _ = two_versions
+    browser_zh.get(live + "/model")
+    assert browser_zh.find_element(By.TAG_NAME, "h1").text == "当前服务中的模型"
+    assert a in browser_zh.find_element(By.ID, "m-version").text
+    assert _axe(browser_zh) == []
+    _shoot(browser_zh, "model-zh")

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, current_app, request
 
-from riskmodel import FieldError, MonitoringError, RiskModelError
+from riskmodel import N_, FieldError, MonitoringError, RiskModelError
 from service.auth import require_key
+from service.i18n import locale_of
 from service.problems import Problem
 from service.serialize import dumps
 
@@ -17,14 +18,16 @@ bp = Blueprint("monitoring", __name__)
 
 def _day(name: str) -> datetime | None:
     raw = request.args.get(name)
-    if raw is None:  # absent; an empty value is not a date (the document says so)
+    if raw is None:  # an empty value is not a date (422), as the OpenAPI document says
         return None
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        error = FieldError(None, name, "is not a date", "YYYY-MM-DD (UTC day)", raw)
-        raise Problem(422, "invalid-parameter", "Invalid parameter", error.message,
-                      [dict(error.to_dict(), pointer=f"?{name}")]) from None
+        error = FieldError(None, name, N_("is not a date"), "YYYY-MM-DD (UTC day)", raw)
+        locale = locale_of(request.environ)
+        raise Problem(422, "invalid-parameter", N_("Invalid parameter"), N_("{message}"),
+                      [dict(error.to_dict(locale), pointer=f"?{name}")],
+                      args={"message": error.message_in(locale)}) from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
@@ -34,18 +37,19 @@ def monitoring() -> Response:
     """The same JSON as `riskmodel monitor --json`; ?since= and ?until= as its options."""
     since, until = _day("since"), _day("until")
     if since is not None and until is not None and until <= since:
-        raise Problem(422, "invalid-parameter", "Invalid parameter",
-                      f"until ({until.date()}) must be after since ({since.date()})")
+        raise Problem(422, "invalid-parameter", N_("Invalid parameter"),
+                      N_("until ({until}) must be after since ({since})"),
+                      args={"until": until.date(), "since": since.date()})
     try:
         result = current_app.extensions["riskmodel.monitoring"].result(since, until)
     except LookupError as e:
-        raise Problem(503, "model-unavailable", "Model unavailable", str(e)) from None
+        raise Problem(503, "model-unavailable", N_("Model unavailable"), str(e)) from None
     except MonitoringError as e:  # an empty window, no reference statistics
-        raise Problem(409, "cannot-monitor", "Cannot monitor", str(e)) from None
+        raise Problem(409, "cannot-monitor", N_("Cannot monitor"), str(e)) from None
     except RiskModelError as e:
         if isinstance(e, OSError):  # the store: StoreUnavailable, answered as elsewhere
             raise
-        raise Problem(409, "cannot-monitor", "Cannot monitor", str(e)) from None
+        raise Problem(409, "cannot-monitor", N_("Cannot monitor"), str(e)) from None
     return Response(dumps(result), mimetype="application/json")
 
 

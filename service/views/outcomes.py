@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from riskmodel import MAX_ERRORS, ErrorList, OutcomeConflict, UnknownCampaign, parse_outcome
+from riskmodel import (
+    MAX_ERRORS,
+    N_,
+    ErrorList,
+    OutcomeConflict,
+    UnknownCampaign,
+    parse_outcome,
+)
 from service.auth import require_key
 from service.bodies import items, json_body
+from service.i18n import locale_of
 from service.observe import request_id
 from service.problems import Problem, invalid
 from service.serialize import dumps
@@ -26,7 +34,8 @@ def record() -> Response:
         parsed.append(out)
         errors.add_all(errs)
     if errors:
-        raise invalid("Invalid outcome", errors, errors.more, pointer)
+        raise invalid(N_("Invalid outcome"), errors, errors.more, pointer,
+                      locale=locale_of(request.environ))
     store = current_app.extensions["riskmodel.store"]()
     try:
         results = store.record_outcomes(parsed)
@@ -35,11 +44,11 @@ def record() -> Response:
         extra: dict = {"conflicts": e.conflicts[:MAX_ERRORS]}
         if len(e.conflicts) > MAX_ERRORS:
             extra["conflicts_omitted"] = len(e.conflicts) - MAX_ERRORS
-        raise Problem(409, "outcome-conflict", "Conflict", str(e), extra=extra) from None
+        raise Problem(409, "outcome-conflict", N_("Conflict"), str(e), extra=extra) from None
     except UnknownCampaign as e:
         # 409, not 422: the body is valid (the OpenAPI document cannot and does not require
         # a plan); what it lacks depends on the store's state, as a conflict does
-        raise Problem(409, "unknown-campaign", "Unknown campaign", str(e),
+        raise Problem(409, "unknown-campaign", N_("Unknown campaign"), str(e),
                       [{"row": None, "column": "plan", "problem": "is required",
                         "allowed": "the campaign's plan, as scored", "received": None,
                         "message": str(e), "pointer": "/plan"}],

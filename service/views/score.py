@@ -13,6 +13,7 @@ from riskmodel import (
     CAMPAIGN_FIELDS,
     MAX_ERRORS,
     MAX_FIELDS,
+    N_,
     ErrorList,
     ParameterError,
     SchemaError,
@@ -20,6 +21,7 @@ from riskmodel import (
 )
 from service.auth import check_key
 from service.bodies import items, json_body
+from service.i18n import locale_of
 from service.observe import MODEL_VERSION_KEY, REQUEST_ID_KEY
 from service.problems import Problem, invalid
 from service.serialize import dumps
@@ -35,8 +37,10 @@ def _top_k(environ: dict, settings, scorer) -> int:
     try:
         return scorer.check_top_k(settings.default_top_k if raw is None else raw)
     except ParameterError as e:
-        raise Problem(422, "invalid-parameter", "Invalid parameter", str(e),
-                      [dict(e.error.to_dict(), pointer="?top_k")]) from None
+        locale = locale_of(environ)
+        raise Problem(422, "invalid-parameter", N_("Invalid parameter"), N_("{message}"),
+                      [dict(e.error.to_dict(locale), pointer="?top_k")],
+                      args={"message": e.error.message_in(locale)}) from None
 
 
 def _unknown_fields(campaigns: list) -> tuple[ErrorList | None, bool]:
@@ -69,6 +73,7 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     (every ``request.x`` is a context-local lookup, measurable at this endpoint's rate).
     """
     settings = extensions["riskmodel.settings"]
+    locale = locale_of(environ)
     if settings.scoring_requires_key:
         check_key(environ, extensions["riskmodel.api_keys"])
     body, text = json_body(environ, settings.max_body_bytes)
@@ -76,22 +81,22 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     holder = extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
-        raise Problem(503, "model-unavailable", "Model unavailable", holder.unready_reason)
+        raise Problem(503, "model-unavailable", N_("Model unavailable"), holder.unready_reason)
     top_k = _top_k(environ, settings, scorer)
     metrics = extensions["riskmodel.metrics"]
     errors, too_many = _unknown_fields(campaigns)
     if too_many and errors is not None:  # refused before any value is judged
-        _reject(errors, metrics, pointer)
+        _reject(errors, metrics, pointer, locale)
     try:  # one campaign takes the scorer's plain-Python path
         results = scorer.score(campaigns if pointer else campaigns[0], top_k, strict=True,
-                               max_errors=MAX_ERRORS)
+                               locale=locale, max_errors=MAX_ERRORS)
     except SchemaError as e:
         errors = errors if errors is not None else ErrorList()
         errors.add_all(e.errors)
         errors.more += e.more
-        _reject(errors, metrics, pointer)
+        _reject(errors, metrics, pointer, locale)
     if errors:
-        _reject(errors, metrics, pointer)
+        _reject(errors, metrics, pointer, locale)
     version = scorer.version
     environ[MODEL_VERSION_KEY] = version
     request_id = environ[REQUEST_ID_KEY]
@@ -111,8 +116,9 @@ def score_json(environ: dict, extensions: dict) -> bytes:
     return dumps({"request_id": request_id, "model_version": version, "results": results})
 
 
-def _reject(errors: ErrorList, metrics, pointer: str) -> NoReturn:
-    """422 with the first :data:`riskmodel.MAX_ERRORS` errors by row, counting the rest."""
+def _reject(errors: ErrorList, metrics, pointer: str, locale: str) -> NoReturn:
+    """422 with the first :data:`riskmodel.MAX_ERRORS` errors by row, counting the rest
+    (the words in ``locale``)."""
     # both lists were cut at MAX_ERRORS, each in row order: the first by row are among them
     shown = sorted(errors, key=lambda e: (e.row or 0))
     more = errors.more + max(0, len(shown) - MAX_ERRORS)
@@ -122,4 +128,4 @@ def _reject(errors: ErrorList, metrics, pointer: str) -> NoReturn:
             field=err.column if err.column in CAMPAIGN_FIELDS else "(unknown)").inc()
     if more:
         metrics.rejections.labels(field="(not listed)").inc(more)
-    raise invalid("Invalid campaign", shown, more, pointer)
+    raise invalid(N_("Invalid campaign"), shown, more, pointer, locale=locale)

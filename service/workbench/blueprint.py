@@ -10,7 +10,10 @@ import time
 
 from flask import Blueprint, Response, g, render_template, request
 
+from riskmodel import language_tag
+from service.i18n import locale_of
 from service.workbench.render import FILTERS, GLOBALS
+from service.workbench.texts import page_text
 
 bp = Blueprint("workbench", __name__, template_folder="templates", static_folder="static",
                static_url_path="/workbench/static")
@@ -29,6 +32,18 @@ def _templates(state) -> None:
     state.app.jinja_env.filters.update(FILTERS)
     state.app.jinja_env.globals.update(GLOBALS, csrf_token=csrf_token,
                                        csrf_field=CSRF_FIELD)
+    state.app.context_processor(_language)
+
+
+def _language() -> dict:
+    """The page's language for its templates: its locale (the filters read it), its
+    ``lang`` attribute, the scripts' words, and ``?lang=`` for its links when the page was
+    asked for with one."""
+    locale = locale_of(request.environ)
+    asked = request.args.get("lang")
+    return {"locale": locale, "html_lang": language_tag(locale),
+            "page_text": page_text(locale),
+            "lang_args": {"lang": language_tag(locale)} if asked else {}}
 
 
 @bp.before_request

@@ -7,25 +7,27 @@ from __future__ import annotations
 import re
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 
-from riskmodel import Registry, RiskModelError
+from riskmodel import N_, Registry, RiskModelError
 from service.auth import key_is_valid
 from service.workbench.blueprint import bp, csrf_ok, page_error
 
 # metric, its Bayes limit, what it says, whether lower is better
 METRICS = (
-    ("roc_auc", "bayes_roc_auc", "ROC AUC: how well risk ranks failures above successes", False),
-    ("brier", "bayes_brier", "Brier score: mean squared error of the risk", True),
-    ("log_loss", "bayes_log_loss", "Log loss", True),
-    ("pr_auc", None, "PR AUC: precision against recall on failures", False),
-    ("ece", None, "Expected calibration error: risk against the observed rate", True),
-    ("failure_rate", None, "Failure rate of the test campaigns", None),
-    ("n", None, "Test campaigns", None),
+    ("roc_auc", "bayes_roc_auc", N_("ROC AUC: how well risk ranks failures above successes"),
+     False),
+    ("brier", "bayes_brier", N_("Brier score: mean squared error of the risk"), True),
+    ("log_loss", "bayes_log_loss", N_("Log loss"), True),
+    ("pr_auc", None, N_("PR AUC: precision against recall on failures"), False),
+    ("ece", None, N_("Expected calibration error: risk against the observed rate"), True),
+    ("failure_rate", None, N_("Failure rate of the test campaigns"), None),
+    ("n", None, N_("Test campaigns"), None),
 )
-PLOTS = {"calibration.png": "Calibration: predicted risk against the observed failure rate",
-         "roc.png": "ROC curve on the test campaigns",
-         "factors.png": "Factor shapes: each factor's contribution across its values"}
-MESSAGES = {"promoted": "is now serving.", "rolled-back": "is serving again (rolled back)."}
+PLOTS = {"calibration.png": N_("Calibration: predicted risk against the observed failure rate"),
+         "roc.png": N_("ROC curve on the test campaigns"),
+         "factors.png": N_("Factor shapes: each factor's contribution across its values")}
+MESSAGES = {"promoted": N_("is now serving."), "rolled-back": N_("is serving again (rolled back).")}
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
@@ -66,7 +68,7 @@ def model_page():
     done = request.args.get("done")
     message = None
     if done in MESSAGES and _VERSION.match(request.args.get("v", "")):
-        message = f"{request.args['v']} {MESSAGES[done]}"
+        message = f"{request.args['v']} {_(MESSAGES[done])}"
     return render_template(
         "workbench/model.html", active="model", scorer=scorer, manifest=manifest,
         metrics=rows, plots=plots, versions=_versions(reg, current),
@@ -81,9 +83,9 @@ def model_plot(version: str, name: str):
     """A plot of the model card, from the version's own folder (only its listed PNGs)."""
     reg = _registry()
     if name not in PLOTS or version not in reg.versions():
-        return page_error(404, "No such plot", "That version has no such plot.")
+        return page_error(404, _("No such plot"), _("That version has no such plot."))
     if name not in reg.manifest(version).get("files", {}):
-        return page_error(404, "No such plot", "That version has no such plot.")
+        return page_error(404, _("No such plot"), _("That version has no such plot."))
     return send_file((reg.models / version / name).resolve(), mimetype="image/png",
                      max_age=3600)
 
@@ -92,18 +94,18 @@ def _authorised():
     """The form's token and API key, or the page that says what is wrong."""
     back = url_for("workbench.model_page")
     if not csrf_ok():
-        return page_error(403, "The form has expired",
-                          "Refused: the form's security token did not match. Reload the page "
-                          "and try again.", back)
+        return page_error(403, _("The form has expired"),
+                          _("Refused: the form's security token did not match. Reload the "
+                            "page and try again."), back)
     keys = current_app.extensions["riskmodel.api_keys"]
     if not keys:
-        return page_error(403, "No API keys are configured",
-                          "Promotion from the page needs RISKMODEL_API_KEYS to be set on the "
-                          "service; or use `riskmodel models promote`.", back)
+        return page_error(403, _("No API keys are configured"),
+                          _("Promotion from the page needs RISKMODEL_API_KEYS to be set on the "
+                            "service; or use `riskmodel models promote`."), back)
     if not key_is_valid(request.form.get("api_key", ""), keys):
-        return page_error(401, "The API key is not valid",
-                          "Refused: promoting or rolling back needs one of the service's API "
-                          "keys.", back)
+        return page_error(401, _("The API key is not valid"),
+                          _("Refused: promoting or rolling back needs one of the service's API "
+                            "keys."), back)
     return None
 
 
@@ -117,7 +119,7 @@ def model_promote():
     try:
         event = _registry().promote(version, by="workbench", reason=reason[:500])
     except RiskModelError as e:
-        return page_error(422, "Not promoted", str(e), url_for("workbench.model_page"))
+        return page_error(422, _("Not promoted"), str(e), url_for("workbench.model_page"))
     current_app.extensions["riskmodel.holder"].check(force=True)
     return redirect(url_for("workbench.model_page", done="promoted", v=event["version"]), 303)
 
@@ -130,7 +132,7 @@ def model_rollback():
     try:
         event = _registry().rollback(by="workbench")
     except RiskModelError as e:
-        return page_error(422, "Not rolled back", str(e), url_for("workbench.model_page"))
+        return page_error(422, _("Not rolled back"), str(e), url_for("workbench.model_page"))
     current_app.extensions["riskmodel.holder"].check(force=True)
     return redirect(url_for("workbench.model_page", done="rolled-back", v=event["version"]),
                     303)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from batch import (
@@ -24,6 +25,7 @@ from batch import (
 )
 from riskmodel import RiskModelError
 from service.auth import key_is_valid
+from service.i18n import locale_of
 from service.workbench.blueprint import bp, csrf_ok, page_error
 from service.workbench.render import render_report
 
@@ -44,11 +46,13 @@ def _jobs() -> Path:
 def _too_large(size: int | None):
     mib = _limit() / 2**20
     got = f" ({size / 2**20:.1f} MiB)" if size else ""
+    limit = f"{mib:.0f}"
     return page_error(
-        413, "The file is too large for the page",
-        f"The page checks plans up to {mib:.0f} MiB; this one is larger{got}. Score it "
-        "with the command line, which streams any size and writes the same report: "
-        "riskmodel score --in PLAN --out scored.csv --report report.html",
+        413, _("The file is too large for the page"),
+        _("The page checks plans up to %(limit)s MiB; this one is larger%(got)s. Score it "
+          "with the command line, which streams any size and writes the same report: "
+          "riskmodel score --in PLAN --out scored.csv --report report.html",
+          limit=limit, got=got),
         back=url_for("workbench.quarter_page"))
 
 
@@ -90,26 +94,26 @@ def quarter_upload():
     except RequestEntityTooLarge:
         return _too_large(None)
     if not token_ok:
-        return page_error(403, "The form has expired",
-                          "The upload was refused: the form's security token did not match. "
-                          "Reload the page and upload the file again.", back)
+        return page_error(403, _("The form has expired"),
+                          _("The upload was refused: the form's security token did not match. "
+                            "Reload the page and upload the file again."), back)
     settings = current_app.extensions["riskmodel.settings"]
     if settings.scoring_requires_key and not key_is_valid(
             request.form.get("api_key", ""), current_app.extensions["riskmodel.api_keys"]):
-        return page_error(401, "The API key is not valid",
-                          "This service scores only with an API key; enter one of its keys "
-                          "with the file.", back)
+        return page_error(401, _("The API key is not valid"),
+                          _("This service scores only with an API key; enter one of its keys "
+                            "with the file."), back)
     if upload is None or not upload.filename:
-        return page_error(400, "No file", "Choose a plan file to upload.", back)
+        return page_error(400, _("No file"), _("Choose a plan file to upload."), back)
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in SUFFIXES:
-        return page_error(415, "Not a plan file",
-                          f"The page reads .csv, .parquet and .xlsx files; "
-                          f"{upload.filename!r} is none of them.", back)
+        return page_error(415, _("Not a plan file"),
+                          _("The page reads .csv, .parquet and .xlsx files; %(name)s is none "
+                            "of them.", name=repr(upload.filename)), back)
     holder = current_app.extensions["riskmodel.holder"]
     scorer = holder.current()
     if scorer is None:
-        return page_error(503, "No model is serving", holder.unready_reason or "", back)
+        return page_error(503, _("No model is serving"), holder.unready_reason or "", back)
     root = _jobs()
     _clean_old(root)
     job = secrets.token_urlsafe(16)
@@ -121,13 +125,15 @@ def quarter_upload():
         shutil.rmtree(folder, ignore_errors=True)
         return _too_large(None)
     try:  # the same run as `riskmodel score` (in this process: no workers to fork)
+        # the reasons and mitigations in the language of the page that sent the plan
+        scorer = scorer.with_locale(locale_of(request.environ))
         summary = score_file(src, folder / "scored.csv", scorer, top_k=3,
                              rejects=folder / "rejects.csv", workers=1, progress=False)
     except (RiskModelError, ValueError, OSError) as e:
         shutil.rmtree(folder, ignore_errors=True)
-        return page_error(422, "The plan could not be scored", str(e), back)
+        return page_error(422, _("The plan could not be scored"), str(e), back)
     q = summarise_quarter(folder / "scored.csv", summary.rejects_path, bands=scorer.bands,
-                          source=upload.filename)
+                          source=upload.filename, locale=scorer.locale)
     (folder / "quarter.json").write_text(json.dumps(q.to_dict()), encoding="utf-8")
     return redirect(url_for("workbench.quarter_view", job=job), 303)
 
@@ -144,9 +150,9 @@ def _load(job: str) -> tuple[Path, Quarter] | None:
 
 
 def _gone():
-    return page_error(404, "No such check",
-                      "This quarter check does not exist or has expired (checks are kept for "
-                      "a day). Upload the plan again.", url_for("workbench.quarter_page"))
+    return page_error(404, _("No such check"),
+                      _("This quarter check does not exist or has expired (checks are kept "
+                        "for a day). Upload the plan again."), url_for("workbench.quarter_page"))
 
 
 @bp.get("/quarter/<job>")
@@ -175,7 +181,7 @@ def quarter_file(job: str, name: str):
     if name == "rejects.csv":
         path = folder / "rejects.csv"
         if not path.is_file():
-            return page_error(404, "No rejected rows", "Every row of this plan was scored.")
+            return page_error(404, _("No rejected rows"), _("Every row of this plan was scored."))
         return send_file(path, mimetype="text/csv", as_attachment=True,
                          download_name=f"{stem}.rejects.csv")
     if name == "scored.xlsx":
@@ -189,7 +195,7 @@ def quarter_file(job: str, name: str):
                          mimetype="application/vnd.openxmlformats-officedocument."
                                   "spreadsheetml.sheet")
     if name == "report.html":
-        page = render_report(q, title=f"Quarter check: {q.source}")
+        page = render_report(q, locale=locale_of(request.environ))
         return send_file(io.BytesIO(page.encode("utf-8")), mimetype="text/html",
                          as_attachment=True, download_name=f"{stem}.report.html")
     return _gone()

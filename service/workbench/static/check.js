@@ -4,6 +4,13 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("check-data").textContent);
+  // the page's words, in its language (service/workbench/texts.py)
+  var T = JSON.parse(document.getElementById("page-text").textContent);
+  function t(key, vars) {
+    return (T[key] || key).replace(/\{(\w+)\}/g, function (m, k) {
+      return vars && k in vars ? vars[k] : m;
+    });
+  }
   var form = document.getElementById("check-form");
   var $ = function (id) { return document.getElementById(id); };
   var SVG = "http://www.w3.org/2000/svg";
@@ -76,20 +83,20 @@
       }
       list.appendChild(li);
     });
-    $("error-count").textContent = errors.length === 1 ? "1 problem" : errors.length + " problems";
+    $("error-count").textContent = errors.length === 1 ? t("one_problem") : t("problems", {n: errors.length});
     $("error-summary").hidden = false;
     $("error-summary").focus();
-    $("result-status").textContent = "Fix the fields marked in the form, then check again.";
+    $("result-status").textContent = t("fix_fields");
     $("result-body").hidden = true;
   }
 
   function check(applied) {
     clearErrors();
-    $("result-status").textContent = "Checking…";
+    $("result-status").textContent = t("checking");
     $("check-button").disabled = true;
     var headers = {"content-type": "application/json"};
     if (data.key_required) headers["X-API-Key"] = $("api-key").value;
-    return fetch("/v1/score?top_k=" + data.top_k, {
+    return fetch("/v1/score?top_k=" + data.top_k + "&lang=" + encodeURIComponent(data.lang), {
       method: "POST", headers: headers,
       body: JSON.stringify(campaign())
     }).then(function (r) {
@@ -98,7 +105,7 @@
       var r = rb[0], body = rb[1];
       if (r.status === 422 && body.errors) { showErrors(body.errors); return; }
       if (!r.ok) {
-        $("result-status").textContent = (body.title || "Error") + ": " + (body.detail || r.status);
+        $("result-status").textContent = (body.title || t("error")) + ": " + (body.detail || r.status);
         $("result-body").hidden = true;
         return;
       }
@@ -106,8 +113,8 @@
       render(body.results[0], body.model_version);
       var note = $("r-applied");
       if (applied && before !== null) {
-        note.textContent = "Applied “" + applied + "”: risk " + pct(before) + " → " +
-          pct(body.results[0].failure_risk) + ".";
+        note.textContent = t("applied", {target: applied, before: pct(before),
+                                         after: pct(body.results[0].failure_risk)});
         note.hidden = false;
       } else {
         note.hidden = true;
@@ -115,7 +122,7 @@
       history.replaceState(null, "", shareLink());
       if (!applied) $("result-title").focus();  // a what-if keeps the reader where it is
     }).catch(function (err) {
-      $("result-status").textContent = "The check failed: " + err;
+      $("result-status").textContent = t("failed", {error: err});
     }).finally(function () {
       $("check-button").disabled = false;
     });
@@ -128,10 +135,10 @@
     $("r-campaign").textContent = res.campaign_id;
     $("r-risk").textContent = pct(res.failure_risk);
     var band = $("r-band");
-    band.textContent = res.risk_band + " risk";
+    band.textContent = t("band_risk", {band: t(res.risk_band)});
     band.className = "band band-" + res.risk_band;
-    $("r-model").textContent = "Model " + version + ". Bands: medium from " +
-      pct(data.bands.medium_from) + ", high from " + pct(data.bands.high_from) + ".";
+    $("r-model").textContent = t("model_bands", {version: version,
+      medium: pct(data.bands.medium_from), high: pct(data.bands.high_from)});
     reasons(res);
     chart(res);
     warnings(res);
@@ -155,11 +162,11 @@
       if (typeof f.value === "string" && data.value_labels[f.value]) {
         reason = reason.replace(f.value, data.value_labels[f.value]);
       }
-      li.appendChild(el("span", " — " + reason + " (" + signed(f.log_odds) +
-        " log-odds; without it the risk would be " + pct(res.failure_risk - f.probability_points) + ")"));
+      li.appendChild(el("span", " — " + reason + t("reason_tail", {log_odds: signed(f.log_odds),
+        risk: pct(res.failure_risk - f.probability_points)})));
       if (f.mitigation) li.appendChild(el("p", f.mitigation, "mitigation"));
       if (f.what_if && data.what_ifs[f.factor]) {
-        var b = el("button", "Apply “" + f.what_if.target + "”: risk " + pct(f.what_if.failure_risk), "what-if");
+        var b = el("button", t("apply", {target: f.what_if.target, risk: pct(f.what_if.failure_risk)}), "what-if");
         b.type = "button";
         b.dataset.factor = f.factor;
         b.addEventListener("click", function () { applyWhatIf(f.factor); });
@@ -167,12 +174,12 @@
       }
       ol.appendChild(li);
     });
-    if (!raising.length) ol.appendChild(el("li", "No factor raises the risk above the average campaign's."));
+    if (!raising.length) ol.appendChild(el("li", t("none_raises")));
     res.top_factors.filter(function (f) { return f.direction === "lowers"; }).slice(0, 4)
       .forEach(function (f) {
-        helps.appendChild(el("li", label(f.factor) + " (" + signed(f.log_odds) + " log-odds)"));
+        helps.appendChild(el("li", t("lowers", {factor: label(f.factor), log_odds: signed(f.log_odds)})));
       });
-    if (!helps.children.length) helps.appendChild(el("li", "Nothing lowers the risk below the average campaign's."));
+    if (!helps.children.length) helps.appendChild(el("li", t("none_lowers")));
   }
 
   function applyWhatIf(factor) {
@@ -200,17 +207,17 @@
     var shown = items.filter(function (x) { return Math.abs(x.value) >= 0.02; }).slice(0, 12);
     var rest = items.slice(shown.length);
     var restSum = rest.reduce(function (s, x) { return s + x.value; }, 0);
-    var rows = [{text: "Average campaign (base)", start: 0, end: res.base_value, kind: "base"}];
+    var rows = [{text: t("base"), start: 0, end: res.base_value, kind: "base"}];
     var at = res.base_value;
     shown.forEach(function (x) {
       rows.push({text: label(x.name), start: at, end: at + x.value, kind: x.value > 0 ? "up" : "down"});
       at += x.value;
     });
     if (rest.length) {
-      rows.push({text: rest.length + " smaller factors", start: at, end: at + restSum, kind: restSum > 0 ? "up" : "down"});
+      rows.push({text: t("smaller", {n: rest.length}), start: at, end: at + restSum, kind: restSum > 0 ? "up" : "down"});
       at += restSum;
     }
-    rows.push({text: "This campaign: " + pct(res.failure_risk), start: 0, end: res.log_odds, kind: "total"});
+    rows.push({text: t("this_campaign", {risk: pct(res.failure_risk)}), start: 0, end: res.log_odds, kind: "total"});
     var lo = Math.min(0, Math.min.apply(null, rows.map(function (r) { return Math.min(r.start, r.end); })));
     var hi = Math.max(0, Math.max.apply(null, rows.map(function (r) { return Math.max(r.start, r.end); })));
     // on a phone the labels go above their bars, so the text is not scaled down
@@ -243,7 +250,7 @@
       var delta = r.kind === "base" || r.kind === "total" ? r.end : r.end - r.start;
       add("text", {x: x1 + 4, y: y + barTop + 13, class: "val"}, signed(delta));
     });
-    add("text", {x: scale(0), y: H - 6, "text-anchor": "middle", class: "val"}, "0 = even odds (50%)");
+    add("text", {x: scale(0), y: H - 6, "text-anchor": "middle", class: "val"}, t("even_odds"));
     box.textContent = "";
     box.appendChild(svg);
     var tbody = $("r-numbers");
@@ -255,18 +262,18 @@
       tr.appendChild(el("td", c));
       tbody.appendChild(tr);
     };
-    line("Average campaign (base)", "", signed(res.base_value));
+    line(t("base"), "", signed(res.base_value));
     items.forEach(function (x) {
       line(label(x.name), data.factor_families[x.name] || "", signed(x.value));
     });
-    line("Total = log-odds of " + pct(res.failure_risk), "", signed(res.log_odds));
+    line(t("total", {risk: pct(res.failure_risk)}), "", signed(res.log_odds));
   }
 
   function warnings(res) {
     var ul = $("r-warnings");
     ul.textContent = "";
     res.warnings.forEach(function (w) {
-      ul.appendChild(el("li", w.message + " Expected: " + w.threshold + "."));
+      ul.appendChild(el("li", t("expected", {message: w.message, threshold: w.threshold})));
     });
     $("r-warnings-box").hidden = !res.warnings.length;
   }

@@ -1,6 +1,13 @@
 // The campaign table: sort by a column (buttons in the header), filter by text and band.
 (function () {
   "use strict";
+  // the page's words, in its language (service/workbench/texts.py)
+  var T = JSON.parse(document.getElementById("page-text").textContent);
+  function t(key, vars) {
+    return (T[key] || key).replace(/\{(\w+)\}/g, function (m, k) {
+      return vars && k in vars ? vars[k] : m;
+    });
+  }
   var table = document.getElementById("campaigns");
   if (!table) return;
   var body = table.tBodies[0];
@@ -44,7 +51,7 @@
       r.hidden = !ok;
       if (ok) shown += 1;
     });
-    count.textContent = "Showing " + shown + " of " + rows.length + " campaigns.";
+    count.textContent = t("showing", {shown: shown, total: rows.length});
   }
   if (text && band) {
     document.getElementById("table-filters").hidden = false;
