@@ -96,6 +96,11 @@ class Coverage:
                 unknown = counts[-1]
                 thin.append(unknown < min_count or unknown / rows < rare)
                 self._level.append((j, f.name, thin, counts))
+        # a level factor's flag by level code, kept only where some level is thin
+        self._level_tables = [
+            (j, name, np.array([0 if not t else RARELY_UNKNOWN if k == len(thin) - 1
+                                else RARE_LEVEL for k, t in enumerate(thin)], dtype=np.int8))
+            for j, name, thin, _ in self._level if any(thin)]
         # per factor: (raw input, code) -> (name, training count, training range)
         self._about: dict = {}
         for j, name, low, high, _, unknown, known in self._numeric:
@@ -113,19 +118,16 @@ class Coverage:
         """(rows x factors) codes: 0 covered, else BEYOND_RANGE, RARE_LEVEL or
         RARELY_UNKNOWN."""
         n = len(next(iter(inputs.values()))) if inputs else 0
-        out = np.zeros((n, len(self.factors)), dtype=np.int8)
+        # column-major: each factor's column is written contiguously
+        out = np.zeros((n, len(self.factors)), dtype=np.int8, order="F")
         for j, name, low, high, rare_unknown, _, _ in self._numeric:
             x = inputs[name]
-            nan = np.isnan(x)
             with np.errstate(invalid="ignore"):
-                out[:, j] = np.where((x < low) | (x > high), BEYOND_RANGE, 0)
+                out[:, j] = (x < low) | (x > high)  # True reads as BEYOND_RANGE (1)
             if rare_unknown:
-                out[nan, j] = RARELY_UNKNOWN
-        for j, name, thin, _ in self._level:
-            codes = level_codes(inputs[name], len(thin) - 1)
-            hit = np.asarray(thin)[codes]
-            out[:, j] = np.where(hit, np.where(codes == len(thin) - 1, RARELY_UNKNOWN,
-                                               RARE_LEVEL), 0)
+                out[np.isnan(x), j] = RARELY_UNKNOWN
+        for j, name, table in self._level_tables:  # only factors with a thin level
+            out[:, j] = table[level_codes(inputs[name], len(table) - 1)]
         return out
 
     def one(self, x: dict[str, float]) -> list[tuple[int, int]]:

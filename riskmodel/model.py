@@ -424,7 +424,9 @@ class CompiledTables:
         """Uncentred, uncalibrated value of every factor (rows x factors)."""
         n = len(inputs[self.lvl_names[0]]) if self.lvl_names else len(
             inputs[self.num_names[0]])
-        out = np.empty((n, self.n_factors))
+        # column-major: each factor's column is written contiguously (a row-major table
+        # of 21 columns made every column write a strided pass over the whole chunk)
+        out = np.empty((n, self.n_factors), order="F")
         for i, t in self.numeric:
             out[:, i] = t.evaluate(inputs[t.factor])
         for i, name, last, offset in zip(self.lvl_idx, self.lvl_names, self.lvl_last,

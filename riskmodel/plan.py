@@ -96,7 +96,8 @@ def plan_batch(compiled: CompiledTables, slope: float, actions: Sequence[Action]
     rows = np.flatnonzero(log_odds >= low_below)
     if len(rows) == 0 or k == 0:
         return steps, risk, final
-    cur = {name: v[rows] for name, v in inputs.items()}
+    needed = {name for a in actions for name in a.reads}
+    cur = {name: inputs[name][rows] for name in needed}
     lo = log_odds[rows].copy()
     gain = np.empty((len(rows), k))
     for j, a in enumerate(actions):

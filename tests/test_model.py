@@ -2,12 +2,13 @@
 
 import math
 from itertools import combinations
+from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
 
-from riskmodel import ArtifactError, Scorer, validate_campaigns
+from riskmodel import ArtifactError, Scorer, load_model, validate_campaigns
 from riskmodel.features import FACTORS
 from riskmodel.model import (
     DRIVER,
@@ -195,3 +196,31 @@ def test_a_model_fitted_before_purification_reads_as_driver(tmp_path, monkeypatc
     loaded.attribution_ = "by-guesswork"
     with pytest.raises(ArtifactError, match="retrain"):
         Scorer(loaded, "old")
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "artifacts"
+BEFORE = "v20261127-173555-54161a1d"  # the default model shipped before purification
+
+
+def _issue_rows(scorer):
+    """The issue's three rows on a shipped model (benchmarks/interaction_table.py)."""
+    from benchmarks.interaction_table import campaign
+
+    rec = campaign()
+    return {mou: scorer.score(dict(rec, mou_signed=mou))[0].contributions
+            for mou in (False, True, None)}
+
+
+def test_the_rebuilt_default_model_no_longer_hides_misaligned_goals():
+    scorer = load_model(root=SHIPPED)
+    assert scorer.attribution == SHAPLEY_PURIFIED
+    rows = _issue_rows(scorer)
+    assert rows[False]["goal_alignment_score"] >= rows[True]["goal_alignment_score"]
+    assert rows[False]["goal_alignment_score"] > 0
+
+
+def test_the_model_shipped_before_loads_with_the_old_convention_stated():
+    scorer = load_model(BEFORE, root=SHIPPED)
+    assert scorer.attribution == DRIVER
+    rows = _issue_rows(scorer)  # the issue's table, as it was
+    assert rows[False]["goal_alignment_score"] < rows[True]["goal_alignment_score"]
