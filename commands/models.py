@@ -84,3 +84,30 @@ def models_rollback(artifacts: Path | None) -> None:
     except RiskModelError as e:
         raise fail(e) from None
     click.echo(f"rolled back to {event['version']} (from {event['previous']})")
+
+
+@models.command("convert")
+@click.argument("version")
+@click.option("--promote", is_flag=True,
+              help="Make the converted version current (when the old one was, say).")
+@artifacts_option
+def models_convert(version: str, promote: bool, artifacts: Path | None) -> None:
+    """Convert a version of the old pickle format (1) into a new version of the data
+    format, which the service and batch scoring load. This reads the pickle, which can run
+    code: convert only versions whose source you trust. The old version is left as it is;
+    the new one must score generated campaigns as the old one did (to 1e-12)."""
+    try:
+        from training.convert import convert
+    except ImportError as e:
+        raise click.ClickException(f"converting needs the training dependencies "
+                                   f"(scikit-learn, joblib): {e}") from None
+    root = artifacts_root(artifacts)
+    try:
+        new = convert(root, version)
+        click.echo(f"{version} converted to {new}")
+        if promote:
+            event = _registry(artifacts).promote(new, by=who(),
+                                                 reason=f"converted from {version}")
+            click.echo(f"{event['version']} is current (was {event['previous']})")
+    except RiskModelError as e:
+        raise fail(e) from None

@@ -59,8 +59,8 @@ class Scorer:
     def __init__(self, model: AdditiveRiskModel, version: str, manifest: dict | None = None):
         if model.bands_ is None:
             raise ArtifactError(f"model version {version!r} has no risk bands")
-        solver, means = model.solver_, model.factor_means_
-        if solver is None or means is None:
+        intercept, means = model.intercept_, model.factor_means_
+        if intercept is None or means is None:
             raise ArtifactError(f"model version {version!r} is not fitted: it has no "
                                 "coefficients or no factor means")
         self.model = model
@@ -76,7 +76,7 @@ class Scorer:
         self._cut_list = [float(c) for c in model.bands_]
         self._family_totals_one = family_totals_one(self.families)
         a, b = model.calibration_
-        self._intercept = float(solver.intercept_[0])
+        self._intercept = float(intercept)
         self._factor_means = means
         self._means = [float(v) for v in means]
         self._base = a * (self._intercept + float(means.sum())) + b
