@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.common import artifacts_option, artifacts_root, fail, open_store
+from commands.common import artifacts_option, artifacts_root, fail, model_keys, open_store
 from riskmodel import RiskModelError
 
 
@@ -66,7 +66,8 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
         out = tmp / "scored.parquet"  # are both made from it
         rejects = rejects or Path(dst).with_name(Path(dst).stem + ".rejects.csv")
     try:
-        scorer = load_model(version, root=artifacts_root(artifacts))
+        scorer = load_model(version, root=artifacts_root(artifacts),
+                            verify_key=model_keys()[1])
         top_k = scorer.check_top_k(top_k)
         summary = score_file(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
                              log_to=store, workers=workers)

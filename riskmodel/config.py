@@ -41,6 +41,8 @@ class Settings:
     api_keys: str = ""  # comma-separated keys for outcomes and model administration
     scoring_requires_key: bool = False  # also require a key for POST /v1/score
     log_predictions: bool = True  # store every campaign the service scores
+    signing_key: str = ""  # Ed25519 private key (PEM file): training and promotion sign
+    verify_key: str = ""  # Ed25519 public key (PEM file): only versions it verifies load
 
 
 def settings(environ: Mapping[str, str]) -> Settings:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from riskmodel import artifact
+from riskmodel import artifact, signing
 from riskmodel.contract import SCHEMA, Schema
 from riskmodel.errors import ArtifactError
 
@@ -120,6 +120,7 @@ class VersionFiles:
     manifest_bytes: bytes
     files: dict[str, bytes]
     path: Path
+    signature: bytes | None = None  # manifest.sig, if the version is signed
 
 
 class Registry:
@@ -130,10 +131,17 @@ class Registry:
     >>> reg = Registry("artifacts")
     >>> reg.current_version()  # doctest: +SKIP
     'v20261127-101500-3f2a9c1d'
+
+    With ``signing_key`` (an Ed25519 private key, PEM) every version written or promoted is
+    signed; with ``verify_key`` (the public key, PEM) a version loads, verifies and is made
+    current only if it is signed by that key (:mod:`riskmodel.signing`).
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, signing_key: bytes | None = None,
+                 verify_key: bytes | None = None) -> None:
         self.root = Path(root)
+        self.signing_key = signing_key
+        self.verify_key = verify_key
         self.models = self.root / "models"
 
     # ------------------------------------------------------------------ reading
@@ -230,15 +238,21 @@ class Registry:
         if problems:
             raise ArtifactError(f"model version {version!r} refused:\n  - "
                                 + "\n  - ".join(problems))
-        return VersionFiles(version, manifest, manifest_bytes, files, directory)
+        try:
+            signature = read_bytes(directory / signing.SIGNATURE)
+        except FileNotFoundError:
+            signature = None
+        return VersionFiles(version, manifest, manifest_bytes, files, directory, signature)
 
     def verify(self, version: str) -> dict:
         """Check checksums, format and schema, and that the model's files parse (numbers
         only); return the manifest or raise."""
         return self.load(version).manifest
 
-    def _verified(self, version: str) -> VersionFiles:
+    def _verified(self, version: str, *, signed: bool = True) -> VersionFiles:
         read = self.read(version)
+        if signed and self.verify_key is not None:
+            signing.verify(read.manifest_bytes, read.signature, self.verify_key, version)
         manifest, problems = read.manifest, []
         fmt = manifest.get("format")
         if fmt == 1 or LEGACY_MODEL_FILE in manifest.get("files", {}):
@@ -260,14 +274,14 @@ class Registry:
                                 + "\n  - ".join(problems))
         return read
 
-    def load(self, version: str | None = None) -> LoadedModel:
+    def load(self, version: str | None = None, *, signed: bool = True) -> LoadedModel:
         """Verify, then build the model of a version (the current one by default) from the
-        very bytes that were verified."""
+        very bytes that were verified (``signed=False``: whatever the verify key says)."""
         version = version or self.current_version()
         if version is None:
             raise ArtifactError(f"no model is current: {self.root / 'CURRENT'} is missing or "
                                 "empty; train one with `riskmodel train --promote`")
-        read = self._verified(version)
+        read = self._verified(version, signed=signed)
         try:
             model = artifact.load(read.files)
         except ArtifactError as e:
@@ -327,7 +341,36 @@ class Registry:
                                                    default=str) + "\n")
             with open(tmp / MANIFEST, "rb") as f:
                 os.fsync(f.fileno())
+            if self.signing_key is not None:
+                with open(tmp / MANIFEST, "rb") as f:
+                    data = f.read()
+                (tmp / signing.SIGNATURE).write_bytes(signing.sign(data, self.signing_key))
+                with open(tmp / signing.SIGNATURE, "rb") as f:
+                    os.fsync(f.fileno())
         return name
+
+    def sign(self, version: str) -> None:
+        """Sign a version with the signing key (its checksums, format and model checked
+        first): whoever promotes vouches for it. The signature file is replaced atomically."""
+        if self.signing_key is None:
+            raise ArtifactError("no signing key: set RISKMODEL_SIGNING_KEY to sign versions")
+        read = self._verified(version, signed=False)
+        artifact.load(read.files)  # parses: numbers only
+        data = signing.sign(read.manifest_bytes, self.signing_key)
+        if read.signature == data:
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".sig-", dir=read.path)
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, read.path / signing.SIGNATURE)
+            _fsync_dir(read.path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def set_current(self, version: str) -> None:
         """Point CURRENT at a verified version, atomically."""
@@ -363,6 +406,8 @@ class Registry:
     def promote(self, version: str, *, by: str, reason: str, action: str = "promote") -> dict:
         """Make ``version`` current and record who did it and why."""
         previous = self.current_version()
+        if self.signing_key is not None:
+            self.sign(version)
         self.set_current(version)
         event = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "action": action,
                  "version": version, "previous": previous, "by": by, "reason": reason}

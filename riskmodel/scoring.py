@@ -16,10 +16,9 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from riskmodel.advice import ADVICE, WARNING_CODES, Target, readiness_flags, readiness_warning
 from riskmodel.campaigns import CampaignBatch
@@ -40,6 +39,9 @@ from riskmodel.features import factor_inputs_one
 from riskmodel.model import AdditiveRiskModel
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -258,7 +260,8 @@ def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:
     return top
 
 
-def load_model(version: str | None = None, root: str | Path = "artifacts") -> Scorer:
+def load_model(version: str | None = None, root: str | Path = "artifacts", *,
+               verify_key: bytes | None = None) -> Scorer:
     """Load and verify a model version (the current one by default) as a :class:`Scorer`.
 
     Parameters
@@ -267,8 +270,10 @@ def load_model(version: str | None = None, root: str | Path = "artifacts") -> Sc
         A version under ``<root>/models``; ``CURRENT`` by default.
     root : path
         The artifacts root (the command line and the service pass ``RISKMODEL_ARTIFACTS``).
+    verify_key : bytes, optional
+        An Ed25519 public key (PEM): the version must be signed by it.
     """
-    loaded = Registry(root).load(version)
+    loaded = Registry(root, verify_key=verify_key).load(version)
     if not isinstance(loaded.model, AdditiveRiskModel):
         raise ArtifactError(f"model version {loaded.version!r} holds a "
                             f"{type(loaded.model).__name__}, not an AdditiveRiskModel")

@@ -8,18 +8,22 @@ row and column. Typed columns are a :class:`riskmodel.campaigns.CampaignBatch`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
-import pandas as pd
 
 from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.contract import FAILURE_REASONS, SCHEMA, Column, Schema
 from riskmodel.errors import FieldError, SchemaError
 from riskmodel.rules import SLOW, Invalid, Rule, is_blank
+
+if TYPE_CHECKING:  # imported when a frame or a file is read: JSON records need no pandas
+    import pandas as pd
 
 SMALL = 64  # inputs up to this many rows take the per-value path
 
@@ -219,7 +223,7 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
         data = read_table(data)
     if isinstance(data, Mapping):
         data = [data]
-    if isinstance(data, pd.DataFrame):
+    if _is_frame(data):
         present = set(map(str, data.columns))
         ignored = [str(c) for c in data.columns if str(c) not in schema]
         if len(data) <= SMALL and not data.empty:
@@ -246,6 +250,12 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
         valid[:] = False
     errors = col_errors + sorted(errors, key=lambda e: (e.row, _order(cols, e.column)))
     return Validated(CampaignBatch(n, columns, schema), errors, valid, ignored)
+
+
+def _is_frame(data: object) -> TypeGuard[pd.DataFrame]:
+    """A pandas DataFrame (which exists only once pandas is loaded: no import needed)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(data, pd.DataFrame)
 
 
 def missing_columns(present, cols: Sequence[Column] | None = None) -> list[FieldError]:
@@ -288,6 +298,8 @@ def _validate_frame(df: pd.DataFrame, cols: Sequence[Column],
 
 def read_table(path: str | Path, **kw) -> pd.DataFrame:
     """Read a CSV (every cell as text, empty = unknown) or a Parquet file."""
+    import pandas as pd
+
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":

@@ -53,7 +53,8 @@ def _libraries() -> dict[str, str]:
             "joblib": joblib.__version__}
 
 
-def convert(root: str | Path, version: str, *, check_rows: int = 2000) -> str:
+def convert(root: str | Path, version: str, *, check_rows: int = 2000,
+            signing_key: bytes | None = None) -> str:
     """Convert format-1 ``version`` under ``root`` into a new version; return its name.
 
     Raises :class:`ArtifactError` when the version is not of format 1, fails its checksums,
@@ -61,7 +62,7 @@ def convert(root: str | Path, version: str, *, check_rows: int = 2000) -> str:
     """
     import joblib
 
-    registry = Registry(root)
+    registry = Registry(root, signing_key=signing_key)
     read = registry.read(version)  # every file once, checked against its checksum
     old = read.manifest
     if old.get("format") != 1 or LEGACY_FILE not in read.files:

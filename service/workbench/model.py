@@ -30,7 +30,8 @@ _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 def _registry() -> Registry:
-    return Registry(current_app.extensions["riskmodel.settings"].artifacts)
+    return Registry(current_app.extensions["riskmodel.settings"].artifacts,
+                    verify_key=current_app.extensions["riskmodel.verify_key"])
 
 
 def _versions(reg: Registry, current: str | None) -> list[dict]:
