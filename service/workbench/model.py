@@ -83,10 +83,10 @@ def model_plot(version: str, name: str):
     reg = _registry()
     if name not in PLOTS or version not in reg.versions():
         return page_error(404, "No such plot", "That version has no such plot.")
-    if name not in reg.manifest(version).get("files", {}):
+    path = reg.models / version / name
+    if name not in reg.manifest(version).get("files", {}) or path.is_symlink():
         return page_error(404, "No such plot", "That version has no such plot.")
-    return send_file((reg.models / version / name).resolve(), mimetype="image/png",
-                     max_age=3600)
+    return send_file(path.resolve(), mimetype="image/png", max_age=3600)
 
 
 def _authorised():
