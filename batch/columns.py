@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  the column rules' library: loaded before workers fork
 
 from riskmodel import (
     BANDS,
