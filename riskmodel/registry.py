@@ -155,7 +155,8 @@ class Registry:
 
     def current_version(self) -> str | None:
         try:
-            text = read_bytes(self.root / "CURRENT").decode("utf-8", "replace").strip()
+            # a name only: what it names is checked (a real folder under the root) on load
+            text = (self.root / "CURRENT").read_text(errors="replace").strip()
         except FileNotFoundError:
             return None
         return text or None
