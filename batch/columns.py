@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  the column rules' library: loaded before workers fork
 
 from riskmodel import (
     BANDS,

@@ -113,7 +113,10 @@ def _prefetch(chunks: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     finally:  # the pool has shut down: no read is running, the source can close its file
         close = getattr(chunks, "close", None)
         if close is not None:
-            close()
+            try:
+                close()
+            except ValueError:  # "generator already executing": an interrupt (Ctrl-C) cut
+                pass  # the pool's wait short while a read ran; the process is ending
 
 
 def _tables(chunks: Iterator[pa.Table | CsvBlock]) -> Iterator[pa.Table]:

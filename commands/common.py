@@ -35,6 +35,19 @@ artifacts_option = click.option(
     help=_(N_("Artifacts root (default: RISKMODEL_ARTIFACTS or ./artifacts).")))
 
 
+def model_keys() -> tuple[bytes | None, bytes | None]:
+    """The keys ``RISKMODEL_SIGNING_KEY`` and ``RISKMODEL_VERIFY_KEY`` name, read:
+    ``(signing, verify)``, None where unset; one clear error if a file cannot be read."""
+    from riskmodel import KeyFileError
+    from riskmodel import model_keys as read
+
+    s = environment()
+    try:
+        return read(s.signing_key, s.verify_key)
+    except KeyFileError as e:
+        raise click.ClickException(str(e)) from None
+
+
 def fail(e: Exception) -> click.ClickException:
     """A user's mistake (bad file, unknown version...) as one clear message, exit 1."""
     return click.ClickException(str(e))

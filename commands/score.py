@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from commands.common import artifacts_option, artifacts_root, fail, open_store
+from commands.common import artifacts_option, artifacts_root, fail, model_keys, open_store
 from commands.i18n import _
 from riskmodel import N_, RiskModelError, negotiate_locale
 
@@ -93,7 +93,8 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
         out = tmp / "scored.parquet"  # are both made from it
         rejects = rejects or Path(dst).with_name(Path(dst).stem + ".rejects.csv")
     try:
-        scorer = load_model(version, root=artifacts_root(artifacts)).with_locale(texts)
+        scorer = load_model(version, root=artifacts_root(artifacts),
+                            verify_key=model_keys()[1]).with_locale(texts)
         top_k = scorer.check_top_k(top_k)
         summary = run(src, out, scorer, top_k=top_k, strict=strict, rejects=rejects,
                       log_to=store, workers=workers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from commands.common import environment
+from commands.common import environment, model_keys
 
 
 @click.command()
@@ -31,6 +31,7 @@ def serve(dev: bool, bind: str | None, workers: int | None) -> None:
         options(settings)  # every setting granian takes, checked before anything starts
     except ValueError as e:
         raise click.ClickException(str(e)) from None
+    model_keys()  # a key file that cannot be read stops here, before any worker starts
     _pin_store(settings)
     if dev:
         from service import create_app

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from commands.common import artifacts_option, artifacts_root, code_version, fail, open_store, who
+from commands.common import (
+    artifacts_option,
+    artifacts_root,
+    code_version,
+    fail,
+    model_keys,
+    open_store,
+    who,
+)
 from riskmodel import RiskModelError
 
 
@@ -117,7 +125,7 @@ def train_command(data: Path, out: Path | None, seed: int, drop_invalid: bool,
     out = artifacts_root(out)
     try:
         r = train(data, out=out, seed=seed, drop_invalid=drop_invalid, promote=promote,
-                  code_version=code_version())
+                  code_version=code_version(), signing_key=model_keys()[0])
     except KeyboardInterrupt:
         click.echo("interrupted: no model version was written", err=True)
         sys.exit(130)
@@ -164,11 +172,13 @@ def retrain(base: Path | None, artifacts: Path | None, min_new: int, auc_margin:
     from training.retrain import GatePolicy
     from training.retrain import retrain as run
 
+    signing_key, verify_key = model_keys()
     store = open_store(create=False)
     try:
         report = run(store, artifacts_root(artifacts), base=base,
                      policy=GatePolicy(min_new, auc_margin, 0.0, holdout_share),
-                     by=who(), code_version=code_version())
+                     by=who(), code_version=code_version(), signing_key=signing_key,
+                     verify_key=verify_key)
     except KeyboardInterrupt:
         click.echo("interrupted: nothing was promoted", err=True)
         sys.exit(130)

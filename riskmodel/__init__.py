@@ -48,6 +48,8 @@ _EXPORTS = {
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
     "Scorer": "scoring", "load_model": "scoring",
+    "KeyFileError": "signing", "SignatureError": "signing", "generate_keys": "signing",
+    "model_keys": "signing",
     "OutcomeConflict": "store", "Store": "store", "StoreMissing": "store",
     "StoreUnavailable": "store", "UnknownCampaign": "store",
     "CAMPAIGN_ALLOWED": "validation", "CAMPAIGN_FIELDS": "validation",
@@ -148,6 +150,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.registry import Registry
     from riskmodel.rules import MAX_ERRORS, MAX_FIELDS
     from riskmodel.scoring import Scorer, load_model
+    from riskmodel.signing import KeyFileError, SignatureError, generate_keys, model_keys
     from riskmodel.store import (
         OutcomeConflict,
         Store,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from riskmodel.contract import SCHEMA, Schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -41,6 +44,8 @@ class CampaignBatch:
 
     def to_frame(self) -> pd.DataFrame:
         """A DataFrame with the contract's dtypes (nullable booleans and integers)."""
+        import pandas as pd
+
         data = {}
         for name, values in self.columns.items():
             col = self.schema[name]

@@ -44,6 +44,8 @@ class Settings:
     # days a logged plan whose campaign has no outcome is kept after it was last scored;
     # 0 (unset): kept for ever
     prediction_retention_days: int = 0
+    signing_key: str = ""  # Ed25519 private key (PEM file): training and promotion sign
+    verify_key: str = ""  # Ed25519 public key (PEM file): only versions it verifies load
 
 
 def settings(environ: Mapping[str, str]) -> Settings:

@@ -33,16 +33,18 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.special import expit
-from sklearn.exceptions import NotFittedError
 
 from riskmodel.campaigns import CampaignBatch
 from riskmodel.coverage import fit_coverage
-from riskmodel.estimators import BoundedLogisticRegression
 from riskmodel.features import FACTORS, Factor, factor_values, level_codes
+
+if TYPE_CHECKING:  # fitting's tools, imported when fitting: scoring needs neither
+    from sklearn.exceptions import NotFittedError
+
+    from riskmodel.estimators import BoundedLogisticRegression
 
 DEFAULT_INTERACTIONS = (("material_delay_days", "campaign_type"),
                         ("goal_alignment_score", "mou_signed"))
@@ -56,6 +58,11 @@ ATTRIBUTIONS = (SHAPLEY_PURIFIED, DRIVER)
 @dataclass
 class Term:
     """One additive term, fitted: what it reads and its compiled value tables."""
+
+    # what riskmodel/artifact.py saves of a term: arrays, then JSON values
+    STATE_ARRAYS = ("knots", "values", "unknown_values", "driver_values", "level_shares")
+    STATE_JSON = ("factor", "kind", "modifier", "n_levels", "optional", "monotone", "start",
+                  "width", "unknown", "driver_unknown", "pure_mean")
 
     factor: str  # the factor its value is attributed to
     kind: str  # "numeric", "level" or "interaction"
@@ -480,7 +487,9 @@ class AdditiveRiskModel:
     factors: tuple[Factor, ...] = FACTORS
     # learned state
     terms_: list[Term] = field(default_factory=list)
-    solver_: BoundedLogisticRegression | None = None
+    solver_: BoundedLogisticRegression | None = None  # the fitted solver (not saved)
+    coef_: np.ndarray | None = None  # the design matrix's coefficients
+    intercept_: float | None = None
     factor_means_: np.ndarray | None = None  # mean term value per factor on training data
     calibration_: tuple[float, float] = (1.0, 0.0)
     bands_: tuple[float, float] | None = None  # risk cut-offs: medium from, high from
@@ -491,6 +500,15 @@ class AdditiveRiskModel:
     # what the training campaigns held of each factor (riskmodel.coverage.fit_coverage: a
     # plain dict of numbers and lists); None for a model fitted before it was recorded
     coverage_: dict | None = None
+
+    # The model's state as data, all that riskmodel/artifact.py saves and loads (no pickle):
+    # arrays go to model.npz, JSON values to model.json (lists come back as tuples), and
+    # records (dataclasses, each declaring its own state) to a list in model.json. A new
+    # fitted table or setting is one more name here.
+    STATE_ARRAYS = ("coef_", "factor_means_")
+    STATE_JSON = ("name", "n_knots", "interaction_knots", "interactions", "alpha", "monotone",
+                  "intercept_", "calibration_", "bands_", "attribution_", "coverage_")
+    STATE_RECORDS = {"factors": Factor, "terms_": Term}
 
     @property
     def compiled_(self) -> CompiledTables:
@@ -557,6 +575,10 @@ class AdditiveRiskModel:
 
     def fit(self, batch: CampaignBatch, y: np.ndarray) -> AdditiveRiskModel:
         """Fit on typed campaigns and 0/1 outcomes (1 = failed)."""
+        from scipy import sparse
+
+        from riskmodel.estimators import BoundedLogisticRegression
+
         inputs = self._inputs(batch)
         self._setup(inputs)
         X = sparse.csr_array(self.transform(batch))  # a quarter dense: 3x faster products
@@ -564,6 +586,8 @@ class AdditiveRiskModel:
         self.solver_ = BoundedLogisticRegression(alpha=self.alpha, lower=lo, upper=hi)
         self.solver_.fit(X, np.asarray(y, dtype=int))
         coef = self.solver_.coef_[0]
+        self.coef_ = coef.copy()
+        self.intercept_ = float(self.solver_.intercept_[0])
         for t in self.terms_:
             t.compile(coef)
         self._purify(inputs)
@@ -586,16 +610,20 @@ class AdditiveRiskModel:
         self.attribution_ = SHAPLEY_PURIFIED
 
     def _not_fitted(self) -> NotFittedError:
+        from sklearn.exceptions import NotFittedError
+
         return NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit with "
                               "campaigns and outcomes first")
 
     # ------------------------------------------------------------------ two evaluation paths
 
     def raw_decision_function(self, batch: CampaignBatch) -> np.ndarray:
-        """Uncalibrated log-odds through the design matrix (the reference path)."""
-        if self.solver_ is None:
+        """Uncalibrated log-odds through the design matrix (the reference path): the same
+        product the fitted solver's ``decision_function`` computes, from the saved
+        coefficients."""
+        if self.coef_ is None or self.intercept_ is None:
             raise self._not_fitted()
-        return self.solver_.decision_function(self.transform(batch))
+        return self.transform(batch) @ self.coef_ + self.intercept_
 
     def decision_function(self, batch: CampaignBatch) -> np.ndarray:
         a, b = self.calibration_
@@ -603,6 +631,8 @@ class AdditiveRiskModel:
 
     def predict_proba(self, batch: CampaignBatch) -> np.ndarray:
         """Calibrated probabilities ``[P(success), P(failure)]`` through the design matrix."""
+        from scipy.special import expit
+
         p = expit(self.decision_function(batch))
         return np.column_stack([1 - p, p])
 

@@ -20,18 +20,20 @@ Property tests hold the three equal on messy input (tests/test_rules.py).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from riskmodel.contract import Column
 from riskmodel.i18n import N_
+
+if TYPE_CHECKING:  # the column path's libraries, imported when a column is read: one
+    import pandas as pd  # campaign as JSON needs neither
+    import pyarrow as pa
 
 # the words a file may write for yes and no (JSON takes only true and false)
 WORDS = {**dict.fromkeys(("true", "t", "yes", "y", "1"), 1.0),
@@ -88,7 +90,8 @@ def is_blank(v: object, nan_is_missing: bool) -> bool:
         return v.strip() == ""
     if nan_is_missing and isinstance(v, float) and math.isnan(v):
         return True
-    return v is pd.NA or v is pd.NaT
+    pd = sys.modules.get("pandas")  # pandas' own blanks exist only once it is loaded
+    return pd is not None and (v is pd.NA or v is pd.NaT)
 
 
 def valid_identifier(v: str, limit: int) -> bool:
@@ -262,6 +265,9 @@ class Rule:
         return values, problems
 
     def _read_text(self, text: pa.Array, problems: Problems) -> tuple[np.ndarray, np.ndarray]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         trimmed = pc.utf8_trim_whitespace(text)
         blank = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
         kind = self.kind
@@ -316,8 +322,10 @@ class Rule:
 
     def _read_array(self, numbers: np.ndarray, s: pd.Series, problems: Problems
                     ) -> tuple[np.ndarray, np.ndarray]:
+        from pandas.api.types import is_bool_dtype
+
         blank = np.isnan(numbers)
-        is_bool = pd.api.types.is_bool_dtype(s.dtype)
+        is_bool = is_bool_dtype(s.dtype)
         kind = self.kind
         if kind in ("number", "integer"):
             if is_bool:
@@ -349,6 +357,9 @@ class Rule:
 def _classify(s: pd.Series) -> tuple[pa.Array | None, np.ndarray | None]:
     """A column as text (an arrow string array), as numbers (floats, NaN for empty;
     booleans 0/1), or neither (Python objects of several types)."""
+    import pandas as pd
+    import pyarrow as pa
+
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return None, s.to_numpy(dtype=float, na_value=np.nan)
     try:

@@ -17,10 +17,9 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from riskmodel.advice import ADVICE, WARNING_CODES, Target, readiness_flags, readiness_warning
 from riskmodel.campaigns import CampaignBatch
@@ -45,6 +44,9 @@ from riskmodel.plan import actions_for, coupled, make_steps, plan_batch, plan_on
 from riskmodel.registry import Registry
 from riskmodel.validation import validate_campaigns, validate_record
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 @dataclass
 class ScoreArrays:
@@ -63,8 +65,8 @@ class Scorer:
     def __init__(self, model: AdditiveRiskModel, version: str, manifest: dict | None = None):
         if model.bands_ is None:
             raise ArtifactError(f"model version {version!r} has no risk bands")
-        solver, means = model.solver_, model.factor_means_
-        if solver is None or means is None:
+        intercept, means = model.intercept_, model.factor_means_
+        if intercept is None or means is None:
             raise ArtifactError(f"model version {version!r} is not fitted: it has no "
                                 "coefficients or no factor means")
         self.model = model
@@ -89,7 +91,7 @@ class Scorer:
         self._cut_list = [float(c) for c in model.bands_]
         self._family_totals_one = family_totals_one(self.families)
         a, b = model.calibration_
-        self._intercept = float(solver.intercept_[0])
+        self._intercept = float(intercept)
         self._factor_means = means
         self._means = [float(v) for v in means]
         self._base = a * (self._intercept + float(means.sum())) + b
@@ -353,7 +355,8 @@ def _top_order(contributions: np.ndarray, k: int) -> np.ndarray:
     return top
 
 
-def load_model(version: str | None = None, root: str | Path = "artifacts") -> Scorer:
+def load_model(version: str | None = None, root: str | Path = "artifacts", *,
+               verify_key: bytes | None = None) -> Scorer:
     """Load and verify a model version (the current one by default) as a :class:`Scorer`.
 
     Parameters
@@ -362,8 +365,10 @@ def load_model(version: str | None = None, root: str | Path = "artifacts") -> Sc
         A version under ``<root>/models``; ``CURRENT`` by default.
     root : path
         The artifacts root (the command line and the service pass ``RISKMODEL_ARTIFACTS``).
+    verify_key : bytes, optional
+        An Ed25519 public key (PEM): the version must be signed by it.
     """
-    loaded = Registry(root).load(version)
+    loaded = Registry(root, verify_key=verify_key).load(version)
     if not isinstance(loaded.model, AdditiveRiskModel):
         raise ArtifactError(f"model version {loaded.version!r} holds a "
                             f"{type(loaded.model).__name__}, not an AdditiveRiskModel")

@@ -24,11 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import numpy as np
 import orjson
-import pandas as pd
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -60,6 +60,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from riskmodel.contract import FAILURE_REASONS, SCHEMA
 from riskmodel.errors import RiskModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 metadata = MetaData()
 
@@ -907,6 +910,8 @@ class Store:
                        completed_on=r.completed_on.isoformat() if r.completed_on else None)
             records.append(rec)
         columns = list(SCHEMA.names) + ["failed", "failure_reason", "completed_on"]
+        import pandas as pd  # training's, not the service's
+
         return pd.DataFrame.from_records(records, columns=columns)
 
     # ------------------------------------------------------------------ health

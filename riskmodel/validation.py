@@ -8,13 +8,13 @@ row and column. Typed columns are a :class:`riskmodel.campaigns.CampaignBatch`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, TypeGuard, cast
 
 import numpy as np
-import pandas as pd
 
 from riskmodel._fast import ByIdentity
 from riskmodel.campaigns import CampaignBatch
@@ -22,6 +22,9 @@ from riskmodel.contract import FAILURE_REASONS, SCHEMA, Column, Schema
 from riskmodel.errors import FieldError, SchemaError, shorten
 from riskmodel.i18n import N_
 from riskmodel.rules import MAX_ERRORS, MAX_FIELDS, SLOW, Invalid, Rule, is_blank
+
+if TYPE_CHECKING:  # imported when a frame or a file is read: JSON records need no pandas
+    import pandas as pd
 
 SMALL = 64  # inputs up to this many rows take the per-value path
 
@@ -301,7 +304,7 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
     if isinstance(data, Mapping):
         data = [data]
     found: list[FieldError]
-    if isinstance(data, pd.DataFrame):
+    if _is_frame(data):
         present = set(map(str, data.columns))
         ignored = [str(c) for c in data.columns if str(c) not in schema]
         if len(data) <= SMALL and not data.empty:
@@ -335,6 +338,12 @@ def validate_campaigns(data: pd.DataFrame | Sequence[Mapping] | Mapping | str | 
         more += len(errors) - max_errors
         errors = errors[:max_errors]
     return Validated(CampaignBatch(n, columns, schema), errors, valid, ignored, more)
+
+
+def _is_frame(data: object) -> TypeGuard[pd.DataFrame]:
+    """A pandas DataFrame (which exists only once pandas is loaded: no import needed)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(data, pd.DataFrame)
 
 
 def missing_columns(present, cols: Sequence[Column] | None = None) -> list[FieldError]:
@@ -377,6 +386,8 @@ def _validate_frame(df: pd.DataFrame, cols: Sequence[Column],
 
 def read_table(path: str | Path, **kw) -> pd.DataFrame:
     """Read a CSV (every cell as text, empty = unknown) or a Parquet file."""
+    import pandas as pd
+
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":

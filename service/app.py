@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
-from riskmodel import FACTORS, ConfigError, api_keys, database_url, settings
+from riskmodel import FACTORS, ConfigError, api_keys, database_url, model_keys, settings
 from service import i18n, problems
 from service.holder import ModelHolder
 from service.logs import configure
@@ -51,15 +51,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not keys:
         log.warning("RISKMODEL_API_KEYS is empty: POST /v1/outcomes and every other write "
                     "endpoint refuse all requests (401) until keys are set")
+    _, verify_key = model_keys("", conf.verify_key)  # serving never holds the signing key
+    if verify_key is None:
+        log.warning("RISKMODEL_VERIFY_KEY is not set: any version with consistent checksums "
+                    "is served, whoever wrote it (docs/model.md, signed versions)")
     holder = ModelHolder(conf.artifacts, conf.reload_interval,
-                         on_refused=lambda v, r: metrics.reload_failures.inc(),
-                         on_loaded=loaded)
+                         on_refused=lambda v, why: metrics.reload_failures.labels(why).inc(),
+                         on_loaded=loaded, verify_key=verify_key)
     app.extensions.update({
         "riskmodel.settings": conf, "riskmodel.holder": holder,
         "riskmodel.metrics": metrics,
         "riskmodel.openapi": build_openapi(conf.max_campaigns, len(FACTORS)),
         "riskmodel.store": store, "riskmodel.predlog": predlog,
-        "riskmodel.api_keys": keys,
+        "riskmodel.api_keys": keys, "riskmodel.verify_key": verify_key,
         "riskmodel.monitoring": Monitoring(store, holder, MonitoringGauges(metrics.registry)),
     })
     for bp in (score.bp, model.bp, health.bp, meta.bp, outcomes.bp, monitoring.bp, workbench):

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from riskmodel import Registry, Scorer, load_model
+from riskmodel import ArtifactError, Registry, Scorer, SignatureError, load_model
 
 log = logging.getLogger("riskmodel.service")
 
@@ -30,8 +30,9 @@ class ModelHolder:
     """Holds the serving :class:`Scorer`; checks ``CURRENT`` at most every ``interval``."""
 
     def __init__(self, root: str | Path, interval: float, on_refused=None,
-                 on_loaded=None) -> None:
+                 on_loaded=None, verify_key: bytes | None = None) -> None:
         self.root = Path(root)
+        self.verify_key = verify_key  # set: only versions signed by its key are loaded
         self.interval = interval
         self.scorer: Scorer | None = None
         self.refused: dict | None = None  # the last version refused, and why
@@ -70,7 +71,7 @@ class ModelHolder:
             try:
                 scorer = self._cache.get(version) or self._load(version)
             except Exception as e:  # any failure refuses the version, never the server
-                self._refuse(version, str(e))
+                self._refuse(version, str(e), _why(e))
                 return
             self._cache[version] = scorer
             if len(self._cache) > 4:
@@ -81,17 +82,25 @@ class ModelHolder:
             self._on_loaded(version)
 
     def _load(self, version: str) -> Scorer:
-        scorer = load_model(version, root=self.root)
+        scorer = load_model(version, root=self.root, verify_key=self.verify_key)
         [result] = scorer.score(WARM_UP)
         if not math.isfinite(result.failure_risk):
             raise ValueError(f"warm-up scored {result.failure_risk!r}")
         return scorer
 
-    def _refuse(self, version: str, reason: str) -> None:
+    def _refuse(self, version: str, reason: str, why: str) -> None:
         self._refused_versions.add(version)
-        self.refused = {"version": version, "reason": reason,
+        self.refused = {"version": version, "reason": reason, "kind": why,
                         "at": datetime.now(UTC).isoformat(timespec="seconds")}
         if self.scorer is None:
             self.unready_reason = f"model version {version!r} was refused: {reason}"
         log.error("model version refused", extra={"model_version": version, "reason": reason})
-        self._on_refused(version, reason)
+        self._on_refused(version, why)
+
+
+def _why(e: Exception) -> str:
+    """A stable word for a refusal (the metric's label): ``unsigned``, ``wrong-key``,
+    ``bad-signature``, ``invalid`` (checksums, format, contract...) or ``error``."""
+    if isinstance(e, SignatureError):
+        return e.reason
+    return "invalid" if isinstance(e, ArtifactError) else "error"

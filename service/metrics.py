@@ -44,8 +44,9 @@ class Metrics:
                                 ["model_version"], multiprocess_mode="liveall",
                                 registry=registry)
         self.reload_failures = Counter("riskmodel_model_refused_total",
-                                       "Model versions refused at load or swap.",
-                                       registry=registry)
+                                       "Model versions refused at load or swap, by why: "
+                                       "unsigned, wrong-key, bad-signature, invalid, error.",
+                                       ["reason"], registry=registry)
         self.prediction_log_failures = Counter(
             "riskmodel_prediction_log_failures_total",
             "Scored campaigns whose prediction-log write failed, each counted once however "

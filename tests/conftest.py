@@ -83,7 +83,7 @@ def two_versions(tmp_path_factory, history_csv):
     b = train(other, out=root, progress=False, promote=False).version
     bad = "v00000000-000000-corrupt0"
     shutil.copytree(root / "models" / a, root / "models" / bad)
-    path = root / "models" / bad / "model.joblib"
+    path = root / "models" / bad / "model.npz"
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
     return root, a, b, bad
 

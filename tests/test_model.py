@@ -199,7 +199,7 @@ def test_a_model_fitted_before_purification_reads_as_driver(tmp_path, monkeypatc
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "artifacts"
-BEFORE = "v20261127-173555-54161a1d"  # the default model shipped before purification
+BEFORE = "v20261128-135803-c34b6a6d"  # the model shipped before purification, in the data format
 
 
 def _issue_rows(scorer):

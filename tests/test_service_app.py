@@ -157,7 +157,7 @@ def test_a_corrupt_model_at_start_up_starts_unready(two_versions, tmp_path):
     assert "checksum" in r.get_json()["reason"]
     _problem(c.post("/v1/score", json=GOOD), 503)
     metrics = c.get("/metrics").get_data(as_text=True)
-    assert "riskmodel_model_refused_total 1.0" in metrics
+    assert 'riskmodel_model_refused_total{reason="invalid"} 1.0' in metrics
 
 
 def test_no_model_at_all_is_unready(tmp_path):
@@ -321,3 +321,32 @@ def test_problem_types_resolve(client):
     described = client.get(kind)
     assert described.status_code == 200 and described.get_json()["description"]
     _problem(client.get("/problems/no-such-thing"), 404)
+
+
+HEAVY = ("sklearn", "scipy", "pandas", "matplotlib")
+
+
+def test_serving_imports_no_fitting_or_frame_library(trained, tmp_path):
+    """A fresh interpreter creates the app and scores one campaign: scikit-learn, scipy,
+    pandas and matplotlib stay unloaded (they cost seconds of start-up)."""
+    import json
+    import subprocess
+    import sys
+
+    root, _ = trained
+    code = f"""
+import json, sys
+from service import create_app
+client = create_app({{"artifacts": {str(root)!r}}}).test_client()
+r = client.post("/v1/score", json={{"campaign_id": "c1", "marketplace": "US",
+    "category": "home", "campaign_type": "deal_of_the_day", "duration_days": 7,
+    "goal_alignment_score": 0.5, "material_delay_days": 5, "resource_value_usd": 20000,
+    "committed_ad_budget_usd": 4000}})
+assert r.status_code == 200, r.get_data(as_text=True)
+assert client.get("/readyz").status_code == 200
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ,
+                                          "RISKMODEL_DATA_DIR": str(tmp_path)})
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -222,3 +222,20 @@ def test_uploads_need_a_key_when_scoring_does(two_versions, tmp_path, history_df
                                           "plan": (io.BytesIO(_plan_csv(history_df)), "q.csv")},
                         content_type="multipart/form-data")
         assert r.status_code == status
+
+
+def test_a_plot_that_is_a_symbolic_link_is_not_served(two_versions, tmp_path):
+    import shutil
+
+    src, a, _, _ = two_versions
+    root = tmp_path / "art"
+    shutil.copytree(src, root)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG not for the web")
+    plot = root / "models" / a / "roc.png"
+    plot.unlink()
+    plot.symlink_to(secret)
+    client = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var")}).test_client()
+    status, _, data = _download(client, f"/model/{a}/roc.png")
+    assert status == 404 and b"not for the web" not in data

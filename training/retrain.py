@@ -69,11 +69,12 @@ def split_recent(new: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.Data
 
 def challenge(train_frame: pd.DataFrame, holdout: pd.DataFrame, root: str | Path, *,
               n_new: int, policy: GatePolicy = GatePolicy(), by: str = "riskmodel retrain",
-              code_version: str = "unknown", progress: bool | None = None) -> dict:
+              code_version: str = "unknown", progress: bool | None = None,
+              signing_key: bytes | None = None, verify_key: bytes | None = None) -> dict:
     """Train a challenger on ``train_frame``, gate it against the serving champion on
     ``holdout``, write it with its report, promote it if it passes. Return the report."""
-    registry = Registry(root)
-    champion = load_model(root=root)
+    registry = Registry(root, signing_key=signing_key, verify_key=verify_key)
+    champion = load_model(root=root, verify_key=verify_key)
     # a random split inside: the most recent outcomes are the gate's holdout, and the new
     # outcomes must reach the challenger's training split rather than all land in its test
     result = train(train_frame, out=root, write=False, code_version=code_version,
@@ -88,7 +89,8 @@ def challenge(train_frame: pd.DataFrame, holdout: pd.DataFrame, root: str | Path
               "challenger": chall, "new_outcomes": n_new,
               "training_rows": int(len(train_frame)), "holdout_rows": int(len(holdout)),
               "data_snapshot_sha256": snapshot}
-    version = save_version(result, root, promote=False, report=report)
+    version = save_version(result, root, promote=False, report=report,
+                           signing_key=signing_key)
     report["version"] = version
     if passed:
         registry.promote(version, by=by, reason=f"gate passed against {champion.version}: "

@@ -127,7 +127,7 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
           drop_invalid: bool = False, promote: bool | None = None,
           candidates: dict | None = None, code_version: str = "unknown",
           progress: bool | None = None, write: bool = True,
-          split_by_date: bool = True) -> TrainResult:
+          split_by_date: bool = True, signing_key: bytes | None = None) -> TrainResult:
     """Train on a history file and write a new model version.
 
     Parameters
@@ -233,14 +233,15 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
     # final model's risk (docs/monitoring.md)
     result.reference = reference_statistics(batch, model.predict_proba(batch)[:, 1], y)
     if write:
-        save_version(result, out, promote=promote)
+        save_version(result, out, promote=promote, signing_key=signing_key)
     return result
 
 
 def save_version(result: TrainResult, out: str | Path, *, promote: bool | None = None,
-                 report: dict | None = None) -> str:
+                 report: dict | None = None, signing_key: bytes | None = None) -> str:
     """Write a trained result as a new version (with a gate ``report`` if given); point
-    CURRENT at it when ``promote`` (by default only when none is current)."""
+    CURRENT at it when ``promote`` (by default only when none is current); signed with
+    ``signing_key`` (an Ed25519 private key, PEM) when given."""
     from training.model_card import write_model_card
 
     manifest = dict(result.manifest)
@@ -255,7 +256,7 @@ def save_version(result: TrainResult, out: str | Path, *, promote: bool | None =
             (directory / "gate_report.json").write_text(json.dumps(report, indent=2,
                                                                    default=str) + "\n")
 
-    registry = Registry(out)
+    registry = Registry(out, signing_key=signing_key)
     result.version = registry.write(result.model, manifest, extra=files)
     if promote or (promote is None and registry.current_version() is None):
         registry.set_current(result.version)

@@ -32,7 +32,8 @@ _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 def _registry() -> Registry:
-    return Registry(current_app.extensions["riskmodel.settings"].artifacts)
+    return Registry(current_app.extensions["riskmodel.settings"].artifacts,
+                    verify_key=current_app.extensions["riskmodel.verify_key"])
 
 
 def _versions(reg: Registry, current: str | None) -> list[dict]:
@@ -84,10 +85,10 @@ def model_plot(version: str, name: str):
     reg = _registry()
     if name not in PLOTS or version not in reg.versions():
         return page_error(404, _("No such plot"), _("That version has no such plot."))
-    if name not in reg.manifest(version).get("files", {}):
+    path = reg.models / version / name
+    if name not in reg.manifest(version).get("files", {}) or path.is_symlink():
         return page_error(404, _("No such plot"), _("That version has no such plot."))
-    return send_file((reg.models / version / name).resolve(), mimetype="image/png",
-                     max_age=3600)
+    return send_file(path.resolve(), mimetype="image/png", max_age=3600)
 
 
 def _authorised():

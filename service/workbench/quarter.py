@@ -11,23 +11,20 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from batch import (
-    Quarter,
-    score_file,
-    summarise_quarter,
-    template_workbook,
-    write_scored_workbook,
-)
 from riskmodel import RiskModelError
 from service.auth import key_is_valid
 from service.i18n import locale_of
 from service.workbench.blueprint import bp, csrf_ok, page_error
 from service.workbench.render import render_report
+
+if TYPE_CHECKING:
+    from batch import Quarter
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 JOB = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -84,6 +81,8 @@ def _version() -> str | None:
 @bp.post("/quarter")
 def quarter_upload():
     """Score the uploaded plan; then show it (303 to the job's page)."""
+    from batch import score_file, summarise_quarter  # (pandas, pyarrow): on first use
+
     back = url_for("workbench.quarter_page")
     if request.content_length is not None and request.content_length > _limit() + 64 * 1024:
         return _too_large(request.content_length)
@@ -139,6 +138,8 @@ def quarter_upload():
 
 
 def _load(job: str) -> tuple[Path, Quarter] | None:
+    from batch import Quarter  # (pandas, pyarrow): on first use
+
     if not JOB.match(job):
         return None
     folder = _jobs() / job
@@ -170,6 +171,8 @@ def quarter_view(job: str):
 @bp.get("/quarter/<job>/<name>")
 def quarter_file(job: str, name: str):
     """The run's files: the scored CSV, the same as a workbook, the rejects, the report."""
+    from batch import write_scored_workbook  # (pandas, pyarrow): on first use
+
     found = _load(job)
     if found is None:
         return _gone()
@@ -204,6 +207,8 @@ def quarter_file(job: str, name: str):
 @bp.get("/quarter/template.xlsx")
 def quarter_template():
     """The plan template, generated from the contract (made once per process)."""
+    from batch import template_workbook  # (pandas, pyarrow): on first use
+
     if "bytes" not in _template:
         buf = io.BytesIO()
         template_workbook(buf)
