@@ -716,6 +716,7 @@ class Store:
         Read ``chunk`` rows at a time, each chunk as a few long texts the database joins
         (the plans one per line, ids, times, risks): a million plans never become a
         million Python strings, and pyarrow reads the plans' JSON lines at once."""
+        import pandas as pd
         c = predictions.c
         if self.is_sqlite:
             epoch = (func.julianday(c.scored_at) - 2440587.5) * 86400.0
@@ -1006,6 +1007,7 @@ def plans_frame(texts: list[str], lines: bool = False) -> pd.DataFrame:
     them."""
     import io
 
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.json as pj
 
