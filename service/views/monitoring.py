@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, current_app, request
 
-from riskmodel import N_, FieldError, MonitoringError, RiskModelError
+from riskmodel import N_, FieldError, RiskModelError
 from service.auth import require_key
 from service.i18n import locale_of
 from service.problems import Problem
@@ -35,6 +35,9 @@ def _day(name: str) -> datetime | None:
 @require_key
 def monitoring() -> Response:
     """The same JSON as `riskmodel monitor --json`; ?since= and ?until= as its options."""
+    # monitoring's statistics (pandas, scipy) load with the first call, not with the app
+    from riskmodel import MonitoringError
+
     since, until = _day("since"), _day("until")
     if since is not None and until is not None and until <= since:
         raise Problem(422, "invalid-parameter", N_("Invalid parameter"),
