@@ -3,34 +3,17 @@ HTML report, and bad input as one clear line."""
 
 import json
 import re
-from datetime import UTC, datetime
 
 import pytest
+from monitoring_data import fill_store, without_reference
 
 from commands.main import main
-from riskmodel import SCHEMA, Store, validate_campaigns
-from training.synthetic import Shift, generate
+from training.synthetic import Shift
 
 
-def _store_with(tmp_path, scorer, shift=None, outcomes=True, seed=1000, n=1500):
+def _store_with(tmp_path, scorer, shift=None, outcomes=True, n=1500):
     url = f"sqlite:///{tmp_path / 'var' / 'riskmodel.sqlite3'}"
-    store = Store(url)
-    store.migrate()
-    df = generate(n, seed=seed, shift=shift, start="2026-09-01", end="2026-10-31",
-                  id_prefix="W")
-    plans = df[list(SCHEMA.names)].astype(object)
-    records = plans.where(plans.notna(), None).to_dict("records")
-    risk = scorer.compute(validate_campaigns(df[list(SCHEMA.names)]).batch).risk
-    store.log_predictions([{"campaign_id": p["campaign_id"], "model_version": scorer.version,
-                            "failure_risk": float(r), "risk_band": "low", "inputs": p,
-                            "source": "test", "request_id": None,
-                            "scored_at": datetime(2026, 8, 3, tzinfo=UTC)}
-                           for p, r in zip(records, risk, strict=True)])
-    if outcomes:
-        store.record_outcomes([{"campaign_id": c, "failed": bool(f), "completed_on": d}
-                               for c, f, d in zip(df.campaign_id, df.failed, df.completed_on,
-                                                  strict=True)])
-    store.dispose()
+    fill_store(url, scorer, shift, n=n, outcomes=outcomes)
     return url
 
 
@@ -93,18 +76,8 @@ def test_bad_input_is_one_clear_line(runner, trained, scorer, tmp_path, args, st
 
 
 def test_a_model_without_reference_statistics_is_named(runner, trained, scorer, tmp_path):
-    import shutil
-
-    from riskmodel import Registry
-
     root, result = trained
-    copy = tmp_path / "artifacts"
-    shutil.copytree(root, copy)
-    registry = Registry(copy)
-    manifest = registry.manifest(result.version)
-    del manifest["files"]["reference.json"]
-    (registry.models / result.version / "reference.json").unlink()
-    (registry.models / result.version / "manifest.json").write_text(json.dumps(manifest))
+    copy = without_reference(root, result.version, tmp_path / "artifacts")
     url = _store_with(tmp_path, scorer, n=300, outcomes=False)
     done = runner.invoke(main, ["monitor", "--artifacts", str(copy)],
                          env={"RISKMODEL_DATABASE_URL": url})

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from monitoring_data import without_reference
 
 from riskmodel import (
     SCHEMA,
@@ -134,19 +135,7 @@ def test_monitor_reads_the_window_from_the_store(store_url, scorer, reference):
 
 
 def test_a_version_without_reference_statistics_is_named(trained, tmp_path):
-    import shutil
-
     root, result = trained
-    copy = tmp_path / "artifacts"
-    shutil.copytree(root, copy)
-    from riskmodel import Registry
-
-    registry = Registry(copy)
-    manifest = registry.manifest(result.version)
-    del manifest["files"]["reference.json"]
-    (registry.models / result.version / "reference.json").unlink()
-    import json
-
-    (registry.models / result.version / "manifest.json").write_text(json.dumps(manifest))
+    copy = without_reference(root, result.version, tmp_path / "artifacts")
     with pytest.raises(ReferenceMissing, match="has no reference statistics"):
         load_reference(copy, result.version)

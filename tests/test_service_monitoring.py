@@ -3,34 +3,15 @@ service/views/monitoring.py)."""
 
 import re
 import time
-from datetime import UTC, datetime
 
 import pytest
+from monitoring_data import fill_store
 
-from riskmodel import SCHEMA, Store, validate_campaigns
+from riskmodel import Store
 from service import create_app
-from training.synthetic import Shift, generate
+from training.synthetic import Shift
 
 KEY = "k-monitor-1234"
-
-
-def _fill(url, scorer, shift=None, n=800):
-    store = Store(url)
-    store.migrate()
-    df = generate(n, seed=1000, shift=shift, start="2026-09-01", end="2026-10-31",
-                  id_prefix="W")
-    plans = df[list(SCHEMA.names)].astype(object)
-    records = plans.where(plans.notna(), None).to_dict("records")
-    risk = scorer.compute(validate_campaigns(df[list(SCHEMA.names)]).batch).risk
-    store.log_predictions([{"campaign_id": p["campaign_id"], "model_version": scorer.version,
-                            "failure_risk": float(r), "risk_band": "low", "inputs": p,
-                            "source": "test", "request_id": None,
-                            "scored_at": datetime(2026, 8, 3, tzinfo=UTC)}
-                           for p, r in zip(records, risk, strict=True)])
-    store.record_outcomes([{"campaign_id": c, "failed": bool(f), "completed_on": d}
-                           for c, f, d in zip(df.campaign_id, df.failed, df.completed_on,
-                                              strict=True)])
-    store.dispose()
 
 
 @pytest.fixture
@@ -58,7 +39,7 @@ def test_monitoring_needs_a_key(app):
 def test_the_same_json_as_the_command(app, scorer, runner, trained):
     from commands.main import main
 
-    _fill(app.config["store_url"], scorer, Shift(delay_days=10))
+    fill_store(app.config["store_url"], scorer, Shift(delay_days=10))
     r = _get(app.test_client())
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -76,7 +57,7 @@ def test_the_same_json_as_the_command(app, scorer, runner, trained):
 
 
 def test_a_result_is_reused_for_a_minute(app, scorer):
-    _fill(app.config["store_url"], scorer)
+    fill_store(app.config["store_url"], scorer)
     client = app.test_client()
     first = _get(client).get_json()
     _fill_more = Store(app.config["store_url"])
@@ -103,13 +84,13 @@ def test_a_result_is_reused_for_a_minute(app, scorer):
     ("?until=", 422, "invalid-parameter"),
 ], ids=["empty-window", "bad-date", "until-before-since", "empty-date"])
 def test_what_cannot_be_monitored_is_a_problem(app, scorer, query, status, kind):
-    _fill(app.config["store_url"], scorer, n=200)
+    fill_store(app.config["store_url"], scorer, n=200)
     r = _get(app.test_client(), query)
     assert r.status_code == status and r.get_json()["type"] == f"/problems/{kind}"
 
 
 def test_the_gauges_are_refreshed_in_the_background_of_a_scrape(app, scorer):
-    _fill(app.config["store_url"], scorer, Shift(budget_ratio_factor=0.5))
+    fill_store(app.config["store_url"], scorer, Shift(budget_ratio_factor=0.5))
     client = app.test_client()
     client.get("/metrics")  # starts the refresh; answers with what it has
     deadline = time.monotonic() + 60
