@@ -26,6 +26,9 @@ default three factors. Four measurements, each printed per round with the median
 With ``--baseline DIR`` (another checkout, e.g. ``git worktree add --detach /tmp/main main``)
 only our app runs, from this checkout and from DIR (same interpreter, same settings), in
 alternating rounds: a change's cost measured side by side rather than against old figures.
+Both run on the same server: granian (`riskmodel serve`) by default, or with
+``--baseline-server gunicorn`` both on gunicorn with benchmarks/gunicorn_conf.py, for a
+checkout from before the move to granian (whose `riskmodel serve` was gunicorn).
 
 The issue's bars: ours on granian ≥ 1.4 × ours on gunicorn and ≥ 0.60 × the echo on granian;
 one client p50 ≤ 0.5 ms and p99 ≤ 1.5 ms; slow-client p99 < 20 ms; cold start not slower
@@ -186,6 +189,8 @@ def arguments(rounds: int) -> argparse.Namespace:
                              "languages"])
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout: run only our app, from here and from there")
+    ap.add_argument("--baseline-server", choices=["granian", "gunicorn"], default="granian",
+                    help="the server both checkouts run on with --baseline")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -242,6 +247,7 @@ def throughput(running, script, args) -> dict[str, list[dict]]:
     ratio("granian echo", "gunicorn echo", "the servers' own ceilings")
     ratio("granian riskmodel", "granian no-predlog", "prediction log on/off, bar ≥ 0.80")
     ratio("granian riskmodel", "baseline riskmodel", "this checkout / the baseline")
+    ratio("gunicorn riskmodel", "baseline riskmodel", "this checkout / the baseline")
     return results
 
 
@@ -396,9 +402,10 @@ def main() -> None:
     only = set(args.only or ["throughput", "one-client", "slow-clients", "cold-start",
                              "languages"])
     if args.baseline:
-        SERVERS["baseline riskmodel"] = ("granian", "riskmodel",
+        server = args.baseline_server
+        SERVERS["baseline riskmodel"] = (server, "riskmodel",
                                          {"cwd": str(args.baseline.resolve())})
-        names = ["granian riskmodel", "baseline riskmodel"]
+        names = [f"{server} riskmodel", "baseline riskmodel"]
         with servers(names) as (script, running):
             if "throughput" in only:
                 throughput(running, script, args)
