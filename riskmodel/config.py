@@ -41,6 +41,9 @@ class Settings:
     api_keys: str = ""  # comma-separated keys for outcomes and model administration
     scoring_requires_key: bool = False  # also require a key for POST /v1/score
     log_predictions: bool = True  # store every campaign the service scores
+    # behind one reverse proxy (deploy/nginx): take the client's scheme and address from its
+    # X-Forwarded-Proto and X-Forwarded-For (only then: a client could forge them)
+    behind_proxy: bool = False
     # days a logged plan whose campaign has no outcome is kept after it was last scored;
     # 0 (unset): kept for ever
     prediction_retention_days: int = 0

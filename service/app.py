@@ -73,8 +73,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # POST /v1/score past Flask's per-request work (service/shortcut.py); the rest to Flask
     # (Flask's way to add WSGI middleware; mypy forbids assigning to a method)
-    app.wsgi_app = Observed(ScoreShortcut(app.wsgi_app, app.extensions),  # type: ignore[method-assign]
-                            metrics, log)
+    wsgi = Observed(ScoreShortcut(app.wsgi_app, app.extensions), metrics, log)
+    if conf.behind_proxy:  # the scheme the browser used (HTTPS at the proxy), for the
+        # workbench's same-origin check, and the client's address for the logs
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        wsgi = ProxyFix(wsgi, x_for=1, x_proto=1)
+    app.wsgi_app = wsgi  # type: ignore[method-assign]
     return app
 
 

@@ -239,3 +239,27 @@ def test_a_plot_that_is_a_symbolic_link_is_not_served(two_versions, tmp_path):
                          "data_dir": str(tmp_path / "var")}).test_client()
     status, _, data = _download(client, f"/model/{a}/roc.png")
     assert status == 404 and b"not for the web" not in data
+
+
+@pytest.mark.parametrize("behind_proxy, forwarded, status", [
+    (False, {"X-Forwarded-Proto": "https"}, 403),  # the header is not trusted by default
+    (True, {"X-Forwarded-Proto": "https"}, 303),  # TLS ends at the proxy: the browser's origin
+    (True, {}, 403),  # a proxy that does not say the scheme: https is not our origin
+])
+def test_a_key_form_behind_an_https_proxy(two_versions, tmp_path, behind_proxy, forwarded,
+                                           status):
+    """Behind a proxy that ends TLS the browser sends ``Origin: https://host`` to a replica
+    that sees plain HTTP; with RISKMODEL_BEHIND_PROXY the scheme comes from the proxy."""
+    root, a, b, _ = two_versions
+    client = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var"), "api_keys": "secret-key",
+                         "log_predictions": False, "behind_proxy": behind_proxy}).test_client()
+    reg = Registry(root)
+    before = reg.current_version()
+    other = b if before == a else a
+    token = _token(client, "/model")
+    r = client.post("/model/promote", data={"version": other, "csrf_token": token,
+                                            "api_key": "secret-key"},
+                    headers={"Origin": "https://localhost", **forwarded})
+    assert r.status_code == status
+    assert reg.current_version() == (other if status == 303 else before)
