@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask
 
@@ -73,7 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # POST /v1/score past Flask's per-request work (service/shortcut.py); the rest to Flask
     # (Flask's way to add WSGI middleware; mypy forbids assigning to a method)
-    wsgi = Observed(ScoreShortcut(app.wsgi_app, app.extensions), metrics, log)
+    wsgi: Any = Observed(ScoreShortcut(app.wsgi_app, app.extensions), metrics, log)
     if conf.behind_proxy:  # the scheme the browser used (HTTPS at the proxy), for the
         # workbench's same-origin check, and the client's address for the logs
         from werkzeug.middleware.proxy_fix import ProxyFix
