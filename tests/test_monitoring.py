@@ -4,6 +4,7 @@ calibration, and what cannot be monitored says why."""
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from riskmodel import (
     ReferenceMissing,
     Store,
     assess,
+    load_model,
     load_reference,
     monitor,
     validate_campaigns,
@@ -181,3 +183,13 @@ def test_sqlite_and_postgresql_give_the_same_report(tmp_path, pg_store_url, scor
     sqlite, postgresql = results
     assert json.loads(sqlite)["window"]["campaigns"] == 700
     assert sqlite == postgresql
+
+
+def test_the_shipped_default_model_can_be_monitored():
+    """The default model in artifacts/ keeps reference statistics (make default-model),
+    so a window of its world is monitored, not refused."""
+    shipped = Path(__file__).resolve().parents[1] / "artifacts"
+    scorer = load_model(root=shipped)
+    plans, outcomes = _window(1000, 1300)
+    result = assess(scorer, load_reference(shipped, scorer.version), plans, outcomes)
+    assert result["verdict"] == "ok", result["reasons"]
