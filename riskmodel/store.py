@@ -20,6 +20,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -713,9 +714,12 @@ class Store:
         ``scored_at`` (its last scoring, UTC) and ``failure_risk`` as logged. Contract
         columns (typed, see :func:`plans_frame`) plus those two.
 
-        Read ``chunk`` rows at a time, each chunk as a few long texts the database joins
-        (the plans one per line, ids, times, risks): a million plans never become a
-        million Python strings, and pyarrow reads the plans' JSON lines at once."""
+        Read by ranges of ``chunk`` ids, each as a few long texts the database joins (the
+        plans one per line, ids, times, risks): a million plans never become a million
+        Python strings, and pyarrow reads the plans' JSON lines at once. A thread fetches
+        the next range while this one is parsed (the database driver and pyarrow both let
+        go of the GIL), and no range is sorted by the database: PostgreSQL sorted each
+        LIMIT page of wide rows on disk; the rows are put in id order here."""
         import pandas as pd
         c = predictions.c
         if self.is_sqlite:
@@ -728,40 +732,51 @@ class Store:
             rows = rows.where(c.scored_at >= since)
         if until is not None:
             rows = rows.where(c.first_scored_at < until)
-        plans, ids, times, risks = [], [], [], []
-        after = 0
+
+        def fetch(after: int) -> tuple:
+            part = rows.where(c.id > after, c.id <= after + chunk).subquery()
+            with self._database(), self.engine.connect() as conn:
+                return tuple(conn.execute(select(
+                    _joined(self, func.replace(part.c.plan, "\n", " "), "\n"),
+                    _joined(self, part.c.campaign_id, "\n"),
+                    _joined(self, cast(part.c.epoch, Text), ","),
+                    _joined(self, cast(part.c.failure_risk, Text), ","),
+                    _joined(self, cast(part.c.id, Text), ","),
+                    func.count())).one())
+
         with self._database(), self.engine.connect() as conn:
-            while True:
-                part = rows.where(c.id > after).order_by(c.id).limit(chunk).subquery()
-                found = conn.execute(select(
-                    _joined(self, func.replace(part.c.plan, "\n", " "), "\n", part),
-                    _joined(self, part.c.campaign_id, "\n", part),
-                    _joined(self, cast(part.c.epoch, Text), ",", part),
-                    _joined(self, cast(part.c.failure_risk, Text), ",", part),
-                    func.max(part.c.id), func.count())).one()
-                if not found[5]:
-                    break
-                n = int(found[5])
-                got = found[1].split("\n")
-                if len(got) != n:  # an id with a line break (never valid): say so
-                    raise RiskModelError(f"the prediction log holds a campaign_id with a "
-                                         f"line break after id {after}; it cannot be read")
-                plans.append(found[0])
-                ids += got
-                times.append(np.array(found[2].split(","), dtype=float))
-                risks.append(np.array(found[3].split(","), dtype=float))
-                after = int(found[4])
-                if n < chunk:
-                    break
+            low, high = conn.execute(select(func.min(c.id), func.max(c.id))).one()
+        reader, ids, numbers = PlanLines(), [], []
+        if low is not None:
+            starts = range(int(low) - 1, int(high), chunk)
+            with ThreadPoolExecutor(1, thread_name_prefix="scored-plans") as pool:
+                ahead = pool.submit(fetch, starts[0])
+                for i in range(len(starts)):
+                    found = ahead.result()
+                    if i + 1 < len(starts):
+                        ahead = pool.submit(fetch, starts[i + 1])
+                    if not found[5]:
+                        continue
+                    got = found[1].split("\n")
+                    if len(got) != int(found[5]):  # an id with a line break (never valid)
+                        raise RiskModelError(
+                            f"the prediction log holds a campaign_id with a line break "
+                            f"after id {starts[i]}; it cannot be read")
+                    reader.add(found[0])  # parsed while the next range is fetched
+                    ids += got
+                    numbers.append(np.array([found[k].split(",") for k in (4, 2, 3)],
+                                            dtype=float))
         names = list(SCHEMA.names)
         if not ids:
             return pd.DataFrame(columns=names + ["scored_at", "failure_risk"])
-        frame = plans_frame(plans, lines=True)
+        frame = reader.frame()
+        row_id, times, risks = np.concatenate(numbers, axis=1)
         frame["campaign_id"] = np.array(ids, dtype=object)
         # julianday's float carries a few microseconds of noise: milliseconds are exact
-        frame["scored_at"] = pd.to_datetime(np.concatenate(times), unit="s",
-                                            utc=True).round("ms")
-        frame["failure_risk"] = np.concatenate(risks)
+        frame["scored_at"] = pd.to_datetime(times, unit="s", utc=True).round("ms")
+        frame["failure_risk"] = risks
+        if (np.diff(row_id) < 0).any():  # the database's own order within a range
+            frame = frame.iloc[np.argsort(row_id, kind="stable")].reset_index(drop=True)
         # a campaign scored with several plans in the window: the one last scored
         repeated = frame["campaign_id"].duplicated(keep=False).to_numpy()
         if repeated.any():
@@ -998,49 +1013,73 @@ def _jsonable(d: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in d.items()}
 
 
+class PlanLines:
+    """Plans' JSON lines read by pyarrow's JSON reader block by block, as they arrive, into
+    the contract's columns typed as validation reads fastest (numbers as floats, booleans
+    as nullable booleans, text as arrow strings; absent or null fields empty). Plans it
+    cannot read with those types (a number sent as text by an older client, say) take the
+    slow way, value by value, all of them (:meth:`frame`)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.tables: list | None = []  # None once a block could not be read typed
+
+    def add(self, block: str) -> None:
+        """Add a block of plans, one per line (a text without a line break inside a
+        plan)."""
+        import io
+
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        self.blocks.append(block)
+        if self.tables is None:
+            return
+        kinds = {"number": pa.float64(), "integer": pa.float64(), "boolean": pa.bool_()}
+        schema = pa.schema([(c.name, kinds.get(c.kind, pa.string())) for c in SCHEMA.columns])
+        options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            table = pj.read_json(io.BytesIO(block.encode()), parse_options=options)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            table = None
+        if table is None or table.num_rows != block.count("\n") + 1:
+            self.tables = None
+        else:
+            self.tables.append(table)
+
+    def frame(self) -> pd.DataFrame:
+        """The plans added, in order, as a frame of the contract's columns."""
+        import pandas as pd
+        import pyarrow as pa
+
+        names = list(SCHEMA.names)
+        if not self.blocks:
+            return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+        if self.tables is None:
+            every = [t for b in self.blocks for t in b.split("\n")]
+            return pd.DataFrame.from_records([orjson.loads(t) for t in every], columns=names)
+        mapping = {pa.bool_(): pd.BooleanDtype(), pa.string(): pd.ArrowDtype(pa.string())}
+        return pa.concat_tables(self.tables).select(names).to_pandas(types_mapper=mapping.get)
+
+
 def plans_frame(texts: list[str], lines: bool = False) -> pd.DataFrame:
-    """Plans' JSON texts as a frame of the contract's columns, typed as validation reads
-    fastest (numbers as floats, booleans as nullable booleans, text as arrow strings;
-    absent or null fields empty), read by pyarrow's JSON reader. With ``lines``, each text
-    is many plans already, one per line. Plans it cannot read with those types (a number
-    sent as text by an older client, say) take the slow way, value by value, all of
-    them."""
-    import io
-
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    names = list(SCHEMA.names)
-    if not texts:
-        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    """Plans' JSON texts as a frame of the contract's columns, typed as
+    :class:`PlanLines` reads them. With ``lines``, each text is many plans already, one
+    per line."""
     if lines:
         blocks = texts
     else:  # one plan per line: a plan sent pretty-printed is written again on one line
         blocks = ["\n".join(t if "\n" not in t else orjson.dumps(orjson.loads(t)).decode()
-                             for t in texts)]
-    kinds = {"number": pa.float64(), "integer": pa.float64(), "boolean": pa.bool_()}
-    schema = pa.schema([(c.name, kinds.get(c.kind, pa.string())) for c in SCHEMA.columns])
-    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    expected = sum(b.count("\n") + 1 for b in blocks)
-    try:
-        table = pa.concat_tables([pj.read_json(io.BytesIO(b.encode()), parse_options=options)
-                                  for b in blocks])
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        table = None
-    if table is None or table.num_rows != expected:
-        every = [t for b in blocks for t in b.split("\n")] if lines else texts
-        return pd.DataFrame.from_records([orjson.loads(t) for t in every], columns=names)
-    mapping = {pa.bool_(): pd.BooleanDtype(), pa.string(): pd.ArrowDtype(pa.string())}
-    return table.select(names).to_pandas(types_mapper=mapping.get)
+                             for t in texts)] if texts else []
+    reader = PlanLines()
+    for block in blocks:
+        reader.add(block)
+    return reader.frame()
 
 
-def _joined(store: Store, value, separator: str, rows):
-    """The values of ``rows`` joined into one text by the database, in one order for
-    every such column of a query."""
+def _joined(store: Store, value, separator: str):
+    """The values of a query's rows joined into one text by the database; every such
+    column of one query joins its rows in the same order (one aggregate pass)."""
     if store.is_sqlite:
         return func.group_concat(value, separator)
-    from sqlalchemy.dialects.postgresql import aggregate_order_by
-
-    # PostgreSQL's ORDER BY goes after the last argument: string_agg(v, sep ORDER BY id)
-    return func.string_agg(value, aggregate_order_by(literal(separator, Text), rows.c.id))
+    return func.string_agg(value, literal(separator, Text))

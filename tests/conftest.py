@@ -239,6 +239,17 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
         return
+    yield from _pg_database(request)
+
+
+@pytest.fixture
+def pg_store_url(request):
+    """A store on the PostgreSQL server (a database of its own, dropped after the test),
+    for a test that compares it with SQLite."""
+    yield from _pg_database(request)
+
+
+def _pg_database(request):
     name = f"riskmodel_test_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}"')
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
