@@ -1,15 +1,22 @@
 """The production front with the real parts: Debian's nginx, running deploy/nginx/riskmodel.conf
 on a free loopback port, in front of two `riskmodel serve` replicas that share one
-PostgreSQL database (a fresh one per test) and one artifacts directory."""
+PostgreSQL database (made fresh for this module) and one artifacts directory.
+
+The front is started once for the module (starting two replicas takes seconds). Before each
+test it is made whole again: a replica a test killed or stopped is started, the version
+made current is the first one again, and nginx is seen sending to both replicas. Each test
+reads only its own part of nginx's access log and uses campaign ids of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -87,6 +94,15 @@ class Nginx:
         self.conf = prefix / "nginx.conf"
         self.conf.write_text(main_conf(prefix, include))
         self.proc: subprocess.Popen | None = None
+        self._log_start = 0  # access-log lines written before the test in progress
+
+    def mark(self) -> None:
+        """From now on, :meth:`access_log` reads only what is logged after this call."""
+        self._log_start = len(self._log_lines())
+
+    def _log_lines(self) -> list[str]:
+        path = self.prefix / "riskmodel.access.log"
+        return path.read_text().splitlines() if path.exists() else []
 
     def test_conf(self) -> subprocess.CompletedProcess:
         return subprocess.run([NGINX, "-t", "-p", str(self.prefix), "-c", str(self.conf),
@@ -113,14 +129,12 @@ class Nginx:
             self.proc.stderr.close()  # type: ignore[union-attr]
 
     def access_log(self, request_id: str | None = None) -> list[dict]:
-        """The entries of the access log; with ``request_id``, that request's, waited for
-        (nginx logs a request when it is done with its connection, which can be after the
-        client has its answer)."""
-        path = self.prefix / "riskmodel.access.log"
+        """The entries of the access log since :meth:`mark`; with ``request_id``, that
+        request's, waited for (nginx logs a request when it is done with its connection,
+        which can be after the client has its answer)."""
         deadline = time.monotonic() + 10
         while True:
-            entries = [json.loads(line) for line in path.read_text().splitlines()] \
-                if path.exists() else []
+            entries = [json.loads(line) for line in self._log_lines()[self._log_start:]]
             if request_id is None or time.monotonic() > deadline:
                 return entries
             if any(e["request_id"] == request_id for e in entries):
@@ -184,6 +198,8 @@ class Front:
     them."""
 
     def __init__(self, tmp: Path, artifacts: Path, database_url: str) -> None:
+        self.artifacts, self.database_url = artifacts, database_url
+        self.current = (artifacts / "CURRENT").read_text()
         env = {"RISKMODEL_ARTIFACTS": str(artifacts), "RISKMODEL_DATABASE_URL": database_url,
                "RISKMODEL_WORKERS": "1", "RISKMODEL_LOG_LEVEL": "WARNING",
                "RISKMODEL_API_KEYS": KEY, "RISKMODEL_RELOAD_INTERVAL": "0.5",
@@ -192,6 +208,7 @@ class Front:
         self.replicas = [Replica(port, env, tmp / f"replica-{port}") for port in ports]
         self.nginx = Nginx(tmp / "nginx", [r.port for r in self.replicas])
         self.port = self.nginx.port
+        self._checks = 0
 
     def start(self) -> None:
         for r in self.replicas:  # both at once: they share the database from the start
@@ -199,6 +216,37 @@ class Front:
         for r in self.replicas:
             r.ready()
         self.nginx.start()
+
+    def heal(self) -> None:
+        """Whole again after whatever the last test did: every replica running and ready,
+        the first current version back (and served), nginx sending to both replicas."""
+        for r in self.replicas:
+            pid = replica_manager.pid_of(r.state)
+            if pid is None or not replica_manager.alive(pid):
+                r.start()
+        if (self.artifacts / "CURRENT").read_text() != self.current:  # as a promotion does
+            (self.artifacts / "CURRENT.heal").write_text(self.current)
+            os.replace(self.artifacts / "CURRENT.heal", self.artifacts / "CURRENT")
+        for r in self.replicas:
+            r.ready()
+        version = self.current.strip()
+        _until(lambda: {r.get("/v1/model")["model_version"] for r in self.replicas}
+               == {version})
+        # a replica nginx saw fail stays out for fail_timeout (3 s): wait until it is back
+        self.nginx.mark()
+        both, seen = {f"127.0.0.1:{r.port}" for r in self.replicas}, set()
+        deadline = time.monotonic() + 20
+        while seen != both:
+            assert time.monotonic() < deadline, f"nginx sends only to {seen}"
+            self._checks += 1
+            request_id = f"heal-{self._checks}"
+            req = urllib.request.Request(f"http://127.0.0.1:{self.port}/healthz",
+                                         headers={"X-Request-ID": request_id})
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(req, timeout=10).close()
+            seen |= {e["upstream"].split(", ")[-1] for e in self.nginx.access_log(request_id)
+                     if e["status"] == 200}  # the replica that answered
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop everything at once (each stop takes a second or two)."""
@@ -210,7 +258,7 @@ class Front:
             t.join()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def database_url(request):
     """A PostgreSQL database of its own on the server at 127.0.0.1:5432, dropped after."""
     name = f"riskmodel_front_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
@@ -219,25 +267,43 @@ def database_url(request):
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def artifacts(two_versions, tmp_path):
+@pytest.fixture(scope="module")
+def artifacts(two_versions, tmp_path_factory):
     """A copy of the two-version registry (A current), which promotions may change."""
     root, a, b, bad = two_versions
-    copy = tmp_path / "artifacts"
+    copy = tmp_path_factory.mktemp("front") / "artifacts"
     shutil.copytree(root, copy)
     return copy, a, b, bad
 
 
-@pytest.fixture
-def front(tmp_path, artifacts, database_url):
+@pytest.fixture(scope="module")
+def running_front(tmp_path_factory, artifacts, database_url):
+    """nginx and two replicas for the whole module."""
     if not os.path.exists(NGINX):
         pytest.fail(f"{NGINX} is missing: apt-get install nginx-light")
-    f = Front(tmp_path, artifacts[0], database_url)
+    f = Front(tmp_path_factory.mktemp("front"), artifacts[0], database_url)
     try:
         f.start()
         yield f
     finally:
         f.stop()
+
+
+@pytest.fixture
+def front(running_front):
+    """The module's front, whole, its access log read from here on."""
+    running_front.heal()
+    running_front.nginx.mark()
+    return running_front
+
+
+def _until(check, timeout: float = 20, what: str = "within the reload interval") -> None:
+    """Poll ``check`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not {what} (waited {timeout:.0f} s)")
+        time.sleep(0.05)
 
 
 def _post(port: int, path: str, body: bytes, headers: dict | None = None,
@@ -252,12 +318,13 @@ def _post(port: int, path: str, body: bytes, headers: dict | None = None,
 
 
 class Load:
-    """Clients scoring through nginx as fast as they can, on keep-alive connections; every
-    answer other than a 200 with the campaign scored, and every connection error, is a
-    failure."""
+    """Clients scoring through nginx on keep-alive connections, each as fast as it can or
+    ``pause`` seconds after each answer; every answer other than a 200 with the campaign
+    scored, and every connection error, is a failure."""
 
-    def __init__(self, port: int, clients: int = 3, body: bytes = BODY) -> None:
-        self.port, self.clients, self.body = port, clients, body
+    def __init__(self, port: int, clients: int = 3, body: bytes = BODY,
+                 pause: float = 0) -> None:
+        self.port, self.clients, self.body, self.pause = port, clients, body, pause
         self.ok = 0
         self.failures: list[str] = []
         self.upstream_versions: set[str] = set()
@@ -296,6 +363,8 @@ class Load:
                     raise AssertionError(f"{r.status}: {data[:200]!r}")
                 with self._lock:
                     self.ok += 1
+                if self.pause:
+                    self._stop.wait(self.pause)
             except Exception as e:  # noqa: BLE001  counted, the load goes on
                 with self._lock:
                     self.failures.append(repr(e))
@@ -349,26 +418,36 @@ def test_a_body_over_the_limit_is_refused_by_nginx_as_a_problem(front):
     assert [e["upstream"] for e in front.nginx.access_log("too-big")] == [""]  # no replica
 
 
-def _slow_client(port: int, send_body: bool, until: float, opened: list) -> None:
-    """A client that sends its request a byte a second: the head, or (head whole) the body."""
-    head = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+class SlowClient(threading.Thread):
+    """A client that sends its request a byte a second: the head, or (head whole) the body,
+    until ``stop`` is set; then it closes its connection."""
+
+    HEAD = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % len(BODY))
-    import socket
 
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        opened.append(s)
-        if send_body:
-            s.sendall(head)
-        for byte in BODY if send_body else head:
-            if time.monotonic() >= until:
-                return
-            s.send(bytes([byte]))
-            time.sleep(1.0)
+    def __init__(self, port: int, send_body: bool, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.port, self.send_body, self.stop = port, send_body, stop
+        self.sent = 0  # bytes sent slowly so far
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                if self.send_body:
+                    s.sendall(self.HEAD)
+                for byte in BODY if self.send_body else self.HEAD:
+                    s.send(bytes([byte]))
+                    self.sent += 1
+                    if self.stop.wait(1.0):
+                        return
+        except Exception as e:  # noqa: BLE001  the test reports it
+            self.error = e
 
 
-def _timed_scores(port: int, seconds: float) -> list[float]:
-    """Ordinary requests through nginx, one every 0.1 s on one keep-alive connection:
-    each one's round trip in ms."""
+def _timed_scores(port: int, seconds: float, pause: float = 0.05) -> list[float]:
+    """Ordinary requests through nginx for ``seconds``, one every ``pause`` s on one
+    keep-alive connection: each one's round trip in ms."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times = []
     until = time.monotonic() + seconds
@@ -380,7 +459,7 @@ def _timed_scores(port: int, seconds: float) -> list[float]:
             data = r.read()
             times.append((time.perf_counter() - started) * 1000)
             assert r.status == 200 and b'"campaign_id":"front-1"' in data, data[:200]
-            time.sleep(0.1)
+            time.sleep(pause)
     finally:
         conn.close()
     return times
@@ -389,28 +468,38 @@ def _timed_scores(port: int, seconds: float) -> list[float]:
 @needs_nginx
 def test_slow_clients_do_not_hold_up_ordinary_requests(front):
     """16 connections sending a byte a second (8 their head, 8 their body) are held by nginx,
-    which passes a request on only once it has it whole: ordinary requests meanwhile are all
-    answered, at the latency they had before (figures printed; run with -s)."""
-    before = _timed_scores(front.port, 2)
-    until = time.monotonic() + 8
-    opened: list = []
-    slow = [threading.Thread(target=_slow_client, args=(front.port, i % 2 == 1, until, opened),
-                             daemon=True) for i in range(16)]
-    for t in slow:
-        t.start()
-    time.sleep(1.5)  # every slow client connected and under way
-    assert len(opened) == 16
-    during = _timed_scores(front.port, until - time.monotonic() - 1)
-    for t in slow:
-        t.join(timeout=10)
+    which passes a request on only once it has it whole: ordinary requests meanwhile (one
+    every 0.05 s for 3 s, about 50) are all answered, at the latency they had before (about
+    20 requests over 1 s); figures printed, run with -s."""
+    before = _timed_scores(front.port, 1)
+    stop = threading.Event()
+    slow = [SlowClient(front.port, i % 2 == 1, stop) for i in range(16)]
+    for c in slow:
+        c.start()
+    try:
+        _until(lambda: all(c.sent >= 2 for c in slow) or any(c.error for c in slow), 10,
+               "every slow client sending")
+        during = _timed_scores(front.port, 3)
+        # each slow client was still sending, a byte a second, all through those 3 s
+        sent = [c.sent for c in slow]
+        assert all(c.is_alive() for c in slow) and min(sent) >= 4, (sent, slow[0].error)
+    finally:
+        stop.set()
+        for c in slow:
+            c.join(timeout=10)
     print(f"\nthrough nginx, ms: before p50 {statistics.median(before):.2f} max "
           f"{max(before):.2f} (n={len(before)}); beside 16 slow clients p50 "
           f"{statistics.median(during):.2f} max {max(during):.2f} (n={len(during)})")
     assert len(during) >= 20
     # no request waited behind a slow client (that would take seconds); not a speed test
     assert max(during) < 1000, f"slowest ordinary request {max(during):.0f} ms"
-    # nginx passed none of the slow requests on: their bodies never arrived whole
-    assert not [e for e in front.nginx.access_log() if e["upstream"] and e["status"] != 200]
+    # nginx passed none of the slow requests on: it logs each one (a 400, the client gone
+    # before its request was whole) as it closes the connection, with no replica
+    _until(lambda: len([e for e in front.nginx.access_log() if e["status"] != 200]) >= 16,
+           10, "the 16 slow requests logged")
+    cut = [e for e in front.nginx.access_log() if e["status"] != 200]
+    assert [(e["status"], e["upstream"]) for e in cut] == [(400, "")] * 16, cut
+    assert len([e for e in cut if e["uri"] == "/v1/score"]) == 8  # the heads were whole
 
 
 @needs_nginx
@@ -418,51 +507,70 @@ def test_kill_9_of_one_replica_under_load_fails_no_request(front):
     """nginx retries a scoring request on the other replica when its connection fails,
     even once sent (scoring is pure: see the configuration). Batches of 200 campaigns from 6
     clients, so that requests are in progress on the replica when it dies (without
-    `non_idempotent` in the configuration, those fail)."""
+    `non_idempotent` in the configuration, those fail): 30 answered before the kill, 60
+    after it."""
     victim, other = front.replicas
     batch = json.dumps({"campaigns": [GOOD] * 200}).encode()
     with Load(front.port, clients=6, body=batch) as load:
         load.wait_for(30)
         victim.kill()
         load.wait_for(60)
+    retried = [e for e in front.nginx.access_log() if "," in e["upstream"]]
+    print(f"\n{load.ok} batches answered, {len(retried)} of them retried on the other "
+          f"replica, {len(load.failures)} failed")
     assert load.failures == []
     after = front.nginx.access_log()[-40:]
     assert {e["upstream"] for e in after} == {f"127.0.0.1:{other.port}"}
 
 
 @needs_nginx
-def test_a_rolling_restart_under_load_fails_no_request(front, tmp_path):
+def test_a_rolling_restart_under_load_fails_no_request(front):
     """deploy/rolling-restart under load: SIGTERM one replica, start it again, wait for its
     /readyz (and nginx's fail_timeout), then the other; every request is answered. A
     stopped replica leaves no riskmodel-metrics-* directory behind."""
     pids = [replica_manager.pid_of(r.state) for r in front.replicas]
     dirs = [r.leftovers for r in front.replicas]
     assert [len(d) for d in dirs] == [1, 1]  # each run's own
-    env = dict(os.environ, RISKMODEL_READY_TIMEOUT="60", RISKMODEL_RESTART_COMMAND=(
-        f"{sys.executable} {MANAGER} restart {tmp_path}/replica-{{port}}"))
-    with Load(front.port) as load:
-        load.wait_for(100)
+    # the restart command stops the replica, notes what the stopped run left in its temp
+    # folder (the next run would remove what a dead run left), then starts it
+    state = f"{front.replicas[0].state.parent}/replica-{{port}}"
+    left = front.replicas[0].state.parent / "left-by-stop"
+    left.unlink(missing_ok=True)
+    restart = (f"{sys.executable} {MANAGER} stop {state} && "
+               f"(ls -d {state}/riskmodel-metrics-* >> {left} 2>/dev/null; "
+               f"{sys.executable} {MANAGER} start {state})")
+    env = dict(os.environ, RISKMODEL_READY_TIMEOUT="60", RISKMODEL_RESTART_COMMAND=restart)
+    # 3 clients, each sending again 10 ms after its answer: a few thousand requests meet the
+    # restarts, and the replicas start faster than beside clients that take both cores
+    with Load(front.port, pause=0.01) as load:
+        load.wait_for(20)
+        before = load.ok
         done = subprocess.run([str(ROLLING_RESTART), *(str(r.port) for r in front.replicas)],
                               env=env, capture_output=True, text=True, timeout=300)
+        during = load.ok - before
         # nginx takes the last one back at its next try after fail_timeout: within seconds
         both = {f"127.0.0.1:{r.port}" for r in front.replicas}
         deadline = time.monotonic() + 15
         while {e["upstream"] for e in front.nginx.access_log()[-50:]} != both:
             assert time.monotonic() < deadline, "nginx did not send to both replicas again"
             load.wait_for(50)
+    print(f"\n{before} requests answered before the restart, {during} during it, "
+          f"{load.ok - before - during} after; {len(load.failures)} failed")
     assert done.returncode == 0, done.stderr
     assert [f"127.0.0.1:{r.port} ready" in done.stderr for r in front.replicas] == [True] * 2
     assert load.failures == []
     restarted = [replica_manager.pid_of(r.state) for r in front.replicas]
     assert None not in restarted and not set(restarted) & set(pids)
-    # each stopped run removed its directory; the new run has one of its own
+    # each stopped run removed its directory as it stopped; the new run has one of its own
+    assert not left.exists() or left.read_text() == ""
     now = [r.leftovers for r in front.replicas]
     assert [len(d) for d in now] == [1, 1] and not {*dirs[0], *dirs[1]} & {*now[0], *now[1]}
 
 
 def _outcome_post(port: int, barrier: threading.Barrier, results: list) -> None:
-    outcome = {"campaign_id": "front-1", "failed": True, "failure_reason": "other",
-               "completed_on": "2026-03-01", "plan": GOOD}
+    plan = dict(GOOD, campaign_id="outcome-once")
+    outcome = {"campaign_id": "outcome-once", "failed": True, "failure_reason": "other",
+               "completed_on": "2026-03-01", "plan": plan}
     barrier.wait(timeout=30)
     status, _, body = _post(port, "/v1/outcomes", json.dumps(outcome).encode(),
                             {"X-API-Key": KEY})
@@ -470,7 +578,7 @@ def _outcome_post(port: int, barrier: threading.Barrier, results: list) -> None:
 
 
 @needs_nginx
-def test_one_outcome_posted_through_both_replicas_at_once_is_stored_once(front, database_url):
+def test_one_outcome_posted_through_both_replicas_at_once_is_stored_once(front):
     barrier, results = threading.Barrier(8), []
     threads = [threading.Thread(target=_outcome_post,
                                 args=(front.replicas[i % 2].port, barrier, results))
@@ -480,19 +588,21 @@ def test_one_outcome_posted_through_both_replicas_at_once_is_stored_once(front, 
     for t in threads:
         t.join(timeout=60)
     assert sorted(results, key=str) == [(200, "created")] + [(200, "unchanged")] * 7, results
-    store = Store(database_url, create=False)
+    store = Store(front.database_url, create=False)
     try:
-        assert store.outcome_count() == 1 and store.integrity_check() == []
+        stored = store.outcome_frame()
+        assert list(stored["campaign_id"]).count("outcome-once") == 1
+        assert store.integrity_check() == []
     finally:
         store.dispose()
 
 
 @needs_nginx
-def test_both_replicas_prediction_logs_land_in_the_shared_store(front, database_url):
+def test_both_replicas_prediction_logs_land_in_the_shared_store(front):
     for i, replica in enumerate(front.replicas):
         body = json.dumps(dict(GOOD, campaign_id=f"via-{i}")).encode()
         assert _post(replica.port, "/v1/score", body, {"X-Request-ID": f"req-{i}"})[0] == 200
-    store = Store(database_url)
+    store = Store(front.database_url)
     try:
         store.migrate()  # if no replica has yet (the advisory lock keeps it to one at once)
         deadline = time.monotonic() + 20  # each replica writes its log about once a second
@@ -526,14 +636,6 @@ def _promote(replica: Replica, version: str) -> int:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
-
-
-def _until(check, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail("not within the reload interval (and then some)")
-        time.sleep(0.1)
 
 
 @needs_nginx

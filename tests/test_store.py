@@ -1,10 +1,10 @@
 import json
-import multiprocessing
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import store_processes
 from conftest import read_only
 
 from riskmodel.store import MIGRATIONS, OutcomeConflict, Store, UnknownCampaign
@@ -87,25 +87,12 @@ def test_unscored_campaign_needs_its_plan_and_joins_it(open_store):
     assert bool(frame.loc["c1", "failed"]) is True
 
 
-def _post_same(url, barrier, results):
-    s = Store(url)
-    try:
-        barrier.wait(timeout=90)
-        [r] = s.record_outcomes([{"campaign_id": "c1", "failed": True,
-                                  "failure_reason": "other", "completed_on": "2026-02-02"}])
-        results.put(r.status)
-    except Exception as e:  # noqa: BLE001  reported to the parent
-        results.put(f"error: {e!r}")
-    finally:
-        s.dispose()
-
-
 def test_the_same_outcome_from_8_processes_is_stored_once(store_url, open_store):
     s = open_store()
     _scored(s)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = store_processes.context()
     barrier, results = ctx.Barrier(8), ctx.Queue()
-    procs = [ctx.Process(target=_post_same, args=(store_url, barrier, results))
+    procs = [ctx.Process(target=store_processes.post_same, args=(store_url, barrier, results))
              for _ in range(8)]
     for p in procs:
         p.start()
@@ -120,24 +107,13 @@ def test_the_same_outcome_from_8_processes_is_stored_once(store_url, open_store)
     assert s.integrity_check() == []
 
 
-def _migrate(url, barrier, results) -> None:
-    s = Store(url)
-    try:
-        barrier.wait(timeout=90)
-        results.put(s.migrate())
-    except Exception as e:  # noqa: BLE001  reported to the parent
-        results.put(f"error: {e!r}")
-    finally:
-        s.dispose()
-
-
 def test_four_processes_starting_at_once_migrate_one_at_a_time(store_url, open_store):
     """Replicas starting together on a new store: one applies the migrations, the others
     find them applied (on PostgreSQL they wait on an advisory lock; SQLite's write lock
     does the same); nothing is applied twice, nobody fails."""
-    ctx = multiprocessing.get_context("spawn")
+    ctx = store_processes.context()
     barrier, results = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_migrate, args=(store_url, barrier, results))
+    procs = [ctx.Process(target=store_processes.migrate, args=(store_url, barrier, results))
              for _ in range(4)]
     for p in procs:
         p.start()
