@@ -108,9 +108,10 @@ def present(result: dict, locale: str) -> dict:
     drift = result["input_drift"]
     factors = [dict(f, label=label(f["factor"], locale),
                     level=_level(f["moved"], f["psi"], policy)) for f in drift["factors"]]
-    within = [dict(f, label=label(f["factor"], locale),
+    moved = {f["factor"] for f in factors if f["moved"]}
+    within = [dict(f, label=label(f["factor"], locale),  # the others are said overall
                    type_label=value_label(f["campaign_type"], locale))
-              for f in drift["by_campaign_type"]]
+              for f in drift["by_campaign_type"] if f["factor"] not in moved]
     perf = result["performance"]
     segments = [dict(s, segment_label=_segment(s["segment"], locale),
                      value_label=s["value"] if s["segment"] == "month"
@@ -258,18 +259,23 @@ def bar_plot(months: list[dict]) -> dict | None:
 
 def failures_plot(months: list[dict]) -> dict | None:
     """Per month of completion: the expected failures and the 95% interval of the observed
-    count if the risks were right (a band), and the failures observed (a dot)."""
+    count if the risks were right (a band), and the failures observed (a dot). The axis
+    spans the figures (not from zero), so a band is tall enough to read."""
     if not months:
         return None
-    top = max(max(m["interval"][1], m["observed"], m["expected"]) for m in months) * 1.1 or 1.0
+    values = [v for m in months for v in (m["interval"][0], m["interval"][1], m["observed"])]
+    low, high = max(min(values), 0.0), max(values)
+    pad = max((high - low) * 0.15, 1.0)
+    low, high = max(low - pad, 0.0), high + pad
     width, height, left, bottom = 480, 220, 50, 30
     step = (width - left - 10) / len(months)
 
     def y(v: float) -> float:
-        return height - bottom - (height - bottom - 14) * v / top
+        return height - bottom - (height - bottom - 10) * (v - low) / (high - low)
 
     return {"width": width, "height": height, "left": left, "base": height - bottom,
-            "top": top, "top_y": y(top),
+            "ticks": [{"y": y(v), "v": v} for v in (low, (low + high) / 2, high)],
+            "top_y": y(high),
             "points": [{"cx": left + i * step + step / 2, "band_w": min(step * 0.5, 36),
                         "low": y(max(m["interval"][0], 0)), "high": y(m["interval"][1]),
                         "expected": y(m["expected"]), "observed": y(m["observed"]),
