@@ -431,3 +431,29 @@ def test_every_reason_the_core_gives_is_put_in_words():
     assert "Spain" in en[-1] or "ES" in en[-1]
     assert "250 campaigns failed against 150.2 expected" in " ".join(en)
     assert reason_words("something new", "zh_CN") == "something new"
+
+
+def test_an_unreachable_store_is_said(trained, tmp_path):
+    root, _ = trained
+    client = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var"), "api_keys": MONITOR_KEY,
+                         "database_url": "postgresql://postgres@127.0.0.1:9/none",
+                         "log_predictions": False}).test_client()
+    status, page = _monitor(client)
+    assert status == 503 and "cannot be read" in page and "Traceback" not in page
+
+
+@pytest.mark.parametrize("verdict, reasons, words", [
+    ("ok", [], "Nothing to do."),
+    ("watch", ["goal_alignment_score moved within deal_of_the_day (PSI 0.21)"],
+     f"“{label('goal_alignment_score')}” has moved within Deal of the Day campaigns"),
+], ids=["ok", "watch"])
+def test_each_verdict_reads_as_words(mon, scorer, verdict, reasons, words):
+    client, url = mon
+    fill_store(url, scorer, n=200)
+    monitoring = client.application.extensions["riskmodel.monitoring"]
+    result = dict(monitoring.result(), verdict=verdict, reasons=reasons)
+    monitoring.result = lambda since=None, until=None: result
+    status, page = _monitor(client)
+    assert status == 200 and f'data-verdict="{verdict}"' in page
+    assert words in _text(page, "verdict")

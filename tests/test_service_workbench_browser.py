@@ -512,6 +512,7 @@ def test_the_monitoring_page(monitored, browser):
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.failures circle.observed")) == 2
     assert _axe(browser) == []
     _shoot(browser, "monitoring")
+    _shoot(browser, "monitoring-phone", width=390)
     _ask(browser, bare)
     error = browser.find_element(By.ID, "mon-error").text
     assert "no reference statistics" in error and "make default-model" in error
