@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import pytest
+from monitoring_data import fill_store, without_reference
 
 from riskmodel import FAMILIES, SCHEMA, Registry, family_label, label
 from service import create_app
@@ -40,7 +41,8 @@ def _plan_csv(history_df, n=60) -> bytes:
     return df.to_csv(index=False).encode()
 
 
-@pytest.mark.parametrize("path", ["/", "/quarter", "/model", "/?campaign_id=x"])
+@pytest.mark.parametrize("path", ["/", "/quarter", "/model", "/monitoring",
+                                  "/?campaign_id=x"])
 def test_pages_carry_a_content_security_policy(client, path):
     r = client.get(path)
     assert r.status_code == 200 and r.mimetype == "text/html"
@@ -203,7 +205,8 @@ def test_every_workbench_write_needs_the_csrf_token(wb):
     app = client.application
     writes = [rule.rule for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("workbench.") and "POST" in rule.methods]
-    assert sorted(writes) == ["/model/promote", "/model/rollback", "/quarter"]
+    assert sorted(writes) == ["/model/promote", "/model/rollback", "/monitoring",
+                             "/quarter"]
     client.get("/model")  # a cookie, but no token in the form
     for path in writes:
         r = client.post(path, data={"api_key": "secret-key", "version": "x"})
@@ -263,3 +266,218 @@ def test_a_key_form_behind_an_https_proxy(two_versions, tmp_path, behind_proxy, 
                     headers={"Origin": "https://localhost", **forwarded})
     assert r.status_code == status
     assert reg.current_version() == (other if status == 303 else before)
+
+
+# --------------------------------------------------------------------------- /monitoring
+
+MONITOR_KEY = "monitor-key-1234"
+
+
+@pytest.fixture
+def mon(trained, tmp_path):
+    """The workbench over the suite's model and an empty SQLite store; yields the client and
+    the store's URL."""
+    root, _ = trained
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    app = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                      "data_dir": str(tmp_path / "var"), "api_keys": MONITOR_KEY,
+                      "database_url": url, "log_predictions": False})
+    yield app.test_client(), url
+    app.extensions["riskmodel.store"].dispose()
+
+
+def _monitor(client, lang="en", **form):
+    token = _token(client, "/monitoring")
+    data = {"csrf_token": token, "api_key": MONITOR_KEY, **form}
+    r = client.post("/monitoring", data={k: v for k, v in data.items() if v is not None},
+                    headers={"Accept-Language": lang})
+    return r.status_code, r.get_data(as_text=True)
+
+
+def _text(page: str, element_id: str) -> str:
+    """The text of the element with ``element_id`` (or ``aria-labelledby``), tags dropped,
+    spaces squeezed (to its tag's first closing tag: none of these nests its own tag)."""
+    m = re.search(rf'<(\w+)[^>]*(?:id|aria-labelledby)="{element_id}"[^>]*>', page)
+    inner = page[m.end():page.index(f"</{m.group(1)}>", m.end())]
+    return " ".join(re.sub(r"<[^>]+>", " ", inner).split())
+
+
+def test_the_monitoring_page_asks_for_the_key_in_a_form(mon):
+    client, _ = mon
+    assert 'href="/monitoring"' in client.get("/").get_data(as_text=True)  # in the nav
+    page = client.get("/monitoring").get_data(as_text=True)
+    form = re.search(r'<form[^>]*id="monitor-form".*?</form>', page, re.S).group(0)
+    assert 'method="post"' in form and 'name="csrf_token"' in form
+    assert re.search(r'<input id="mon-key" name="api_key" type="password"', form)
+    assert 'name="since" type="date"' in form and 'name="until" type="date"' in form
+    assert 'id="verdict"' not in page  # nothing is shown before the key is given
+
+
+def test_monitoring_needs_the_token_and_the_key(mon, scorer):
+    client, url = mon
+    fill_store(url, scorer, n=200)
+    client.get("/monitoring")  # a cookie, but no token in the form
+    r = client.post("/monitoring", data={"api_key": MONITOR_KEY})
+    assert r.status_code == 403 and "security token" in r.get_data(as_text=True)
+    for key in (None, "", "wrong"):
+        status, page = _monitor(client, api_key=key)
+        assert status == 401 and "API keys" in page and 'id="verdict"' not in page
+    status, page = _monitor(client)
+    assert status == 200 and 'id="verdict"' in page
+    assert MONITOR_KEY not in page  # never echoed into the page (nor in any address)
+
+
+def test_without_api_keys_the_page_says_to_use_the_command(trained, tmp_path):
+    root, _ = trained
+    client = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var"),
+                         "log_predictions": False}).test_client()
+    page = client.get("/monitoring").get_data(as_text=True)
+    assert "riskmodel monitor" in page and "RISKMODEL_API_KEYS" in page
+    status, page = _monitor(client)
+    assert status == 403 and "RISKMODEL_API_KEYS" in page
+
+
+def test_a_shifted_world_shows_retrain_with_its_reasons_in_words(mon, scorer):
+    from training.synthetic import Shift
+
+    client, url = mon
+    fill_store(url, scorer, Shift(delay_days=10))
+    status, page = _monitor(client)
+    assert status == 200
+    assert 'data-verdict="retrain recommended"' in page
+    assert _text(page, "verdict-word") == "Retrain recommended"
+    reasons = _text(page, "reasons")
+    assert f"“{label('material_delay_days')}” has moved away from the training data" \
+        in reasons
+    assert "material_delay_days" not in reasons  # codes are for the operators' list
+    assert "The predicted risk has moved" in reasons
+    assert 'data-factor="material_delay_days"' in page and "yes, a lot" in page
+    card = scorer.manifest["metrics"]
+    perf = _text(page, "s-perf")  # the section
+    assert f"{card['roc_auc']:.3f}" in perf and f"{card['ece']:.3f}" in perf
+    assert "campaigns failed; the model expected" in perf
+    assert page.count("<svg") == 3  # drift, expected per month scored, failures per month
+    assert "2026-09" in _text(page, "segments") and "Month of completion" in page
+
+
+def test_the_verdict_in_chinese(mon, scorer):
+    from training.synthetic import Shift
+
+    client, url = mon
+    fill_store(url, scorer, Shift(delay_days=10))
+    status, page = _monitor(client, lang="zh-CN")
+    assert status == 200 and '<html lang="zh-CN">' in page
+    assert _text(page, "verdict-word") == "建议重新训练"
+    reasons = _text(page, "reasons")
+    assert label("material_delay_days", "zh_CN") in reasons
+    assert re.findall(r"[A-Za-z]{3,}", reasons) == ["PSI", "PSI"]
+
+
+@pytest.mark.parametrize("fill, form, status, words", [
+    (None, {}, 409, "has not logged any scored campaign yet"),
+    ({}, {"since": "2025-01-01", "until": "2025-02-01"}, 409,
+     "Nothing was scored between these dates"),
+    ({"outcomes": False}, {}, 200, "No outcome has been recorded yet"),
+    ({}, {"since": "last week"}, 422, "use YYYY-MM-DD"),
+    ({}, {"since": "2026-10-01", "until": "2026-09-01"}, 422, "must be after"),
+], ids=["nothing-logged", "empty-window", "no-outcomes-yet", "bad-date", "until-before-since"])
+def test_what_cannot_be_monitored_is_said_on_the_page(mon, scorer, fill, form, status, words):
+    client, url = mon
+    if fill is not None:
+        fill_store(url, scorer, n=200, **fill)
+    got, page = _monitor(client, **form)
+    assert got == status and words in page and "Traceback" not in page
+    assert 'id="monitor-form"' in page  # the form again, to widen the window or fix a date
+    for name, value in form.items():
+        assert f'name="{name}" type="date" value="{value}"' in page
+
+
+def test_no_outcomes_yet_still_gives_a_verdict_on_drift(mon, scorer):
+    client, url = mon
+    fill_store(url, scorer, n=400, outcomes=False)
+    status, page = _monitor(client)
+    assert status == 200 and 'id="verdict"' in page and 'id="performance"' not in page
+
+
+def test_a_version_without_reference_statistics_says_to_retrain(trained, scorer, tmp_path):
+    root, _ = trained
+    copy = without_reference(root, scorer.version, tmp_path / "art")
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    fill_store(url, scorer, n=200)
+    app = create_app({"artifacts": str(copy), "reload_interval": 3600.0,
+                      "data_dir": str(tmp_path / "var"), "api_keys": MONITOR_KEY,
+                      "database_url": url, "log_predictions": False})
+    status, page = _monitor(app.test_client())
+    assert status == 409 and "has no reference statistics" in page
+    assert "make default-model" in page and "riskmodel train" in page
+    app.extensions["riskmodel.store"].dispose()
+
+
+def test_no_model_serving_is_said(tmp_path):
+    client = create_app({"artifacts": str(tmp_path / "empty"), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var"), "api_keys": MONITOR_KEY,
+                         "log_predictions": False}).test_client()
+    status, page = _monitor(client)
+    assert status == 503 and "No model is serving" in page
+
+
+def test_every_reason_the_core_gives_is_put_in_words():
+    """The page words the core's reasons (riskmodel.monitoring.decide) by their form: each
+    form decide writes is recognised (a new form would show in English, as it came)."""
+    from riskmodel import Policy
+    from riskmodel.monitoring import decide
+    from service.workbench.monitoring import reason_words
+
+    moved = {"factor": "material_delay_days", "moved": True, "psi": 0.4, "p_adjusted": 1e-9}
+    watch = dict(moved, factor="budget_match_ratio", psi=0.15)
+    drift = {"factors": [moved, watch],
+             "by_campaign_type": [{"factor": "goal_alignment_score", "moved": True,
+                                   "campaign_type": "deal_of_the_day", "psi": 0.2}]}
+    score = {"moved": True, "psi": 0.3, "mean_risk": 0.41, "reference_mean_risk": 0.3}
+    realized = {"outcomes": 500, "card": {"roc_auc": 0.86, "ece": 0.03},
+                "overall": {"p_beyond_tolerance": 1e-6, "observed": 250, "expected": 150.2,
+                            "interval": [130.1, 170.3], "roc_auc": 0.7, "roc_auc_se": 0.01,
+                            "ece": 0.12},
+                "segments": [{"segment": "marketplace", "value": "ES", "miscalibrated": True,
+                              "observed": 40, "expected": 20.5},
+                             {"segment": "month", "value": "2026-09", "miscalibrated": True,
+                              "observed": 90, "expected": 60.0}]}
+    verdict, reasons = decide(drift, score, realized, Policy())
+    assert verdict == "retrain recommended" and len(reasons) == 8
+    for locale in ("en", "zh_CN"):
+        words = [reason_words(r, locale) for r in reasons]
+        for raw, said in zip(reasons, words, strict=True):
+            assert said != raw, raw
+            for code in ("material_delay_days", "budget_match_ratio", "deal_of_the_day"):
+                assert code not in said
+    en = [reason_words(r, "en") for r in reasons]
+    assert "Spain" in en[-1] or "ES" in en[-1]
+    assert "250 campaigns failed against 150.2 expected" in " ".join(en)
+    assert reason_words("something new", "zh_CN") == "something new"
+
+
+def test_an_unreachable_store_is_said(trained, tmp_path):
+    root, _ = trained
+    client = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var"), "api_keys": MONITOR_KEY,
+                         "database_url": "postgresql://postgres@127.0.0.1:9/none",
+                         "log_predictions": False}).test_client()
+    status, page = _monitor(client)
+    assert status == 503 and "cannot be read" in page and "Traceback" not in page
+
+
+@pytest.mark.parametrize("verdict, reasons, words", [
+    ("ok", [], "Nothing to do."),
+    ("watch", ["goal_alignment_score moved within deal_of_the_day (PSI 0.21)"],
+     f"“{label('goal_alignment_score')}” has moved within Deal of the Day campaigns"),
+], ids=["ok", "watch"])
+def test_each_verdict_reads_as_words(mon, scorer, verdict, reasons, words):
+    client, url = mon
+    fill_store(url, scorer, n=200)
+    monitoring = client.application.extensions["riskmodel.monitoring"]
+    result = dict(monitoring.result(), verdict=verdict, reasons=reasons)
+    monitoring.result = lambda since=None, until=None: result
+    status, page = _monitor(client)
+    assert status == 200 and f'data-verdict="{verdict}"' in page
+    assert words in _text(page, "verdict")

@@ -3,6 +3,7 @@ Debian's chromedriver (nothing is downloaded). The app runs on a free loopback p
 werkzeug server thread. Each page is checked with axe-core (vendored) and photographed
 into build/screenshots/ (not committed)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from monitoring_data import fill_store, without_reference
 
-from riskmodel import SCHEMA
+from riskmodel import SCHEMA, label
 from service import create_app
+from training.synthetic import Shift
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
@@ -41,16 +44,11 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def live(two_versions, tmp_path_factory):
-    """The app on a free loopback port; yields its base URL, stops it afterwards."""
+@contextlib.contextmanager
+def _serving(app):
+    """``app`` on a free loopback port in a werkzeug server thread; yields its base URL."""
     from werkzeug.serving import make_server
 
-    root, *_ = two_versions
-    app = create_app({"artifacts": str(root), "reload_interval": 3600.0,
-                      "data_dir": str(tmp_path_factory.mktemp("var")),
-                      "api_keys": "browser-key", "log_level": "WARNING",
-                      "log_predictions": False})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -59,6 +57,18 @@ def live(two_versions, tmp_path_factory):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live(two_versions, tmp_path_factory):
+    """The app on a free loopback port; yields its base URL, stops it afterwards."""
+    root, *_ = two_versions
+    app = create_app({"artifacts": str(root), "reload_interval": 3600.0,
+                      "data_dir": str(tmp_path_factory.mktemp("var")),
+                      "api_keys": "browser-key", "log_level": "WARNING",
+                      "log_predictions": False})
+    with _serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -451,3 +461,72 @@ def test_the_model_page_in_chinese(live, browser_zh, two_versions):
     assert a in browser_zh.find_element(By.ID, "m-version").text
     assert _axe(browser_zh) == []
     _shoot(browser_zh, "model-zh")
+
+
+# --------------------------------------------------------------------------- monitoring
+
+
+@pytest.fixture(scope="module")
+def monitored(trained, scorer, tmp_path_factory):
+    """The app over a store of 800 campaigns from a world whose materials come ten days
+    later than the model's history, scored in August 2026, with their outcomes; and the
+    same over a copy whose version has no reference statistics (as the shipped default
+    model). Yields both base URLs."""
+    root, _ = trained
+    var = tmp_path_factory.mktemp("monitored")
+    url = f"sqlite:///{var / 'store.sqlite3'}"
+    fill_store(url, scorer, Shift(delay_days=10))
+    apps = [create_app({"artifacts": str(artifacts), "reload_interval": 3600.0,
+                        "data_dir": str(var / name), "api_keys": "browser-key",
+                        "database_url": url, "log_level": "WARNING",
+                        "log_predictions": False})
+            for name, artifacts in (("a", root), ("b", without_reference(
+                root, scorer.version, var / "no-reference")))]
+    with _serving(apps[0]) as good, _serving(apps[1]) as bare:
+        yield good, bare
+    for app in apps:
+        app.extensions["riskmodel.store"].dispose()
+
+
+def _ask(driver, base, key="browser-key"):
+    driver.get(base + "/monitoring")
+    assert not driver.find_elements(By.ID, "verdict")
+    driver.find_element(By.ID, "mon-key").send_keys(key)
+    driver.find_element(By.ID, "monitor-button").click()
+    _wait(driver, lambda d: d.find_elements(By.ID, "verdict")
+          or d.find_elements(By.ID, "mon-error"), timeout=120)
+    assert key not in driver.current_url
+
+
+def test_the_monitoring_page(monitored, browser):
+    good, bare = monitored
+    _ask(browser, good, key="wrong-key")
+    assert "API keys" in browser.find_element(By.ID, "mon-error").text
+    _ask(browser, good)
+    assert browser.find_element(By.ID, "verdict-word").text == "Retrain recommended"
+    reasons = browser.find_element(By.ID, "reasons").text
+    assert f"“{label('material_delay_days')}” has moved away from the training data" \
+        in reasons
+    assert browser.find_element(By.ID, "mon-campaigns").text == "800"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.psi rect.psi-retrain")) == 1
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.failures circle.observed")) == 2
+    assert _axe(browser) == []
+    _shoot(browser, "monitoring")
+    _shoot(browser, "monitoring-phone", width=390)
+    _ask(browser, bare)
+    error = browser.find_element(By.ID, "mon-error").text
+    assert "no reference statistics" in error and "make default-model" in error
+    assert _axe(browser) == []
+    _shoot(browser, "monitoring-no-reference")
+
+
+def test_the_monitoring_page_in_chinese(monitored, browser_zh):
+    good, _ = monitored
+    _ask(browser_zh, good)
+    assert browser_zh.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert browser_zh.find_element(By.ID, "verdict-word").text == "建议重新训练"
+    verdict = browser_zh.find_element(By.ID, "verdict").text
+    assert label("material_delay_days", "zh_CN") in verdict
+    assert set(_english_left(verdict)) <= {"PSI", "riskmodel", "retrain"}, verdict
+    assert _axe(browser_zh) == []
+    _shoot(browser_zh, "monitoring-zh")
