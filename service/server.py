@@ -162,12 +162,25 @@ def remove_stale_metrics_dirs(tmp: str) -> list[str]:
             if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
                 continue
             os.kill(int(m[1]), 0)
+            if _zombie(int(m[1])):
+                raise ProcessLookupError
         except ProcessLookupError:  # its run is gone
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.name)
         except OSError:  # alive (another user's process), or vanished meanwhile
             continue
     return removed
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but is not yet reaped (a run killed with ``kill -9``
+    whose parent has not waited for it yet still answers ``kill(pid, 0)``); Linux only."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat.rsplit(b")", 1)[-1].split()[:1] == [b"Z"]
 
 
 def _preload(target: str) -> None:

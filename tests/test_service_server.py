@@ -171,12 +171,22 @@ def test_the_metrics_directories_of_killed_runs_are_removed_at_the_next_start(tm
     leaves alone those of runs still alive and anything else."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
+    # exited but not yet reaped by its parent (as a run killed with kill -9 can be, a
+    # while, under an init that reaps late): it still answers kill(pid, 0)
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while not server._zombie(zombie.pid):
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.02)
     for name in (f"riskmodel-metrics-{dead.pid}-abc123", f"riskmodel-metrics-{os.getpid()}-x1",
-                 "riskmodel-metrics-q8zz0", "other"):
+                 f"riskmodel-metrics-{zombie.pid}-z9", "riskmodel-metrics-q8zz0", "other"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "counter_1.db").write_bytes(b"")
-    assert server.remove_stale_metrics_dirs(str(tmp_path)) == [
-        f"riskmodel-metrics-{dead.pid}-abc123"]
+    try:
+        assert sorted(server.remove_stale_metrics_dirs(str(tmp_path))) == sorted([
+            f"riskmodel-metrics-{dead.pid}-abc123", f"riskmodel-metrics-{zombie.pid}-z9"])
+    finally:
+        zombie.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["other", "riskmodel-metrics-q8zz0", f"riskmodel-metrics-{os.getpid()}-x1"])
 
