@@ -152,6 +152,14 @@ class CsvBlock:
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             data = f.read(self.length)
+        table = self.parse(data)
+        if self.too_long:
+            raise self._too_long(table.num_rows + 1)
+        return table
+
+    def parse(self, data: bytes) -> pa.Table:
+        """This block's bytes (read by whoever has the file) as a table; a broken record is
+        a :class:`RecordError` naming its row in this block."""
         try:  # one thread: the scoring thread is busy anyway, and it names rows
             table = self._parse(data, 1 << 20)
         except pa.ArrowInvalid:
@@ -161,9 +169,11 @@ class CsvBlock:
                 table = self._parse(data, len(data) + 1)
             except pa.ArrowInvalid as e:
                 raise self._error(str(e)) from None
-        if self.too_long:
-            raise self._too_long(table.num_rows + 1)
         return table
+
+    def read_nothing(self) -> pa.Table:
+        """A block that is only a record too long to read: its error, at its row."""
+        raise self._too_long(1)
 
     def _too_long(self, row: int) -> RecordError:
         return RecordError(self.path, row, f"the record is longer than {_mib(RECORD_BYTES)}",

@@ -48,7 +48,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from batch.cells import safe_table
-from batch.chunks import CHUNK_ROWS
+from batch.chunks import CHUNK_ROWS, RecordError
 from batch.columns import output_columns
 from batch.dask_read import Source, as_table, open_source, plans_frame, read_table
 from batch.outputs import Output, Rejects
@@ -208,7 +208,8 @@ def _nworkers(client) -> int:
 
 def _in_order(client, tasks: list, window: int) -> Iterator:
     """The results of ``tasks`` in order, at most ``window`` in the cluster at a time (so
-    what waits to be written stays bounded whatever the file's size)."""
+    what waits to be written stays bounded whatever the file's size). A broken CSV record
+    comes as a :class:`RecordError` naming its row in its partition."""
     from distributed import KilledWorker
 
     pending: deque = deque()
@@ -339,21 +340,24 @@ def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows,
                 out = Output(sys.stdout.buffer if to_stdout else str(tmp), kind)
             offset = 0
             wrote = False
-            for part in _in_order(client, tasks, window):
-                rej.add(part.errors, offset, part.ids)
-                offset += part.rows
-                if part.output is not None:
-                    wrote = True
-                    if isinstance(part.output, str):  # an Arrow file: mapped, not copied
-                        part.output = _mapped(part.output)
-                    if out is not None:
-                        out.write(part.output)
-                    summary.merge(part.summary)
-                    if log_to is not None:
-                        from batch.run import _log_predictions
+            try:
+                for part in _in_order(client, tasks, window):
+                    rej.add(part.errors, offset, part.ids)
+                    offset += part.rows
+                    if part.output is not None:
+                        wrote = True
+                        if isinstance(part.output, str):  # an Arrow file: mapped, not copied
+                            part.output = _mapped(part.output)
+                        if out is not None:
+                            out.write(part.output)
+                        summary.merge(part.summary)
+                        if log_to is not None:
+                            from batch.run import _log_predictions
 
-                        _log_predictions(log_to, part, scorer)
-                bar.update(part.rows)
+                            _log_predictions(log_to, part, scorer)
+                    bar.update(part.rows)
+            except RecordError as e:  # its row counted in its partition
+                raise e.in_file(offset) from None
         if offset == 0:
             raise DataError(f"{src} has a header but no campaigns")
         if not wrote:  # nothing valid: still write a header-only output
@@ -403,10 +407,13 @@ def _check_all(client, checks: list, window: int) -> None:
 
     errors = []
     offset = 0
-    for rows, errs in _in_order(client, checks, window):
-        errors += [e if e.row is None else dataclasses.replace(e, row=e.row + offset)
-                   for e in errs]
-        offset += rows
+    try:
+        for rows, errs in _in_order(client, checks, window):
+            errors += [e if e.row is None else dataclasses.replace(e, row=e.row + offset)
+                       for e in errs]
+            offset += rows
+    except RecordError as e:  # its row counted in its partition
+        raise e.in_file(offset) from None
     if errors:
         raise SchemaError(errors)
 

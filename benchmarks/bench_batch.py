@@ -4,12 +4,12 @@
 
 Ours: `riskmodel score --in plans.csv --out scored.csv` as a separate process (start-up,
 validation, scoring, top-3 explanations, what-ifs, writing), with `--workers 1` (the
-default: one process) and `--workers 2` (a local Dask cluster of 2). Memory: the peak of the proportional set size (PSS)
-summed over the command and its workers, sampled every 20 ms from /proc, so pages the
-forked Dask workers share are counted once. Baseline, side by side: the same file copied
-through pandas in chunks of 100,000 (`read_csv(dtype=str)` + `to_csv`), reading and
-writing only, nothing scored. The issue's bars: ≥ 100,000 rows/s for 1M rows, and a peak
-that does not grow with the file. Rounds alternate ours and the baseline.
+default: one process) and `--workers 2` (a local Dask cluster of 2). Memory: the peak of the
+proportional set size (PSS) summed over the command and its workers, sampled every 20 ms
+from /proc, so pages the forked Dask workers share are counted once. Baseline, side by side:
+the same file copied through pandas in chunks of 100,000 (`read_csv(dtype=str)` + `to_csv`),
+reading and writing only, nothing scored. The issue's bars: ≥ 100,000 rows/s for 1M rows,
+and a peak that does not grow with the file. Rounds alternate ours and the baseline.
 """
 
 from __future__ import annotations

@@ -69,6 +69,18 @@ def test_dask_writes_what_the_one_process_engine_writes(kind, scorer, plans_csv,
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_rejects_are_in_the_scorers_language(scorer, plans_csv, tmp_path):
+    """`--lang zh-CN`: the rejects file's reasons in Chinese, as the one-process engine
+    writes them (the Dask engine wrote English)."""
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    zh = scorer.with_locale("zh_CN")
+    local = _run(score_file, src, tmp_path / "local.csv", zh, workers=1)
+    got = _run(score_file_dask, src, tmp_path / "dask.csv", zh, workers=1, chunk_rows=100)
+    text = got.rejects_path.read_text(encoding="utf-8")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    assert got.rejects_path.read_bytes() == local.rejects_path.read_bytes()
+
+
 def test_parquet_in_and_a_parquet_dataset_out(scorer, plans_csv, tmp_path):
     """Parquet input (one file, or a folder of files given as a file:// URL) scores like
     the CSV; a folder output is a dataset of one file per partition, the same rows."""
