@@ -16,9 +16,8 @@ from batch.workbook import (
     template_workbook,
     write_scored_workbook,
 )
-from batch.workers import default_workers
 
 __all__ = ["Action", "BatchSummary", "Quarter", "check_paths", "default_rejects",
-           "default_workers", "is_workbook",
+           "is_workbook",
            "output_columns", "read_plan_workbook", "score_file",
            "summarise_quarter", "summary_lines", "template_workbook", "write_scored_workbook"]

@@ -1,5 +1,5 @@
-"""Reading a plan file in chunks: arrow tables as read (CSV cells as text), or blocks of whole
-CSV records that a worker process reads and parses itself.
+"""Reading a plan file in chunks: arrow tables as read (CSV cells as text), parsed from blocks
+of whole CSV records, with the next chunk read on a thread while this one is scored.
 """
 
 from __future__ import annotations
@@ -7,9 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -17,9 +20,11 @@ import pyarrow.parquet as pq
 
 from riskmodel import DataError
 
+T = TypeVar("T")
+
 CHUNK_ROWS = 100_000
 HEADER_BYTES = 1 << 20  # the header row ends within this many bytes
-BLOCK_BYTES = 32 << 20  # a block of records a worker reads is at most about this long
+BLOCK_BYTES = 32 << 20  # a block of records read at once is at most about this long
 RECORD_BYTES = 64 << 20  # and one record (a campaign) at most this long
 
 
@@ -30,7 +35,7 @@ def _mib(n: int) -> str:
 class RecordError(DataError):
     """A broken record in a chunk of a CSV file, its row counted from the chunk's start:
     the reader that knows how many rows came before names the file's row
-    (:meth:`in_file`). Raised in a worker process, so it pickles."""
+    (:meth:`in_file`). It pickles, so it can cross processes."""
 
     def __init__(self, path: str, row: int, problem: str, hint: str) -> None:
         self.path, self.row, self.problem, self.hint = path, row, problem, hint
@@ -129,8 +134,8 @@ _COLUMN = re.compile(r"In CSV column #(\d+): ")
 
 @dataclass(frozen=True)
 class CsvBlock:
-    """Whole CSV records at ``offset`` of ``path`` (no header): a chunk a worker reads and
-    parses itself, so the text is parsed in parallel and never sent through a pipe.
+    """Whole CSV records at ``offset`` of ``path`` (no header): one chunk, parsed on its own
+    (so a broken record is named by its row).
     ``too_long``: the record after these is longer than ``RECORD_BYTES``."""
 
     path: str
@@ -147,7 +152,15 @@ class CsvBlock:
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             data = f.read(self.length)
-        try:  # one thread: the fastest here (workers parse in parallel) and it names rows
+        table = self.parse(data)
+        if self.too_long:
+            raise self._too_long(table.num_rows + 1)
+        return table
+
+    def parse(self, data: bytes) -> pa.Table:
+        """This block's bytes (read by whoever has the file) as a table; a broken record is
+        a :class:`RecordError` naming its row in this block."""
+        try:  # one thread: the scoring thread is busy anyway, and it names rows
             table = self._parse(data, 1 << 20)
         except pa.ArrowInvalid:
             # again as one block: a record longer than pyarrow's block reads whole, and a
@@ -156,9 +169,11 @@ class CsvBlock:
                 table = self._parse(data, len(data) + 1)
             except pa.ArrowInvalid as e:
                 raise self._error(str(e)) from None
-        if self.too_long:
-            raise self._too_long(table.num_rows + 1)
         return table
+
+    def read_nothing(self) -> pa.Table:
+        """A block that is only a record too long to read: its error, at its row."""
+        raise self._too_long(1)
 
     def _too_long(self, row: int) -> RecordError:
         return RecordError(self.path, row, f"the record is longer than {_mib(RECORD_BYTES)}",
@@ -251,3 +266,29 @@ def csv_blocks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[CsvBlock]:
                 buf += more
             yield CsvBlock(str(path), pos, cut, names)
             pos += cut
+
+
+def prefetch(chunks: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
+    """Iterate ``chunks`` with the next item already being read on a background thread
+    (pyarrow parses outside the GIL, so reading overlaps scoring). Closing this closes
+    ``chunks`` too, once the thread has let go of it."""
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="riskmodel-read") as pool:
+            ahead: deque = deque(pool.submit(next, chunks, None) for _ in range(depth))
+            try:
+                while True:
+                    item = ahead.popleft().result()
+                    if item is None:
+                        return
+                    ahead.append(pool.submit(next, chunks, None))
+                    yield item
+            finally:
+                for f in ahead:
+                    f.cancel()
+    finally:  # the pool has shut down: no read is running, the source can close its file
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            try:
+                close()
+            except ValueError:  # "generator already executing": an interrupt (Ctrl-C) cut
+                pass  # the pool's wait short while a read ran; the process is ending

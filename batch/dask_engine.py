@@ -1,4 +1,4 @@
-"""Batch scoring on Dask: ``riskmodel score --engine dask``.
+"""Batch scoring on Dask: ``riskmodel score --engine dask``, and ``--workers N`` > 1.
 
 The plan file is read as a Dask DataFrame (:mod:`batch.dask_read`); each partition is
 scored by a Dask worker with the same function as the one-process engine
@@ -9,7 +9,9 @@ the report. The output is the same, row for row, whatever the engine or the work
 
 - CSV out: each worker formats its rows into a part file beside the output; the parts are
   appended in order to one file (by the kernel where it can).
-- Parquet out, one file: the workers send their scored tables here, written in order.
+- Parquet out, one file: each worker puts its scored table in an Arrow IPC file beside the
+  output (fast to write; no copy through the cluster's connections); this process maps
+  them and writes them in order to one Parquet file.
 - Parquet out, a dataset (``--out`` ending in ``/`` or an existing folder): each worker
   writes its own ``part.NNNNN.parquet``.
 
@@ -46,7 +48,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from batch.cells import safe_table
-from batch.chunks import CHUNK_ROWS
+from batch.chunks import CHUNK_ROWS, RecordError
 from batch.columns import output_columns
 from batch.dask_read import Source, as_table, open_source, plans_frame, read_table
 from batch.outputs import Output, Rejects
@@ -62,8 +64,8 @@ from riskmodel import (
     validate_campaigns,
 )
 
-MISSING = ("--engine dask needs Dask and its distributed scheduler: pip install "
-           "'riskmodel[dask]'")
+MISSING = ("--engine dask and --workers N > 1 run on Dask and its distributed scheduler: "
+           "pip install 'riskmodel[dask]'")
 
 
 def require_dask() -> None:
@@ -77,8 +79,9 @@ def require_dask() -> None:
 
 @dataclass(frozen=True)
 class Sink:
-    """Where a worker puts its scored rows: ``csv`` (a part file to append), ``dataset``
-    (a Parquet file of the dataset) in ``folder``; ``table`` (sent back here)."""
+    """Where a worker puts its scored rows, in ``folder``: ``csv`` (a part file to append),
+    ``arrow`` (an Arrow IPC file this process maps and writes to one Parquet file: no copy
+    through the cluster's connections), ``dataset`` (a Parquet file of the dataset)."""
 
     kind: str
     folder: str | None = None
@@ -110,19 +113,37 @@ def _put(folder: str, name: str, write) -> str:
     return path
 
 
+def _write_rows(table: pa.Table, path: str) -> None:
+    """The rows of ``table`` as CSV without a header. Empty record batches are left out:
+    pyarrow 26's ``write_csv`` without a header writes garbage (uninitialised memory) for a
+    table whose first batch is empty, as reading a record longer than pyarrow's block
+    leaves it."""
+    batches = [b for b in table.to_batches() if b.num_rows]
+    pacsv.write_csv(pa.Table.from_batches(batches, schema=table.schema), path,
+                    write_options=pacsv.WriteOptions(include_header=False))
+
+
+def _write_ipc(table: pa.Table, path: str) -> None:
+    with pa.OSFile(path, "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        w.write_table(table)
+
+
 def score_partition(df, index: int, scorer, source: Source, top_k: int, keep_scores: bool,
                     sink: Sink) -> Part:
-    """Score partition ``index`` on a worker; what comes back is small unless ``sink`` is
-    ``table`` or the prediction log needs the rows."""
+    """Score partition ``index`` on a worker; what comes back is small unless the
+    prediction log needs the rows."""
     table = as_table(df, source)
     part = score_part(scorer, table, table.to_pandas(), top_k, keep_scores)
     if isinstance(part.output, pa.Table) and sink.folder is not None:
         out = part.output
         if sink.kind == "csv":
             # text cells a spreadsheet shows, never runs (batch/cells.py)
-            path = _put(sink.folder, f"{index:07d}.csv", lambda p: pacsv.write_csv(
-                safe_table(out), p, write_options=pacsv.WriteOptions(include_header=False)))
+            path = _put(sink.folder, f"{index:07d}.csv",
+                        lambda p: _write_rows(safe_table(out), p))
             part.output = (out.schema, path)
+        elif sink.kind == "arrow":
+            part.output = _put(sink.folder, f"{index:07d}.arrow",
+                               lambda p: _write_ipc(out, p))
         else:
             _put(sink.folder, f"part.{index:05d}.parquet",
                  lambda p: pq.write_table(_plain(out), p))
@@ -157,7 +178,7 @@ def dask_client(workers: int | None, scheduler: str | None):
         with Client(scheduler, timeout="30s") as client:
             yield client
         return
-    n = workers or _default_workers()
+    n = workers or default_workers()
     # forked workers start with what this process has loaded (spawned ones took about
     # four seconds here); the setting stays for workers the nannies restart
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
@@ -171,10 +192,13 @@ def dask_client(workers: int | None, scheduler: str | None):
             yield client
 
 
-def _default_workers() -> int:
-    from batch.workers import default_workers
-
-    return default_workers()
+def default_workers() -> int:
+    """Processes of a local cluster: one per core the process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def _nworkers(client) -> int:
@@ -184,7 +208,8 @@ def _nworkers(client) -> int:
 
 def _in_order(client, tasks: list, window: int) -> Iterator:
     """The results of ``tasks`` in order, at most ``window`` in the cluster at a time (so
-    what waits to be written stays bounded whatever the file's size)."""
+    what waits to be written stays bounded whatever the file's size). A broken CSV record
+    comes as a :class:`RecordError` naming its row in its partition."""
     from distributed import KilledWorker
 
     pending: deque = deque()
@@ -280,7 +305,7 @@ def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows,
     part_dir: Path | None = None
     out: Output | None = None
     bar = None
-    rej = Rejects(rejects_path)
+    rej = Rejects(rejects_path, scorer.locale)  # its words in the scorer's language
     try:
         with dask_client(workers, scheduler) as client:
             import dask
@@ -298,14 +323,12 @@ def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows,
                     tmp.mkdir()
                 else:
                     tmp.open("xb").close()
-            if kind == "csv":
+            if kind == "dataset":
+                sink = Sink("dataset", str(tmp))
+            else:  # parts beside the output (a cluster at --scheduler must see the folder)
                 part_dir = Path(tempfile.mkdtemp(prefix=".riskmodel-parts-",
                                                  dir=None if to_stdout else dst.parent))
-                sink = Sink("csv", str(part_dir))
-            elif kind == "dataset":
-                sink = Sink("dataset", str(tmp))
-            else:
-                sink = Sink("table")
+                sink = Sink("arrow" if kind == "parquet" else "csv", str(part_dir))
             model = client.submit(_scorer, scorer, key=f"riskmodel-scorer-"
                                   f"{scorer.version}-{secrets.token_hex(4)}")
             keep = log_to is not None
@@ -317,19 +340,24 @@ def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows,
                 out = Output(sys.stdout.buffer if to_stdout else str(tmp), kind)
             offset = 0
             wrote = False
-            for part in _in_order(client, tasks, window):
-                rej.add(part.errors, offset, part.ids)
-                offset += part.rows
-                if part.output is not None:
-                    wrote = True
-                    if out is not None:
-                        out.write(part.output)
-                    summary.merge(part.summary)
-                    if log_to is not None:
-                        from batch.run import _log_predictions
+            try:
+                for part in _in_order(client, tasks, window):
+                    rej.add(part.errors, offset, part.ids)
+                    offset += part.rows
+                    if part.output is not None:
+                        wrote = True
+                        if isinstance(part.output, str):  # an Arrow file: mapped, not copied
+                            part.output = _mapped(part.output)
+                        if out is not None:
+                            out.write(part.output)
+                        summary.merge(part.summary)
+                        if log_to is not None:
+                            from batch.run import _log_predictions
 
-                        _log_predictions(log_to, part, scorer)
-                bar.update(part.rows)
+                            _log_predictions(log_to, part, scorer)
+                    bar.update(part.rows)
+            except RecordError as e:  # its row counted in its partition
+                raise e.in_file(offset) from None
         if offset == 0:
             raise DataError(f"{src} has a header but no campaigns")
         if not wrote:  # nothing valid: still write a header-only output
@@ -365,16 +393,27 @@ def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows,
     return summary
 
 
+def _mapped(path: str) -> pa.Table:
+    """The table of an Arrow IPC file, memory-mapped; the file is removed at once (the
+    mapping keeps its pages until the table is written and dropped)."""
+    table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+    os.unlink(path)
+    return table
+
+
 def _check_all(client, checks: list, window: int) -> None:
     """``--strict``: every problem of the file with its row, before anything is written."""
     import dataclasses
 
     errors = []
     offset = 0
-    for rows, errs in _in_order(client, checks, window):
-        errors += [e if e.row is None else dataclasses.replace(e, row=e.row + offset)
-                   for e in errs]
-        offset += rows
+    try:
+        for rows, errs in _in_order(client, checks, window):
+            errors += [e if e.row is None else dataclasses.replace(e, row=e.row + offset)
+                       for e in errs]
+            offset += rows
+    except RecordError as e:  # its row counted in its partition
+        raise e.in_file(offset) from None
     if errors:
         raise SchemaError(errors)
 
@@ -391,5 +430,5 @@ def _into_place(tmp: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-__all__ = ["MISSING", "Sink", "check_partition", "dask_client", "read_table",
+__all__ = ["MISSING", "Sink", "check_partition", "dask_client", "default_workers", "read_table",
            "require_dask", "score_file_dask", "score_partition"]

@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from batch.chunks import CHUNK_ROWS, _record_end, csv_options
+from batch import chunks
+from batch.chunks import CHUNK_ROWS, CsvBlock, _record_end
 from riskmodel import DataError
 
 KINDS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet"}
@@ -38,6 +38,7 @@ class Piece:
     offset: int = 0
     length: int = 0
     row_groups: tuple[int, ...] = ()
+    too_long: bool = False  # a CSV record at ``offset`` longer than chunks.RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ def _csv_source(url: str, fs, path: str, chunk_rows: int) -> Source:
         pieces: list[Piece] = []
         size = fs.size(path)
         sample = head[start:]
-        block = max(1, chunk_rows * len(sample) // max(1, sample.count(b"\n")))
+        # capped: a few wide rows first must not make one huge block
+        block = min(chunks.BLOCK_BYTES,
+                    max(1, chunk_rows * len(sample) // max(1, sample.count(b"\n"))))
         pos = start
         while pos < size:
             f.seek(pos)
@@ -126,14 +129,19 @@ def _csv_source(url: str, fs, path: str, chunk_rows: int) -> Source:
                 if buf.strip():
                     pieces.append(Piece(path, pos, len(buf)))
                 break
-            while (cut := _record_end(buf, last=True)) < 0:
+            while (cut := _record_end(buf, last=True)) < 0:  # one long record
+                if len(buf) > chunks.RECORD_BYTES:  # refused at its row, not read on
+                    pieces.append(Piece(path, pos, 0, too_long=True))
+                    pos = size
+                    break
                 more = f.read(block)
                 if not more:
                     cut = len(buf)
                     break
                 buf += more
-            pieces.append(Piece(path, pos, cut))
-            pos += cut
+            if pos < size:
+                pieces.append(Piece(path, pos, cut))
+                pos += cut
     schema = pa.schema([(n, pa.string()) for n in names])
     return Source(url, fs, "csv", schema, tuple(pieces))
 
@@ -166,16 +174,16 @@ def read_table(piece: Piece, source: Source) -> pa.Table:
         with source.fs.open(piece.path, "rb") as f:
             table = pq.ParquetFile(f).read_row_groups(list(piece.row_groups))
         return table.replace_schema_metadata(source.schema.metadata)
+    block = CsvBlock(source.url, piece.offset, piece.length, tuple(source.names),
+                     too_long=piece.too_long)
+    if piece.too_long:
+        return block.read_nothing()
     with source.fs.open(piece.path, "rb") as f:
         f.seek(piece.offset)
         data = f.read(piece.length)
-    parse, convert = csv_options(source.names)
-    try:
-        return pacsv.read_csv(pa.py_buffer(data), parse_options=parse, convert_options=convert,
-                              read_options=pacsv.ReadOptions(column_names=source.names,
-                                                             use_threads=False))
-    except pa.ArrowInvalid as e:  # a broken record (wrong number of fields...)
-        raise DataError(f"{source.url}: {e}") from None
+    # a broken record is a RecordError naming its row in this piece: the process that
+    # knows how many rows came before names the file's row, as the one-process engine does
+    return block.parse(data)
 
 
 def plans_frame(source: Source):

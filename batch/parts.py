@@ -21,9 +21,10 @@ class Part:
     valid: np.ndarray
     errors: list
     ids: list | None  # campaign_id of every row, only when some row was rejected
-    # the valid rows with the added columns; from a worker writing CSV, (schema, path) of
-    # the rows it formatted into a file
-    output: pa.Table | tuple[pa.Schema, str] | None
+    # the valid rows with the added columns; from a Dask worker, (schema, path) of the rows
+    # it formatted into a CSV file, the path of its Arrow file, or the schema of the
+    # dataset file it wrote
+    output: pa.Table | tuple[pa.Schema, str] | str | pa.Schema | None
     summary: BatchSummary
     inputs: pa.Table | None = None  # for the prediction log: the valid rows as read,
     risk: np.ndarray | None = None  # their risks
@@ -32,7 +33,7 @@ class Part:
 
 def score_part(scorer: Scorer, table: pa.Table, df: pd.DataFrame, top_k: int,
                 keep_scores: bool) -> Part:
-    """Score one chunk and summarise it; runs in the main process or in a worker. The
+    """Score one chunk and summarise it; runs in this process or in a Dask worker. The
     score columns of a file scored before are replaced by this run's."""
     valid, errors, cols, e = score_chunk(scorer, df, top_k)
     old = replaced_columns(table.column_names)

@@ -23,13 +23,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batch.chunks import CHUNK_ROWS, RecordError, csv_blocks, csv_names, read_chunks
+from batch.chunks import CHUNK_ROWS, csv_names, prefetch, read_chunks
 from batch.columns import output_columns, replaced_columns
 from batch.outputs import Output, Rejects, check_paths, default_rejects
-from batch.parts import Part
+from batch.parts import Part, score_part
 from batch.summary import BatchSummary
 from batch.workbook import is_workbook, score_via_workbook
-from batch.workers import Scoring, default_workers
 from riskmodel import (
     BANDS,
     FAMILIES,
@@ -53,17 +52,25 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
     the valid rows are scored. With ``strict`` any invalid row fails the run before anything
     is written (:class:`SchemaError`). The output appears only when complete. ``log_to``
     (a :class:`riskmodel.store.Store`) records every scored campaign in the prediction log.
-    ``workers`` processes score chunks in parallel (default: one per core, at most 4); the
-    output is the same for any number.
+    ``workers``: 1 (the default) scores here, the next chunk read and the last written on
+    threads meanwhile; more runs :func:`batch.dask_engine.score_file_dask` on a local Dask
+    cluster of that many processes (the ``dask`` extra). The output is the same for any
+    number.
     """
     from tqdm import tqdm
 
     check_paths(input=src, output=dst, rejects_file=default_rejects(dst) if rejects is None
                 else rejects)
+    if workers is not None and workers > 1:
+        from batch.dask_engine import score_file_dask
+
+        return score_file_dask(src, dst, scorer, top_k=top_k, strict=strict, rejects=rejects,
+                               chunk_rows=chunk_rows, progress=progress, log_to=log_to,
+                               workers=workers)
     if is_workbook(src) or is_workbook(dst):  # .xlsx: converted around this same run
         return score_via_workbook(score_file, src, dst, scorer, top_k=top_k, strict=strict,
                                   rejects=rejects, chunk_rows=chunk_rows, progress=progress,
-                                  log_to=log_to, workers=workers)
+                                  log_to=log_to)
     stdin_copy = None
     if str(src) == "-":
         fd, name = tempfile.mkstemp(prefix="riskmodel-stdin-", suffix=".csv")
@@ -90,12 +97,11 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
             else csv_names(src)))
         if strict:
             _check_all(src, chunk_rows)
-        tmp = part_dir = None
-        out = scoring = None
+        tmp = None
+        out = None
         rej = Rejects(rejects_path, scorer.locale)  # its words in the scorer's language
         offset = 0
         bar = None
-        workers = default_workers() if workers is None else workers
         try:
             if not to_stdout:
                 dst.parent.mkdir(parents=True, exist_ok=True)
@@ -103,33 +109,22 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                 tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(6)}.part")
                 tmp.open("xb").close()
             sink = sys.stdout.buffer if to_stdout else str(tmp)
-            if out_kind == "csv" and workers > 1:  # workers put formatted chunks here
-                part_dir = Path(tempfile.mkdtemp(
-                    prefix=".riskmodel-parts-", dir=None if to_stdout else dst.parent))
-            # the workers are forked first, before this process starts any thread
-            scoring = Scoring(scorer, top_k, log_to is not None, workers, part_dir)
             bar = tqdm(unit=" rows", desc="scoring", disable=None if progress is None
                        else not progress, file=sys.stderr)
             out = Output(sink, out_kind)
-            if scoring.parallel and src.suffix.lower() != ".parquet":
-                _check_columns(csv_names(src))
-                chunks = csv_blocks(src, chunk_rows)
-            else:
-                chunks = _checked(read_chunks(src, chunk_rows))
-            with closing(scoring.parts(chunks)) as parts:
-                try:
-                    for part in parts:
-                        rej.add(part.errors, offset, part.ids)
-                        offset += part.rows
-                        if part.output is not None:
-                            out.write(part.output)
-                            summary.merge(part.summary)
-                            if log_to is not None:
-                                _log_predictions(log_to, part, scorer)
-                        bar.update(part.rows)
-                except RecordError as e:  # from a worker: its row counted in its chunk
-                    raise e.in_file(offset) from None
-            scoring.close()
+            chunks = _checked(read_chunks(src, chunk_rows))
+            # the next chunk is read (and made a frame) on a thread while this one is scored
+            with closing(prefetch((t, t.to_pandas()) for t in chunks)) as ahead:
+                for table, df in ahead:
+                    part = score_part(scorer, table, df, top_k, log_to is not None)
+                    rej.add(part.errors, offset, part.ids)
+                    offset += part.rows
+                    if part.output is not None:
+                        out.write(part.output)
+                        summary.merge(part.summary)
+                        if log_to is not None:
+                            _log_predictions(log_to, part, scorer)
+                    bar.update(part.rows)
             if offset == 0:
                 raise DataError(f"{src} has a header but no campaigns")
             if not out.started:  # nothing valid: still write a header-only output
@@ -149,14 +144,10 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
         finally:
             if bar is not None:
                 bar.close()
-            if scoring is not None:
-                scoring.abort()  # no-op after close
             if out is not None:
                 out.abort()  # waits for the write in flight, so the file can go
             if tmp is not None:  # not completed: nothing under the output's name
                 tmp.unlink(missing_ok=True)
-            if part_dir is not None:
-                shutil.rmtree(part_dir, ignore_errors=True)
             rej.discard()
     finally:
         if stdin_copy is not None:

@@ -7,11 +7,13 @@ Each configuration runs `riskmodel score` as a separate process (start-up, the c
 reading, validation, scoring, top-3 explanations, what-ifs, writing); rounds alternate the
 configurations, and the figures are medians. Memory: the peak proportional set size (PSS)
 summed over the command and its worker processes, sampled every 20 ms (bench_batch.py).
+CPU: user + system seconds of the command and every process under it (the Dask workers
+included), so CPU seconds per 100,000 rows show what the machine's cores can give at best.
 
 1. Parquet -> Parquet, `--parquet-rows` rows (row groups of 100,000): the one-process
-   engine (`--workers 1`) against a local Dask cluster of 2 workers, writing one file and
-   writing a dataset (`--out folder/`); the fork pool of 2 (`--workers 2`) for reference.
-2. CSV -> CSV, `--csv-rows` rows: one process, the fork pool of 2, Dask with 2 workers.
+   engine (`--workers 1`) against a local Dask cluster of 2 workers (`--workers 2`),
+   writing one file and writing a dataset (`--out folder/`).
+2. CSV -> CSV, `--csv-rows` rows: one process against Dask with 2 workers.
 3. Peak memory of Dask with 2 workers, CSV -> CSV and Parquet -> Parquet, at each of
    `--memory-rows` sizes: it should not grow with the file.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -58,19 +61,37 @@ def _clean(d: Path) -> None:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed_cpu(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall time, peak PSS (MiB) and CPU seconds of the process tree (reaped children)."""
+    before = _cpu()
+    secs, peak = timed(cmd)
+    return secs, peak, _cpu() - before
+
+
 def _compare(title: str, n: int, d: Path, src: Path, configs: dict[str, list[str]],
-             base: list[str], rounds: int) -> dict[str, list[tuple[float, float]]]:
-    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in configs}
+             base: list[str], rounds: int) -> dict[str, list[tuple[float, float, float]]]:
+    runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in configs}
+    loads = [os.getloadavg()[0]]
     for _ in range(rounds):
         for key, extra in configs.items():
-            runs[key].append(timed([*base, "--in", str(src), *extra]))
+            runs[key].append(_timed_cpu([*base, "--in", str(src), *extra]))
+            loads.append(os.getloadavg()[0])
             _clean(d)
     print(f"{title}: {n:,} rows, {rounds} rounds (median; peak PSS the largest seen); "
-          f"load average (1 min) after: {os.getloadavg()[0]:.2f}")
+          f"load average (1 min) before and after each run: "
+          f"{', '.join(f'{x:.1f}' for x in loads)}")
     for key, rs in runs.items():
-        secs = statistics.median(t for t, _ in rs)
+        secs = statistics.median(t for t, _, _ in rs)
+        cpu = statistics.median(c for _, _, c in rs)
         print(f"  {key:44s} {secs:6.1f} s = {n / secs:9,.0f} rows/s, peak "
-              f"{max(m for _, m in rs):5.0f} MiB  (runs: {', '.join(f'{t:.1f}' for t, _ in rs)})")
+              f"{max(m for _, m, _ in rs):5.0f} MiB, CPU {cpu:6.1f} s = "
+              f"{cpu / n * 100_000:.2f} s per 100k rows  "
+              f"(runs: {', '.join(f'{t:.1f}' for t, _, _ in rs)})")
     return runs
 
 
@@ -91,7 +112,7 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["parquet", "csv", "memory"])
     args = ap.parse_args()
     base = [sys.executable, "-m", "commands", "score", "--artifacts", args.artifacts]
-    dask2 = ["--engine", "dask", "--workers", "2"]
+    dask2 = ["--workers", "2"]  # a local Dask cluster of 2
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         d = Path(tmp)
         if "parquet" not in args.skip:
@@ -103,7 +124,6 @@ def main() -> None:
                 "dask, 2 workers, one file": [*out, *dask2],
                 "dask, 2 workers, dataset (--out folder/)":
                     ["--out", f"{d / 'scored'}/", *dask2],
-                "fork pool (--workers 2)": [*out, "--workers", "2"],
             }, base, args.rounds)
             print(_speedup(runs, "one process (--workers 1)", "dask, 2 workers, one file"))
             print(_speedup(runs, "one process (--workers 1)",
@@ -115,11 +135,9 @@ def main() -> None:
             out = ["--out", str(d / "scored.csv")]
             runs = _compare("CSV -> CSV", args.csv_rows, d, src, {
                 "one process (--workers 1)": [*out, "--workers", "1"],
-                "fork pool (--workers 2)": [*out, "--workers", "2"],
                 "dask, 2 workers": [*out, *dask2],
             }, base, args.rounds)
             print(_speedup(runs, "one process (--workers 1)", "dask, 2 workers"))
-            print(_speedup(runs, "fork pool (--workers 2)", "dask, 2 workers"))
             src.unlink()
         if "memory" not in args.skip:
             print("Peak memory of dask, 2 workers, by file size:")

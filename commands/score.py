@@ -44,13 +44,16 @@ from riskmodel import N_, RiskModelError, negotiate_locale
               help=_(N_("Record every scored campaign in the store's prediction log, so its "
                         "outcome can later be joined to what was known before launch.")))
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help=_(N_("Processes scoring in parallel (default: one per core, at most 4). "
-                        "The output is the same for any number.")))
+              help=_(N_("Processes scoring in parallel. 1 (the default without --engine "
+                        "dask): this process, reading and writing on threads. More: a local "
+                        "Dask cluster of that many processes (needs riskmodel[dask]). The "
+                        "output is the same for any number.")))
 @click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
-              help=_(N_("local (default): this process streams the file, with --workers "
-                        "forked helpers. dask: a Dask cluster scores the file's partitions "
-                        "(needs riskmodel[dask]; input may be an fsspec URL, output a "
-                        "folder/ for a Parquet dataset). The output is the same.")))
+              help=_(N_("local (default with --workers 1): this process streams the file. "
+                        "dask (default with --workers N > 1): a Dask cluster scores the "
+                        "file's partitions (needs riskmodel[dask]; input may be an fsspec "
+                        "URL, output a folder/ for a Parquet dataset). The output is the "
+                        "same.")))
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help=_(N_("With --engine dask: the scheduler of a running Dask cluster (e.g. "
                         "tcp://host:8786), used as it is. Without it a local cluster of "
@@ -74,7 +77,10 @@ def score_command(src: str, dst: str, version: str | None, artifacts: Path | Non
     if scheduler and engine == "local":
         raise click.UsageError(_(N_("--scheduler is a Dask cluster's: it goes with --engine "
                                     "dask")))
-    engine = engine or ("dask" if scheduler else "local")
+    if engine == "local" and workers and workers > 1:
+        raise click.UsageError(_(N_("--engine local is one process; --workers N > 1 runs a "
+                                    "local Dask cluster (--engine dask)")))
+    engine = engine or ("dask" if scheduler or (workers and workers > 1) else "local")
     if engine == "local" and src != "-" and Path(src).is_dir():
         raise click.BadParameter(_(N_("{src} is a folder; expected a .csv or .parquet file, "
                                       "or - for standard input")).format(src=src),

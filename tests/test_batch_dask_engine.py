@@ -69,6 +69,18 @@ def test_dask_writes_what_the_one_process_engine_writes(kind, scorer, plans_csv,
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_rejects_are_in_the_scorers_language(scorer, plans_csv, tmp_path):
+    """`--lang zh-CN`: the rejects file's reasons in Chinese, as the one-process engine
+    writes them (the Dask engine wrote English)."""
+    src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
+    zh = scorer.with_locale("zh_CN")
+    local = _run(score_file, src, tmp_path / "local.csv", zh, workers=1)
+    got = _run(score_file_dask, src, tmp_path / "dask.csv", zh, workers=1, chunk_rows=100)
+    text = got.rejects_path.read_text(encoding="utf-8")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    assert got.rejects_path.read_bytes() == local.rejects_path.read_bytes()
+
+
 def test_parquet_in_and_a_parquet_dataset_out(scorer, plans_csv, tmp_path):
     """Parquet input (one file, or a folder of files given as a file:// URL) scores like
     the CSV; a folder output is a dataset of one file per partition, the same rows."""
@@ -116,7 +128,8 @@ def test_the_command_on_dask(runner, trained, plans_csv, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--engine", "local", "--scheduler", "tcp://127.0.0.1:1"], "goes with --engine dask"),
     (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "has the workers it has"),
-], ids=["scheduler-without-dask", "workers-and-scheduler"])
+    (["--engine", "local", "--workers", "2"], "runs a local Dask cluster"),
+], ids=["scheduler-without-dask", "workers-and-scheduler", "local-with-workers"])
 def test_options_that_do_not_go_together(runner, trained, plans_csv, tmp_path, args, message):
     root, _ = trained
     res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(plans_csv),
@@ -125,15 +138,39 @@ def test_options_that_do_not_go_together(runner, trained, plans_csv, tmp_path, a
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [["--engine", "dask"], ["--workers", "2"]],
+                         ids=["engine-dask", "workers-2"])
 def test_without_the_extra_the_message_says_what_to_install(runner, trained, plans_csv,
-                                                            tmp_path, monkeypatch):
+                                                            tmp_path, monkeypatch, args):
+    """`--workers N > 1` runs on Dask: without the extra it is one clear error, not a
+    quiet fall back to one process."""
     root, _ = trained
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     res = runner.invoke(main, ["score", "--artifacts", str(root), "--in", str(plans_csv),
-                               "--out", str(tmp_path / "o.csv"), "--engine", "dask"])
+                               "--out", str(tmp_path / "o.csv"), *args])
     assert res.exit_code == 2
     assert "pip install 'riskmodel[dask]'" in res.output
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RiskModelError, match=r"pip install 'riskmodel\[dask\]'"):
+        score_file(plans_csv, tmp_path / "o.csv", None, workers=2)  # the Python API too
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_workers_above_one_run_on_dask(runner, trained, plans_csv, tmp_path, monkeypatch):
+    """`--workers 2` without `--engine` is the Dask engine (there is no other pool)."""
+    import batch.dask_engine as engine
+
+    root, _ = trained
+    calls = []
+    real = engine.score_file_dask
+    monkeypatch.setattr(engine, "score_file_dask",
+                        lambda *a, **kw: calls.append(kw["workers"]) or real(*a, **kw))
+    args = ["score", "--artifacts", str(root), "--in", str(plans_csv)]
+    one = runner.invoke(main, [*args, "--out", str(tmp_path / "1.csv"), "--workers", "1"])
+    two = runner.invoke(main, [*args, "--out", str(tmp_path / "2.csv"), "--workers", "2"])
+    assert one.exit_code == two.exit_code == 0, two.output
+    assert calls == [2]
+    assert (tmp_path / "2.csv").read_bytes() == (tmp_path / "1.csv").read_bytes()
 
 
 def test_strict_header_only_and_missing_columns(scorer, plans_csv, tmp_path):
@@ -193,6 +230,40 @@ def test_a_killed_worker_is_replaced_and_the_output_is_the_same(kind, scorer, pl
         pd.testing.assert_frame_equal(pd.read_parquet(out),
                                       pd.read_parquet(tmp_path / "local.parquet"))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+class _Fails(_Dies):
+    """A scorer with a bug that shows on one campaign."""
+
+    def explain_batch(self, batch, top_k):
+        if np.any(np.asarray(batch["campaign_id"]) == self.campaign):
+            raise ZeroDivisionError("a bug")
+        return self.scorer.explain_batch(batch, top_k)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_failing_partition_stops_the_run_and_leaves_nothing(kind, scorer, plans_csv,
+                                                              tmp_path):
+    campaign = pd.read_csv(plans_csv)["campaign_id"][250]
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        score_file_dask(plans_csv, tmp_path / "out" / f"o.{kind}",
+                        _Fails(scorer, campaign, None), workers=2, chunk_rows=50,
+                        progress=False)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_formatted_rows_survive_an_empty_first_batch(tmp_path):
+    """A table whose first batch is empty (a block whose rows were all rejected) is
+    written as its rows: pyarrow's write_csv without a header wrote uninitialised memory."""
+    import pyarrow as pa
+
+    from batch.dask_engine import _write_rows
+
+    table = pa.table({"a": pa.chunked_array([pa.array([], pa.string()), pa.array(["x1", "x2"])]),
+                      "b": pa.chunked_array([pa.array([], pa.string()), pa.array(["y", "z"])])})
+    _write_rows(table, str(tmp_path / "part.csv"))
+    assert (tmp_path / "part.csv").read_bytes() == b'"x1","y"\n"x2","z"\n'
 
 
 def test_a_partition_that_keeps_killing_workers_is_a_clear_error(scorer, plans_csv,

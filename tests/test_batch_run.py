@@ -262,7 +262,7 @@ def test_a_record_with_missing_fields_fails_clearly(runner, trained, plans_csv, 
 
 
 def test_parquet_input_scores_like_csv_input(scorer, plans_csv, tmp_path):
-    """Parquet input is read by the main process and handed to the workers as tables."""
+    """Parquet input scores like CSV, in one process and on a Dask cluster of 2."""
     from batch import score_file
 
     src = _awkward_plans(plans_csv, tmp_path / "plans.csv")
