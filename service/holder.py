@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -38,7 +39,8 @@ class ModelHolder:
         self.refused: dict | None = None  # the last version refused, and why
         self.unready_reason: str | None = "no model loaded yet"
         self._cache: dict[str, Scorer] = {}
-        self._refused_versions: set[str] = set()
+        # version -> its files' fingerprint when refused: retried once they change
+        self._refused_versions: dict[str, tuple] = {}
         self._next_check = 0.0
         self._lock = threading.Lock()
         self._on_refused = on_refused or (lambda version, reason: None)
@@ -66,7 +68,7 @@ class ModelHolder:
                 return
             if self.scorer is not None and version == self.scorer.version:
                 return
-            if version in self._refused_versions:
+            if self._refused_versions.get(version) == _fingerprint(self.root / "models" / version):
                 return
             try:
                 scorer = self._cache.get(version) or self._load(version)
@@ -89,13 +91,24 @@ class ModelHolder:
         return scorer
 
     def _refuse(self, version: str, reason: str, why: str) -> None:
-        self._refused_versions.add(version)
+        self._refused_versions[version] = _fingerprint(self.root / "models" / version)
         self.refused = {"version": version, "reason": reason, "kind": why,
                         "at": datetime.now(UTC).isoformat(timespec="seconds")}
         if self.scorer is None:
             self.unready_reason = f"model version {version!r} was refused: {reason}"
         log.error("model version refused", extra={"model_version": version, "reason": reason})
         self._on_refused(version, why)
+
+
+def _fingerprint(folder: Path) -> tuple:
+    """Name, size and modification time of each entry of a version's folder (no
+    symlinks followed): a refused version is tried again when any of them changes."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        return tuple((e.name, e.stat(follow_symlinks=False).st_size,
+                      e.stat(follow_symlinks=False).st_mtime_ns) for e in entries)
+    except OSError:
+        return ()
 
 
 def _why(e: Exception) -> str:

@@ -114,3 +114,26 @@ def test_swap_under_load_loses_no_request(server):
     refused = [line for line in text.splitlines()
                if line.startswith("riskmodel_model_refused_total")]
     assert refused and float(refused[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_refused_version_is_retried_once_its_files_change(two_versions, tmp_path):
+    """A version refused for a bad checksum is loaded once its files are fixed; until
+    then the old version keeps serving and the refusal is shown."""
+    import shutil
+
+    from service.holder import ModelHolder
+
+    src, a, _, bad = two_versions
+    root = tmp_path / "root"
+    shutil.copytree(src, root)
+    holder = ModelHolder(root, interval=0.0)
+    assert holder.scorer.version == a
+    _write_current(root, bad)
+    holder.check(force=True)
+    assert holder.scorer.version == a and holder.refused["version"] == bad
+    holder.check(force=True)  # unchanged files: not tried again
+    assert holder.scorer.version == a
+    good = root / "models" / a / "model.npz"
+    (root / "models" / bad / "model.npz").write_bytes(good.read_bytes())
+    holder.check(force=True)
+    assert holder.scorer.version == bad
