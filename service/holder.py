@@ -104,9 +104,8 @@ def _fingerprint(folder: Path) -> tuple:
     """Name, size and modification time of each entry of a version's folder (no
     symlinks followed): a refused version is tried again when any of them changes."""
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        return tuple((e.name, e.stat(follow_symlinks=False).st_size,
-                      e.stat(follow_symlinks=False).st_mtime_ns) for e in entries)
+        stats = sorted((e.name, e.stat(follow_symlinks=False)) for e in os.scandir(folder))
+        return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
     except OSError:
         return ()
 
