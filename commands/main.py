@@ -70,7 +70,11 @@ _OPTION_HELP = {"lang": LANG_HELP, "version": N_("Show the version and exit.")}
 @click.option("--lang", metavar="LANG", default=None,
               help=LANG_HELP)
 def main(lang: str | None) -> None:  # noqa: ARG001  read before click parses (LazyGroup.main)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGTERM stops a command as Ctrl-C does (its clean-up runs). The handler lasts as long
+    # as the command: a caller that runs commands in its own process (tests, a notebook)
+    # gets its own handler back, and nothing it forks later inherits ours.
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,3 +14,43 @@ def test_help_imports_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_command_run_in_process_gives_the_sigterm_handler_back():
+    """The group turns SIGTERM into KeyboardInterrupt for the command's length only: a
+    process that runs commands itself (pytest here) keeps its own handler, and what it forks
+    afterwards does not inherit ours (a forked helper that took SIGTERM as Ctrl-C once kept
+    a test run waiting on it)."""
+    import signal
+
+    from click.testing import CliRunner
+
+    from commands.main import _on_sigterm, main
+
+    seen = []
+
+    def mine(signum, frame):  # noqa: ARG001
+        seen.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        result = CliRunner().invoke(main, ["models", "--help"])
+        assert result.exit_code == 0, result.output
+        assert signal.getsignal(signal.SIGTERM) is mine
+        # and while a command runs, SIGTERM is ours
+        during = []
+        import commands.main as entry
+
+        @entry.main.command("probe-signal", hidden=True)
+        def probe() -> None:
+            during.append(signal.getsignal(signal.SIGTERM))
+
+        try:
+            result = CliRunner().invoke(main, ["probe-signal"])
+        finally:
+            entry.main.commands.pop("probe-signal", None)
+        assert result.exit_code == 0, result.output
+        assert during == [_on_sigterm]
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
