@@ -125,13 +125,16 @@ def test_a_worker_is_set_up_and_flushes_its_log_at_exit(monkeypatch):
     class App:
         extensions = {"riskmodel.predlog": Log()}
 
-    threshold = gc.get_threshold()
+    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
     try:
         app = server._start_worker(App())
         assert gc.get_threshold() == (50_000, 20, 50) and gc.get_freeze_count() > 0
+        # a request waits at most this long for the lock the log's writer holds
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+        sys.setswitchinterval(interval)
     [(fn, args, priority)] = finalizers
     assert priority is not None  # run by multiprocessing at the worker's exit
     fn(*args)
