@@ -127,15 +127,22 @@ def _plan(e: Explanation) -> dict[str, pa.Array]:
                           if k >> 4 * p & 15) for k in combos.tolist()]
     planned = np.flatnonzero(steps[:, 0] >= 0) if width else np.zeros(0, dtype=np.intp)
     risk_codes = np.full(n, -1, dtype=np.int32)
-    risk_texts: dict[str, int] = {}
+    risk_texts = [""]
     if len(planned):
-        milli = np.rint(e.plan_risk[planned] * 1000)
-        count = (steps[planned] >= 0).sum(axis=1).tolist()
-        for i, row, k in zip(planned.tolist(), milli.tolist(), count, strict=True):
-            text = ";".join(_RISK_TEXT[int(r)] for r in row[:k])
-            risk_codes[i] = risk_texts.setdefault(text, len(risk_texts))
+        # each planned row's risks after its steps, in thousandths (-1 past its last
+        # step); each distinct combination formatted once
+        count = (steps[planned] >= 0).sum(axis=1)
+        past = np.arange(e.plan_risk.shape[1]) >= count[:, None]
+        milli = np.where(past, -1, np.rint(np.where(past, 0, e.plan_risk[planned]) * 1000))
+        milli = np.ascontiguousarray(milli.astype(np.int16))  # -1..1000
+        # a row's bytes as one value: np.unique over rows, without its axis=0 copy
+        rows = milli.view(np.dtype((np.void, milli.dtype.itemsize * milli.shape[1])))
+        risk_keys, risk_inverse = np.unique(rows.reshape(-1), return_inverse=True)
+        risk_rows = risk_keys.view(np.int16).reshape(len(risk_keys), -1).tolist()
+        risk_texts = [";".join(_RISK_TEXT[r] for r in row if r >= 0) for row in risk_rows]
+        risk_codes[planned] = risk_inverse.reshape(-1)
     return {"plan": _take(texts, inverse.reshape(-1)),
-            "plan_step_risks": _take(list(risk_texts) or [""], risk_codes),
+            "plan_step_risks": _take(risk_texts, risk_codes),
             "plan_failure_risk": pa.array(e.plan_failure_risk),
             "plan_risk_band": _take(list(BANDS), e.plan_band)}
 

@@ -35,6 +35,7 @@ class Output:
         self.sink, self.kind, self.depth = sink, kind, depth
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self._file: BinaryIO | None = None  # or our own file, when workers format the CSV
+        self._owned: BinaryIO | None = None  # the file opened here for a writer's sink
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="riskmodel-write")
         self._pending: deque = deque()
 
@@ -46,18 +47,21 @@ class Output:
         if isinstance(output, tuple):  # formatted parts: the header, then their bytes
             schema = output[0]
             self._file = self.sink if hasattr(self.sink, "write") else \
-                open(self.sink, "wb", buffering=0)
+                open_untruncated(self.sink, buffering=0)
             header = pa.BufferOutputStream()
             pacsv.write_csv(safe_schema(schema).empty_table(), header)
             self._file.write(header.getvalue().to_pybytes())
             return
         schema = output if isinstance(output, pa.Schema) else output.schema
+        sink = self.sink
+        if not hasattr(sink, "write"):
+            sink = self._owned = open_untruncated(sink)
         if self.kind == "parquet":
             schema = pa.schema([pa.field(f.name, f.type.value_type)
                                 if pa.types.is_dictionary(f.type) else f for f in schema])
-            self._writer = pq.ParquetWriter(self.sink, schema)
+            self._writer = pq.ParquetWriter(sink, schema)
         else:  # text cells a spreadsheet shows, never runs (batch/cells.py)
-            self._writer = pacsv.CSVWriter(self.sink, safe_schema(schema))
+            self._writer = pacsv.CSVWriter(sink, safe_schema(schema))
 
     def _write(self, output) -> None:
         if isinstance(output, tuple):
@@ -84,7 +88,11 @@ class Output:
 
     def _close_file(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            try:
+                self._writer.close()
+            finally:
+                if self._owned is not None:
+                    self._owned.close()
         elif self._file is not None:
             if self._file is self.sink:
                 self._file.flush()
@@ -110,6 +118,19 @@ class Output:
             self._close_file()
         except Exception:  # noqa: BLE001  the temporary file is deleted anyway
             pass
+
+
+def open_untruncated(path, buffering: int = -1) -> BinaryIO:
+    """``path`` opened to be written from its start. An empty file (the temporary output
+    the caller has just created) is opened without truncating it: on ext4, a file truncated
+    and written again is flushed to disk when it is closed (the ``auto_da_alloc``
+    heuristic for files replaced by truncation), which made closing a 950 MB output take
+    0.3-0.8 s here, and deleting part files after it slower."""
+    try:
+        empty = os.path.getsize(path) == 0 and os.path.isfile(path)
+    except OSError:  # not there yet
+        empty = False
+    return open(path, "r+b" if empty else "wb", buffering=buffering)
 
 
 def _append_file(out: BinaryIO, path: str) -> None:

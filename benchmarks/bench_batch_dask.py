@@ -2,6 +2,7 @@
 
     python benchmarks/bench_batch_dask.py [--rounds 3] [--artifacts artifacts]
         [--parquet-rows 3000000] [--csv-rows 1000000] [--memory-rows 1000000 3000000]
+        [--baseline /path/to/another/checkout] [--skip parquet csv memory]
 
 Each configuration runs `riskmodel score` as a separate process (start-up, the cluster,
 reading, validation, scoring, top-3 explanations, what-ifs, writing); rounds alternate the
@@ -14,6 +15,10 @@ included), so CPU seconds per 100,000 rows show what the machine's cores can giv
    engine (`--workers 1`) against a local Dask cluster of 2 workers (`--workers 2`),
    writing one file and writing a dataset (`--out folder/`).
 2. CSV -> CSV, `--csv-rows` rows: one process against Dask with 2 workers.
+With ``--baseline DIR`` (another checkout with its own ``.venv``, e.g. a worktree of main)
+every configuration of 1 and 2 also runs with that checkout's code, in the same rounds, so
+before and after are measured side by side under the same load.
+
 3. Peak memory of Dask with 2 workers, CSV -> CSV and Parquet -> Parquet, at each of
    `--memory-rows` sizes: it should not grow with the file.
 """
@@ -74,12 +79,19 @@ def _timed_cpu(cmd: list[str]) -> tuple[float, float, float]:
 
 
 def _compare(title: str, n: int, d: Path, src: Path, configs: dict[str, list[str]],
-             base: list[str], rounds: int) -> dict[str, list[tuple[float, float, float]]]:
-    runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in configs}
+             base: list[str], rounds: int, baseline: list[str] | None = None
+             ) -> dict[str, list[tuple[float, float, float]]]:
+    """Each configuration ``rounds`` times, alternating; with ``baseline`` (the command of
+    another checkout), each also as "main: ..." right after it."""
+    commands = {k: [*base, "--in", str(src), *extra] for k, extra in configs.items()}
+    if baseline is not None:
+        commands = {k2: v2 for k, v in commands.items() for k2, v2 in (
+            (k, v), (f"main: {k}", [*baseline, *v[len(base):]]))}
+    runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in commands}
     loads = [os.getloadavg()[0]]
     for _ in range(rounds):
-        for key, extra in configs.items():
-            runs[key].append(_timed_cpu([*base, "--in", str(src), *extra]))
+        for key, cmd in commands.items():
+            runs[key].append(_timed_cpu(cmd))
             loads.append(os.getloadavg()[0])
             _clean(d)
     print(f"{title}: {n:,} rows, {rounds} rounds (median; peak PSS the largest seen); "
@@ -110,8 +122,16 @@ def main() -> None:
     ap.add_argument("--csv-rows", type=int, default=1_000_000)
     ap.add_argument("--memory-rows", type=int, nargs="*", default=[1_000_000, 3_000_000])
     ap.add_argument("--skip", nargs="*", default=[], choices=["parquet", "csv", "memory"])
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout (with its .venv) to run side by side, as 'main: ...'")
     args = ap.parse_args()
-    base = [sys.executable, "-m", "commands", "score", "--artifacts", args.artifacts]
+    artifacts = str(Path(args.artifacts).resolve())
+    base = [sys.executable, "-m", "commands", "score", "--artifacts", artifacts]
+    baseline = None
+    if args.baseline is not None:  # run from its folder, so `-m commands` is its code
+        root = args.baseline.resolve()
+        baseline = ["env", "-C", str(root), str(root / ".venv" / "bin" / "python"), "-m",
+                    "commands", "score", "--artifacts", artifacts]
     dask2 = ["--workers", "2"]  # a local Dask cluster of 2
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         d = Path(tmp)
@@ -124,10 +144,12 @@ def main() -> None:
                 "dask, 2 workers, one file": [*out, *dask2],
                 "dask, 2 workers, dataset (--out folder/)":
                     ["--out", f"{d / 'scored'}/", *dask2],
-            }, base, args.rounds)
-            print(_speedup(runs, "one process (--workers 1)", "dask, 2 workers, one file"))
-            print(_speedup(runs, "one process (--workers 1)",
-                          "dask, 2 workers, dataset (--out folder/)"))
+            }, base, args.rounds, baseline)
+            for pre in ("", "main: ") if baseline else ("",):
+                print(_speedup(runs, f"{pre}one process (--workers 1)",
+                               f"{pre}dask, 2 workers, one file"))
+                print(_speedup(runs, f"{pre}one process (--workers 1)",
+                               f"{pre}dask, 2 workers, dataset (--out folder/)"))
             src.unlink()
         if "csv" not in args.skip:
             src = d / "plans.csv"
@@ -136,8 +158,10 @@ def main() -> None:
             runs = _compare("CSV -> CSV", args.csv_rows, d, src, {
                 "one process (--workers 1)": [*out, "--workers", "1"],
                 "dask, 2 workers": [*out, *dask2],
-            }, base, args.rounds)
-            print(_speedup(runs, "one process (--workers 1)", "dask, 2 workers"))
+            }, base, args.rounds, baseline)
+            for pre in ("", "main: ") if baseline else ("",):
+                print(_speedup(runs, f"{pre}one process (--workers 1)",
+                               f"{pre}dask, 2 workers"))
             src.unlink()
         if "memory" not in args.skip:
             print("Peak memory of dask, 2 workers, by file size:")

@@ -99,3 +99,31 @@ def test_score_file_refuses_its_rejects_over_its_output(scorer, plans_csv, tmp_p
         score_file(plans_csv, out, scorer, rejects=tmp_path / "." / "o.csv", progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["o.csv"]
     assert out.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_output_over_a_longer_file_leaves_none_of_it(tmp_path, kind):
+    """The output is opened without truncation only when it is empty (the temporary file
+    the engines create): a longer file there is still overwritten from its start."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from batch.outputs import Output
+
+    table = pa.table({"campaign_id": ["C1", "C2"], "failure_risk": [0.25, 0.5]})
+    expected = tmp_path / f"expected.{kind}"
+    if kind == "csv":
+        pacsv.write_csv(table, expected)
+    else:
+        pq.write_table(table, expected)
+    for before in (b"", b"x" * 100_000):
+        path = tmp_path / f"out.{kind}"
+        path.write_bytes(before)
+        out = Output(str(path), kind)
+        out.write(table)
+        out.close()
+        if kind == "csv":
+            assert path.read_bytes() == expected.read_bytes()
+        else:
+            assert pq.read_table(path).equals(table)
