@@ -43,7 +43,8 @@ _EXPORTS = {
     "REFERENCE_FILE": "drift", "reference_statistics": "drift",
     "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
     "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
-    "assess": "monitoring", "REASON_CODES": "monitoring", "Reason": "monitoring",
+    "assess": "monitoring", "EmptyWindow": "monitoring", "REASON_CODES": "monitoring",
+    "Reason": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
@@ -141,6 +142,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.monitoring import (
         REASON_CODES,
         VERDICTS,
+        EmptyWindow,
         MonitoringError,
         Policy,
         Reason,

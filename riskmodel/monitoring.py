@@ -5,8 +5,8 @@ outcomes completed in it, scores both with the serving model, compares them with
 reference its version kept at training (:mod:`riskmodel.drift`) and with its model card,
 and returns plain JSON-ready data ending in a verdict — ``ok``, ``watch`` or
 ``retrain recommended`` — with its reasons, in English (``reasons``) and as codes with
-their parameters (``reason_codes``, :data:`REASON_CODES`). The command line, the service and the report
-all show this one result (docs/monitoring.md).
+their parameters (``reason_codes``, :data:`REASON_CODES`). The command line, the service
+and the report all show this one result (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ class MonitoringError(RiskModelError, ValueError):
     """Monitoring cannot run on what it was given (an empty window, no reference)."""
 
 
+class EmptyWindow(MonitoringError):
+    """No campaign was scored in the window: nothing to monitor yet (or widen it)."""
+
+
 class ReferenceMissing(MonitoringError, ArtifactError):
     """A model version trained before reference statistics were kept."""
 
@@ -93,14 +97,14 @@ def monitor(store: Store, scorer: Scorer, reference: Mapping, *,
     :meth:`Store.training_frame`), and the outcomes
     that never matched a logged prediction. See :func:`assess`.
 
-    Raises :class:`MonitoringError` when no campaign was scored in the window. Outcomes
-    are optional: without them realized performance says so and the verdict rests on
-    drift.
+    Raises :class:`EmptyWindow` (a :class:`MonitoringError`) when no campaign was scored
+    in the window. Outcomes are optional: without them realized performance says so and
+    the verdict rests on drift.
     """
     plans = store.scored_plans(since, until)
     if plans.empty:
-        raise MonitoringError(f"no campaign was scored {_window_words(since, until)}: "
-                              f"nothing to monitor; widen --since/--until")
+        raise EmptyWindow(f"no campaign was scored {_window_words(since, until)}: "
+                          f"nothing to monitor; widen --since/--until")
     outcomes = store.outcome_frame(None if since is None else since.date(),
                                    None if until is None else until.date())
     result = assess(scorer, reference, plans, outcomes,
