@@ -43,7 +43,8 @@ _EXPORTS = {
     "REFERENCE_FILE": "drift", "reference_statistics": "drift",
     "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
     "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
-    "assess": "monitoring",
+    "assess": "monitoring", "EmptyWindow": "monitoring", "REASON_CODES": "monitoring",
+    "Reason": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
     "WhatIf": "explanation",
@@ -139,9 +140,12 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.monitoring import (
+        REASON_CODES,
         VERDICTS,
+        EmptyWindow,
         MonitoringError,
         Policy,
+        Reason,
         ReferenceMissing,
         assess,
         load_reference,

@@ -4,8 +4,9 @@
 outcomes completed in it, scores both with the serving model, compares them with the
 reference its version kept at training (:mod:`riskmodel.drift`) and with its model card,
 and returns plain JSON-ready data ending in a verdict — ``ok``, ``watch`` or
-``retrain recommended`` — with its reasons. The command line, the service and the report
-all show this one result (docs/monitoring.md).
+``retrain recommended`` — with its reasons, in English (``reasons``) and as codes with
+their parameters (``reason_codes``, :data:`REASON_CODES`). The command line, the service
+and the report all show this one result (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class MonitoringError(RiskModelError, ValueError):
     """Monitoring cannot run on what it was given (an empty window, no reference)."""
 
 
+class EmptyWindow(MonitoringError):
+    """No campaign was scored in the window: nothing to monitor yet (or widen it)."""
+
+
 class ReferenceMissing(MonitoringError, ArtifactError):
     """A model version trained before reference statistics were kept."""
 
@@ -92,14 +97,14 @@ def monitor(store: Store, scorer: Scorer, reference: Mapping, *,
     :meth:`Store.training_frame`), and the outcomes
     that never matched a logged prediction. See :func:`assess`.
 
-    Raises :class:`MonitoringError` when no campaign was scored in the window. Outcomes
-    are optional: without them realized performance says so and the verdict rests on
-    drift.
+    Raises :class:`EmptyWindow` (a :class:`MonitoringError`) when no campaign was scored
+    in the window. Outcomes are optional: without them realized performance says so and
+    the verdict rests on drift.
     """
     plans = store.scored_plans(since, until)
     if plans.empty:
-        raise MonitoringError(f"no campaign was scored {_window_words(since, until)}: "
-                              f"nothing to monitor; widen --since/--until")
+        raise EmptyWindow(f"no campaign was scored {_window_words(since, until)}: "
+                          f"nothing to monitor; widen --since/--until")
     outcomes = store.outcome_frame(None if since is None else since.date(),
                                    None if until is None else until.date())
     result = assess(scorer, reference, plans, outcomes,
@@ -126,7 +131,7 @@ def assess(scorer: Scorer, reference: Mapping, plans: pd.DataFrame, outcomes: pd
     score = score_drift(risk, plans.loc[~invalid], reference, policy)
     realized = realized_performance(scorer, reference, outcomes, policy,
                                     unmatched or [], window_words)
-    verdict, reasons = decide(drift, score, realized, policy)
+    verdict, reasons = decide_reasons(drift, score, realized, policy)
     return {"model_version": scorer.version,
             "window": {"since": None, "until": None,
                        "campaigns": int(batch.n), "invalid_plans": int(invalid.sum()),
@@ -135,7 +140,8 @@ def assess(scorer: Scorer, reference: Mapping, plans: pd.DataFrame, outcomes: pd
             "reference": {"campaigns": reference["n"],
                           "failure_rate": reference["failure_rate"]["overall"]["rate"]},
             "input_drift": drift, "score_drift": score, "performance": realized,
-            "verdict": verdict, "reasons": reasons,
+            "verdict": verdict, "reasons": [r.text for r in reasons],
+            "reason_codes": [r.as_dict() for r in reasons],
             "policy": {k: getattr(policy, k) for k in policy.__dataclass_fields__},
             "computed_at": _iso(datetime.now(UTC))}
 
@@ -242,47 +248,124 @@ def realized_performance(scorer: Scorer, reference: Mapping, outcomes: pd.DataFr
     return out
 
 
+# The reasons a verdict can give, each a stable code with its parameters beside the
+# English (docs/monitoring.md, "The reasons as codes"): a program or a page in another
+# language reads the code, never the words.
+FACTOR_MOVED = "factor_moved"
+FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE = "factor_moved_within_campaign_type"
+PREDICTED_RISK_MOVED = "predicted_risk_moved"
+MISCALIBRATED = "miscalibrated"
+ROC_AUC_DROPPED = "roc_auc_dropped"
+ECE_ROSE = "ece_rose"
+SEGMENTS_MISCALIBRATED = "segments_miscalibrated"
+REASON_CODES = (FACTOR_MOVED, FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE, PREDICTED_RISK_MOVED,
+                MISCALIBRATED, ROC_AUC_DROPPED, ECE_ROSE, SEGMENTS_MISCALIBRATED)
+REASON_LEVELS = ("retrain", "watch")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason of the verdict: its code (:data:`REASON_CODES`), the verdict it calls
+    for on its own (``retrain`` or ``watch``), its parameters (plain JSON-ready values)
+    and its English for operators, made from them (:func:`reason_text`)."""
+
+    code: str
+    level: str
+    params: dict
+
+    @property
+    def text(self) -> str:
+        return reason_text(self.code, self.params)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "level": self.level, "params": self.params}
+
+
+def reason_text(code: str, params: Mapping) -> str:
+    """The operators' English of a reason (the result's ``reasons``)."""
+    p = params
+    if code == FACTOR_MOVED:
+        return f"{p['factor']} moved (PSI {p['psi']:.2f}, adjusted p {p['p_adjusted']:.1g})"
+    if code == FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE:
+        return f"{p['factor']} moved within {p['campaign_type']} (PSI {p['psi']:.2f})"
+    if code == PREDICTED_RISK_MOVED:
+        return (f"predicted risk moved (PSI {p['psi']:.2f}, mean {p['mean_risk']:.3f} "
+                f"against {p['reference_mean_risk']:.3f} at training)")
+    if code == MISCALIBRATED:
+        return (f"miscalibrated: {p['observed']} failures observed against "
+                f"{p['expected']:.1f} expected (95% interval "
+                f"{p['interval'][0]:.1f}–{p['interval'][1]:.1f})")
+    if code == ROC_AUC_DROPPED:
+        return (f"ROC AUC {p['roc_auc']:.3f} against {p['card_roc_auc']:.3f} on the model "
+                f"card's test split")
+    if code == ECE_ROSE:
+        return f"ECE {p['ece']:.3f} against {p['card_ece']:.3f} on the model card's test split"
+    if code == SEGMENTS_MISCALIBRATED:
+        return "miscalibrated segments: " + ", ".join(
+            f"{s['segment']} {s['value']} ({s['observed']} failed, "
+            f"{s['expected']:.1f} expected)" for s in p["segments"][:8])
+    raise ValueError(f"unknown reason code {code!r}")
+
+
 def decide(drift: Mapping, score: Mapping, realized: Mapping,
            policy: Policy) -> tuple[str, list[str]]:
-    """The verdict and its reasons, most serious first."""
-    retrain: list[str] = []
-    watch: list[str] = []
+    """The verdict and its reasons in English, most serious first (:func:`decide_reasons`
+    gives them as codes)."""
+    verdict, reasons = decide_reasons(drift, score, realized, policy)
+    return verdict, [r.text for r in reasons]
+
+
+def decide_reasons(drift: Mapping, score: Mapping, realized: Mapping,
+                   policy: Policy) -> tuple[str, list[Reason]]:
+    """The verdict and its reasons, most serious first, each a :class:`Reason`."""
+    retrain: list[Reason] = []
+    watch: list[Reason] = []
+
+    def add(code: str, retraining: bool, **params) -> None:
+        reason = Reason(code, "retrain" if retraining else "watch", params)
+        (retrain if retraining else watch).append(reason)
+
     for r in drift["factors"]:
         if not r["moved"]:
             continue
-        words = f"{r['factor']} moved (PSI {r['psi']:.2f}, adjusted p {r['p_adjusted']:.1g})"
-        (retrain if r["psi"] >= policy.psi_retrain else watch).append(words)
+        big = r["psi"] >= policy.psi_retrain
+        add(FACTOR_MOVED, big, factor=r["factor"], psi=r["psi"], p_adjusted=r["p_adjusted"],
+            psi_threshold=policy.psi_retrain if big else policy.psi_watch, alpha=policy.alpha)
     for r in drift["by_campaign_type"]:
         top = next((t for t in drift["factors"] if t["factor"] == r["factor"]), None)
         if top is not None and top["moved"]:
             continue  # said overall already
-        watch.append(f"{r['factor']} moved within {r['campaign_type']} (PSI {r['psi']:.2f})")
+        add(FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE, False, factor=r["factor"],
+            campaign_type=r["campaign_type"], psi=r["psi"], p_adjusted=r.get("p_adjusted"),
+            psi_threshold=policy.psi_watch, alpha=policy.alpha)
     if score["moved"]:
-        words = f"predicted risk moved (PSI {score['psi']:.2f}, mean {score['mean_risk']:.3f}" \
-                f" against {score['reference_mean_risk']:.3f} at training)"
-        (retrain if score["psi"] >= policy.psi_retrain else watch).append(words)
+        big = score["psi"] >= policy.psi_retrain
+        add(PREDICTED_RISK_MOVED, big, psi=score["psi"], p_value=score.get("p_value"),
+            mean_risk=score["mean_risk"], reference_mean_risk=score["reference_mean_risk"],
+            psi_threshold=policy.psi_retrain if big else policy.psi_watch, alpha=policy.alpha)
     overall = realized.get("overall")
     if overall is not None and realized["outcomes"] >= policy.min_outcomes:
         if overall["p_beyond_tolerance"] < policy.alpha:
-            retrain.append(f"miscalibrated: {overall['observed']} failures observed against "
-                           f"{overall['expected']:.1f} expected (95% interval "
-                           f"{overall['interval'][0]:.1f}–{overall['interval'][1]:.1f})")
+            add(MISCALIBRATED, True, observed=overall["observed"],
+                expected=overall["expected"], interval=list(overall["interval"]),
+                p_beyond_tolerance=overall["p_beyond_tolerance"],
+                tolerance=policy.calibration_gap, alpha=policy.alpha)
         card = realized["card"]
         auc, se = overall["roc_auc"], overall["roc_auc_se"]
         if auc is not None and card.get("roc_auc") is not None:
             drop = card["roc_auc"] - auc
             if drop >= policy.auc_drop and drop > 2 * se:
-                retrain.append(f"ROC AUC {auc:.3f} against {card['roc_auc']:.3f} on the model "
-                               f"card's test split")
+                add(ROC_AUC_DROPPED, True, roc_auc=auc, card_roc_auc=card["roc_auc"],
+                    roc_auc_se=se, threshold=policy.auc_drop)
         if overall["ece"] is not None and card.get("ece") is not None and \
                 overall["ece"] >= card["ece"] + policy.ece_rise:
-            watch.append(f"ECE {overall['ece']:.3f} against {card['ece']:.3f} on the model "
-                         f"card's test split")
+            add(ECE_ROSE, False, ece=overall["ece"], card_ece=card["ece"],
+                threshold=policy.ece_rise)
         bad = [s for s in realized["segments"] if s["miscalibrated"]]
         if bad:
-            watch.append("miscalibrated segments: " + ", ".join(
-                f"{s['segment']} {s['value']} ({s['observed']} failed, "
-                f"{s['expected']:.1f} expected)" for s in bad[:8]))
+            add(SEGMENTS_MISCALIBRATED, False, alpha=policy.alpha, segments=[
+                {"segment": s["segment"], "value": s["value"], "observed": s["observed"],
+                 "expected": s["expected"], "p_adjusted": s.get("p_adjusted")} for s in bad])
     if retrain:
         return RETRAIN, retrain + watch
     if watch:

@@ -39,6 +39,12 @@ def column_schema(col: Column) -> dict:
     return s
 
 
+MONITORING_VERDICTS = ("ok", "watch", "retrain recommended")
+MONITORING_REASON_CODES = ("factor_moved", "factor_moved_within_campaign_type",
+                           "predicted_risk_moved", "miscalibrated", "roc_auc_dropped",
+                           "ece_rose", "segments_miscalibrated")
+
+
 def _problem(description: str, with_errors: bool = False) -> dict:
     schema = {"$ref": "#/components/schemas/ProblemWithErrors" if with_errors
               else "#/components/schemas/Problem"}
@@ -175,6 +181,33 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                                           "description": "Errors found beyond those "
                                                          "listed."}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
+    # the verdict and its reasons; the result's other keys (window, input_drift,
+    # score_drift, performance, policy...) as docs/monitoring.md describes them. The
+    # lists are riskmodel.VERDICTS and riskmodel.REASON_CODES, written out so that the
+    # service starts without pandas (tests/test_service_monitoring.py holds them equal)
+    monitoring_reason = {
+        "type": "object", "required": ["code", "level", "params"],
+        "description": "One reason of the verdict as a stable code with its parameters "
+                       "(docs/monitoring.md, \"The reasons as codes\").",
+        "properties": {
+            "code": {"type": "string", "enum": list(MONITORING_REASON_CODES)},
+            "level": {"type": "string", "enum": ["retrain", "watch"],
+                      "description": "The verdict this reason calls for on its own."},
+            "params": {"type": "object", "description": "The reason's figures, by code "
+                                                        "(docs/monitoring.md)."}}}
+    monitoring_result = {
+        "type": "object", "required": ["model_version", "verdict", "reasons", "reason_codes"],
+        "properties": {
+            "model_version": {"type": "string"},
+            "verdict": {"type": "string", "enum": list(MONITORING_VERDICTS)},
+            "reasons": {"type": "array", "items": {"type": "string"},
+                        "description": "The reasons in English for operators, most serious "
+                                       "first; the wording may change: a program reads "
+                                       "reason_codes."},
+            "reason_codes": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/MonitoringReason"},
+                             "description": "The same reasons in the same order, as codes "
+                                            "with their parameters."}}}
     outcome: dict[str, Any] = {
         "type": "object",
         "description": "What happened to a campaign. A campaign never scored before its "
@@ -260,7 +293,9 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                     for n, d in (("since", "First day of the window (UTC, included)."),
                                  ("until", "Day after the window (UTC, excluded)."))],
                 "responses": {
-                    "200": {"description": "The monitoring result.", "content": json_body},
+                    "200": {"description": "The monitoring result.",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/MonitoringResult"}}}},
                     "401": unauthorized,
                     "409": _problem("Nothing to monitor: no campaign scored in the window, "
                                     "or no reference statistics."),
@@ -320,6 +355,8 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                                              "model_version": {"type": "string"},
                                              "results": {"type": "array", "items": {
                                                  "$ref": "#/components/schemas/Result"}}}},
+            "MonitoringResult": monitoring_result,
+            "MonitoringReason": monitoring_reason,
             "FieldError": field_error,
             "Problem": problem,
             "ProblemWithErrors": problem_with_errors,

@@ -35,6 +35,8 @@ def test_the_verdict_is_the_exit_status(runner, trained, scorer, tmp_path, shift
     assert done.exit_code == status, done.output
     result = json.loads(done.stdout)
     assert result["verdict"] == verdict
+    assert len(result["reason_codes"]) == len(result["reasons"])  # a code for each
+    assert all(r["level"] in ("retrain", "watch") for r in result["reason_codes"])
     assert result["window"]["campaigns"] == 1500 and result["performance"]["outcomes"] == 1500
     text = _run(runner, trained, url)
     assert text.exit_code == status and f": {verdict.upper()}" in text.stdout

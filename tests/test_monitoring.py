@@ -2,7 +2,9 @@
 there, an unshifted one rarely cries wolf, a moved base rate is caught by realized
 calibration, and what cannot be monitored says why."""
 
+import itertools
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -193,3 +195,80 @@ def test_the_shipped_default_model_can_be_monitored():
     plans, outcomes = _window(1000, 1300)
     result = assess(scorer, load_reference(shipped, scorer.version), plans, outcomes)
     assert result["verdict"] == "ok", result["reasons"]
+
+
+# ------------------------------------------------------------------ the reasons as codes
+
+
+def _documented_codes() -> list[str]:
+    """The codes of the table under "The reasons as codes" in docs/monitoring.md."""
+    text = (Path(__file__).parent.parent / "docs" / "monitoring.md").read_text()
+    section = text.split("### The reasons as codes", 1)[1].split("\n#", 1)[0]
+    return re.findall(r"^\| `(\w+)` \|", section, re.M)
+
+
+def _inputs(moved=False, big=False, within=False, score=False, calibration=False,
+            auc=False, ece=False, segments=False, outcomes=500):
+    """decide's inputs with each of its conditions on or off."""
+    factor = {"factor": "material_delay_days", "moved": moved, "psi": 0.4 if big else 0.15,
+              "p_adjusted": 1e-9}
+    drift = {"factors": [factor, {"factor": "budget_match_ratio", "moved": False,
+                                  "psi": 0.01, "p_adjusted": 0.9}],
+             "by_campaign_type": [{"factor": f, "campaign_type": "deal_of_the_day",
+                                   "moved": True, "psi": 0.2, "p_adjusted": 1e-4}
+                                  for f in (["budget_match_ratio"] if within else [])
+                                  + ["material_delay_days"]]}
+    drift_score = {"moved": score, "psi": 0.3 if big else 0.12, "p_value": 1e-8,
+                   "mean_risk": 0.41, "reference_mean_risk": 0.3}
+    realized = {"outcomes": outcomes, "card": {"roc_auc": 0.86, "ece": 0.03},
+                "overall": {"p_beyond_tolerance": 1e-6 if calibration else 0.5,
+                            "observed": 250, "expected": 150.2, "interval": [130.1, 170.3],
+                            "roc_auc": 0.7 if auc else 0.85, "roc_auc_se": 0.01,
+                            "ece": 0.12 if ece else 0.04},
+                "segments": [{"segment": "marketplace", "value": "ES", "observed": 40,
+                              "expected": 20.5, "p_adjusted": 1e-3,
+                              "miscalibrated": segments},
+                             {"segment": "month", "value": "2026-09", "observed": 90,
+                              "expected": 60.0, "p_adjusted": 0.2, "miscalibrated": False}]}
+    return drift, drift_score, realized
+
+
+def test_every_reason_decide_gives_has_a_documented_code():
+    """Every combination of decide's conditions: each reason it gives has a code of the
+    documented set (REASON_CODES), a level, JSON-ready parameters, the English of
+    ``decide`` made from them; the verdict follows the levels; every code is reached."""
+    from riskmodel import REASON_CODES, Policy
+    from riskmodel.monitoring import decide, decide_reasons, reason_text
+
+    documented = _documented_codes()
+    assert documented == list(REASON_CODES)
+    seen = set()
+    names = ("moved", "big", "within", "score", "calibration", "auc", "ece", "segments")
+    for on in itertools.product((False, True), repeat=len(names)):
+        for outcomes in (500, 20):  # 20: too few to judge performance
+            args = _inputs(**dict(zip(names, on, strict=True)), outcomes=outcomes)
+            verdict, reasons = decide_reasons(*args, Policy())
+            assert decide(*args, Policy()) == (verdict, [r.text for r in reasons])
+            for r in reasons:
+                assert r.code in documented and r.level in ("retrain", "watch"), r
+                assert json.loads(json.dumps(r.as_dict())) == r.as_dict()
+                assert r.text == reason_text(r.code, r.params)
+                seen.add(r.code)
+            levels = {r.level for r in reasons}
+            assert verdict == ("retrain recommended" if "retrain" in levels
+                               else "watch" if levels else "ok")
+    assert seen == set(documented)
+
+
+def test_the_result_gives_the_reasons_as_codes_beside_the_english(scorer, reference):
+    plans, outcomes = _window(2000, 21, Shift(delay_days=10))
+    result = assess(scorer, reference, plans, outcomes)
+    assert result["verdict"] == "retrain recommended"
+    codes = result["reason_codes"]
+    assert len(codes) == len(result["reasons"]) > 0
+    assert {"code": "factor_moved", "level": "retrain"}.items() <= codes[0].items()
+    assert codes[0]["params"]["factor"] == "material_delay_days"
+    for c in codes:
+        assert c["code"] in _documented_codes()
+    assert json.loads(json.dumps(result))["reason_codes"] == codes
+

@@ -52,8 +52,33 @@ def test_the_same_json_as_the_command(app, scorer, runner, trained):
     import json
 
     cli = json.loads(done.stdout)
-    for key in ("verdict", "reasons", "input_drift", "score_drift", "performance", "window"):
+    for key in ("verdict", "reasons", "reason_codes", "input_drift", "score_drift",
+                "performance", "window"):
         assert cli[key] == body[key], key
+    codes = [r["code"] for r in body["reason_codes"]]  # beside the English, one each
+    assert len(codes) == len(body["reasons"]) and codes[0] == "factor_moved"
+    assert body["reason_codes"][0]["params"]["factor"] == "material_delay_days"
+    _valid_by_the_document(app, body)
+
+
+def _valid_by_the_document(app, body):
+    """``body`` conforms to the document's schema of a monitoring result (jsonschema_rs:
+    schemathesis's validator)."""
+    import jsonschema_rs
+
+    document = app.test_client().get("/openapi.json").get_json()
+    schema = document["paths"]["/v1/monitoring"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    jsonschema_rs.validate(dict(schema, components=document["components"]), body)
+
+
+def test_the_documents_lists_are_the_cores():
+    """The document writes the verdicts and reason codes out (the service starts without
+    pandas): they are the core's."""
+    from riskmodel import REASON_CODES, VERDICTS
+    from service.openapi import MONITORING_REASON_CODES, MONITORING_VERDICTS
+
+    assert MONITORING_REASON_CODES == REASON_CODES and MONITORING_VERDICTS == VERDICTS
 
 
 def test_a_result_is_reused_for_a_minute(app, scorer):

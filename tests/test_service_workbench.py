@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from monitoring_data import fill_store, without_reference
 
-from riskmodel import FAMILIES, SCHEMA, Registry, family_label, label
+from riskmodel import FAMILIES, SCHEMA, Registry, family_label, label, value_label
 from service import create_app
 
 XSS = "<script>alert(1)</script>"
@@ -427,12 +427,15 @@ def test_no_model_serving_is_said(tmp_path):
 
 
 def test_every_reason_the_core_gives_is_put_in_words():
-    """The page words the core's reasons (riskmodel.monitoring.decide) by their form: each
-    form decide writes is recognised (a new form would show in English, as it came)."""
-    from riskmodel import Policy
-    from riskmodel.monitoring import decide
-    from service.workbench.monitoring import reason_words
+    """The page words the core's reasons from their codes and parameters
+    (riskmodel.monitoring.decide_reasons), never from the English: every code the core can
+    give has the page's words, in each language (a code it does not know shows the
+    core's English, as it came)."""
+    from riskmodel import REASON_CODES, Policy
+    from riskmodel.monitoring import decide_reasons
+    from service.workbench.monitoring import REASON_WORDS, reason_words
 
+    assert set(REASON_WORDS) == set(REASON_CODES)
     moved = {"factor": "material_delay_days", "moved": True, "psi": 0.4, "p_adjusted": 1e-9}
     watch = dict(moved, factor="budget_match_ratio", psi=0.15)
     drift = {"factors": [moved, watch],
@@ -447,18 +450,42 @@ def test_every_reason_the_core_gives_is_put_in_words():
                               "observed": 40, "expected": 20.5},
                              {"segment": "month", "value": "2026-09", "miscalibrated": True,
                               "observed": 90, "expected": 60.0}]}
-    verdict, reasons = decide(drift, score, realized, Policy())
-    assert verdict == "retrain recommended" and len(reasons) == 8
+    verdict, reasons = decide_reasons(drift, score, realized, Policy())
+    assert verdict == "retrain recommended"
+    assert {r.code for r in reasons} == set(REASON_CODES)
     for locale in ("en", "zh_CN"):
-        words = [reason_words(r, locale) for r in reasons]
-        for raw, said in zip(reasons, words, strict=True):
-            assert said != raw, raw
+        for r in reasons:
+            said = reason_words(r.as_dict(), locale, fallback="(fallback)")
+            assert said not in (r.text, "(fallback)"), r.code
             for code in ("material_delay_days", "budget_match_ratio", "deal_of_the_day"):
                 assert code not in said
-    en = [reason_words(r, "en") for r in reasons]
+    en = [reason_words(r.as_dict(), "en") for r in reasons]
     assert "Spain" in en[-1] or "ES" in en[-1]
     assert "250 campaigns failed against 150.2 expected" in " ".join(en)
-    assert reason_words("something new", "zh_CN") == "something new"
+    new = {"code": "something_new", "params": {}}
+    assert reason_words(new, "zh_CN", fallback="something new") == "something new"
+
+
+def test_a_reason_is_said_in_chinese_from_its_code_not_its_english(mon, scorer):
+    """The page reads a reason's code and parameters: an English text it could not parse
+    (the core's words reworded) changes nothing of what the planner reads."""
+    client, url = mon
+    fill_store(url, scorer, n=200)
+    monitoring = client.application.extensions["riskmodel.monitoring"]
+    code = {"code": "factor_moved_within_campaign_type", "level": "watch",
+            "params": {"factor": "goal_alignment_score", "campaign_type": "deal_of_the_day",
+                       "psi": 0.2134, "p_adjusted": 1e-4, "psi_threshold": 0.1,
+                       "alpha": 0.01}}
+    result = dict(monitoring.result(), verdict="watch", reason_codes=[code],
+                  reasons=["Goal alignment shifted in DOTD, PSI=0.2134 (reworded)"])
+    monitoring.result = lambda since=None, until=None: result
+    status, page = _monitor(client, lang="zh-CN")
+    assert status == 200 and 'data-reason="factor_moved_within_campaign_type"' in page
+    reasons = _text(page, "reasons")
+    assert reasons == (f"“{label('goal_alignment_score', 'zh_CN')}”在"
+                       f"{value_label('deal_of_the_day', 'zh_CN')}活动中发生了变化"
+                       f"（PSI 0.21）。")
+    assert "reworded" in page  # the core's English, under "For operators" only
 
 
 def test_an_unreachable_store_is_said(trained, tmp_path):
@@ -473,14 +500,18 @@ def test_an_unreachable_store_is_said(trained, tmp_path):
 
 @pytest.mark.parametrize("verdict, reasons, words", [
     ("ok", [], "Nothing to do."),
-    ("watch", ["goal_alignment_score moved within deal_of_the_day (PSI 0.21)"],
+    ("watch", [("goal_alignment_score moved within deal_of_the_day (PSI 0.21)",
+                {"code": "factor_moved_within_campaign_type", "level": "watch",
+                 "params": {"factor": "goal_alignment_score",
+                            "campaign_type": "deal_of_the_day", "psi": 0.21}})],
      f"“{label('goal_alignment_score')}” has moved within Deal of the Day campaigns"),
 ], ids=["ok", "watch"])
 def test_each_verdict_reads_as_words(mon, scorer, verdict, reasons, words):
     client, url = mon
     fill_store(url, scorer, n=200)
     monitoring = client.application.extensions["riskmodel.monitoring"]
-    result = dict(monitoring.result(), verdict=verdict, reasons=reasons)
+    result = dict(monitoring.result(), verdict=verdict, reasons=[r for r, _ in reasons],
+                  reason_codes=[c for _, c in reasons])
     monitoring.result = lambda since=None, until=None: result
     status, page = _monitor(client)
     assert status == 200 and f'data-verdict="{verdict}"' in page

@@ -8,7 +8,6 @@ to do."""
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime
 
 from flask import current_app, render_template, request
@@ -60,7 +59,7 @@ def _day(name: str) -> datetime | None:
 @bp.post("/monitoring")
 def monitoring_check():
     """Check the key and the token, then show the monitoring result of the window."""
-    from riskmodel import MonitoringError, ReferenceMissing  # (pandas): on first use
+    from riskmodel import EmptyWindow, MonitoringError, ReferenceMissing  # (pandas): first use
 
     if not csrf_ok():
         return _page(403, error=_("Refused: the form's security token did not match. Reload "
@@ -89,9 +88,9 @@ def monitoring_check():
     except StoreUnavailable as e:
         return _page(503, error=_("The store of predictions and outcomes cannot be read: "
                                   "%(reason)s", reason=e.reason))
+    except EmptyWindow:
+        return _page(409, empty_window=True, window_given=bool(since or until))
     except MonitoringError as e:
-        if str(e).startswith("no campaign was scored"):
-            return _page(409, empty_window=True, window_given=bool(since or until))
         return _page(409, error=_("Cannot monitor: %(reason)s", reason=str(e)))
     except RiskModelError as e:
         return _page(409, error=_("Cannot monitor: %(reason)s", reason=str(e)))
@@ -119,7 +118,10 @@ def present(result: dict, locale: str) -> dict:
                 for s in perf.get("segments", [])]
     months = [s for s in segments if s["segment"] == "month"]
     return {"raw": result, "verdict": result["verdict"],
-            "reasons": [reason_words(r, locale) for r in result["reasons"]],
+            "reasons": [{"code": code["code"], "text": text,
+                         "words": reason_words(code, locale, fallback=text)}
+                        for code, text in zip(result["reason_codes"], result["reasons"],
+                                              strict=True)],
             "factors": factors, "within": within, "psi_plot": psi_plot(factors, policy),
             "score": result["score_drift"],
             "scored_plot": bar_plot(result["score_drift"]["expected_failures_by_month"]),
@@ -141,79 +143,88 @@ def _segment(segment: str, locale: str) -> str:
     return label(segment, locale)
 
 
-# The core's reasons (riskmodel.monitoring.decide) are operators' English; the page says
-# each in the planner's words and language. A reason of another form is shown as it came.
-_NUM = r"[-\d.]+(?:e[-+]?\d+)?|nan|inf"
-REASONS = [
-    (re.compile(rf"^(?P<factor>\w+) moved \(PSI (?P<psi>{_NUM}), adjusted p \S+\)$"),
-     N_("“%(factor)s” has moved away from the training data (PSI %(psi)s).")),
-    (re.compile(rf"^(?P<factor>\w+) moved within (?P<type>\w+) \(PSI (?P<psi>{_NUM})\)$"),
-     N_("“%(factor)s” has moved within %(type)s campaigns (PSI %(psi)s).")),
-    (re.compile(rf"^predicted risk moved \(PSI (?P<psi>{_NUM}), mean (?P<mean>{_NUM}) "
-                rf"against (?P<ref>{_NUM}) at training\)$"),
-     N_("The predicted risk has moved (PSI %(psi)s): %(mean)s on average, against %(ref)s "
-        "at training.")),
-    (re.compile(rf"^miscalibrated: (?P<observed>\d+) failures observed against "
-                rf"(?P<expected>{_NUM}) expected \(95% interval (?P<low>{_NUM})–"
-                rf"(?P<high>{_NUM})\)$"),
-     N_("The risks do not come true: %(observed)s campaigns failed against %(expected)s "
+# The core gives each reason as a code with its parameters (``reason_codes``,
+# riskmodel.monitoring.REASON_CODES) beside its operators' English (``reasons``); the page
+# says each code in the planner's words and language from the parameters, never from the
+# English. A code this page does not know is shown as the core's English.
+REASON_WORDS = {
+    "factor_moved": N_("“%(factor)s” has moved away from the training data (PSI %(psi)s)."),
+    "factor_moved_within_campaign_type": N_(
+        "“%(factor)s” has moved within %(type)s campaigns (PSI %(psi)s)."),
+    "predicted_risk_moved": N_(
+        "The predicted risk has moved (PSI %(psi)s): %(mean)s on average, against %(ref)s "
+        "at training."),
+    "miscalibrated": N_(
+        "The risks do not come true: %(observed)s campaigns failed against %(expected)s "
         "expected (if the risks were right, between %(low)s and %(high)s in 95 cases of "
-        "100).")),
-    (re.compile(rf"^ROC AUC (?P<auc>{_NUM}) against (?P<card>{_NUM}) on the model card's "
-                r"test split$"),
-     N_("The model ranks campaigns worse than when it was tested: ROC AUC %(auc)s against "
-        "%(card)s on the model card's test split.")),
-    (re.compile(rf"^ECE (?P<ece>{_NUM}) against (?P<card>{_NUM}) on the model card's test "
-                r"split$"),
-     N_("The risks are less well calibrated than when the model was tested: ECE %(ece)s "
-        "against %(card)s on the model card's test split.")),
-    (re.compile(r"^miscalibrated segments: (?P<segments>.+)$"),
-     N_("The risks are off in some segments: %(segments)s.")),
-]
-_SEGMENT = re.compile(rf"(?P<segment>\w+) (?P<value>\S+) \((?P<observed>\d+) failed, "
-                      rf"(?P<expected>{_NUM}) expected\)")
+        "100)."),
+    "roc_auc_dropped": N_(
+        "The model ranks campaigns worse than when it was tested: ROC AUC %(auc)s against "
+        "%(card)s on the model card's test split."),
+    "ece_rose": N_(
+        "The risks are less well calibrated than when the model was tested: ECE %(ece)s "
+        "against %(card)s on the model card's test split."),
+    "segments_miscalibrated": N_("The risks are off in some segments: %(segments)s."),
+}
 SEGMENT_REASON = N_("%(segment)s %(value)s: %(observed)s failed, %(expected)s expected")
+SEGMENTS_SHOWN = 8  # as many as the core's English names
 
 
-def reason_words(reason: str, locale: str) -> str:
-    """One reason of the verdict in the planner's words, in ``locale`` (as it came when it
-    has a form this page does not know)."""
+def reason_words(reason: dict, locale: str, fallback: str | None = None) -> str:
+    """One reason of the verdict (an item of the result's ``reason_codes``: ``code`` and
+    ``params``) in the planner's words, in ``locale``; ``fallback`` (the core's English)
+    for a code this page does not know."""
     from service.i18n import gettext_in
 
-    for pattern, words in REASONS:
-        m = pattern.match(reason)
-        if m is None:
-            continue
-        args = m.groupdict()
-        for name in ("factor",):
-            if name in args:
-                args[name] = label(args[name], locale)
-        if "type" in args:
-            args["type"] = value_label(args["type"], locale)
-        for name in ("mean", "ref"):
-            if name in args:
-                args[name] = _share(args[name], locale)
-        if "segments" in args:
-            parts = [gettext_in(locale, SEGMENT_REASON) % {
-                "segment": _segment(s["segment"], locale),
-                "value": s["value"] if s["segment"] == "month"
-                else value_label(s["value"], locale),
-                "observed": s["observed"], "expected": s["expected"]}
-                for s in (x.groupdict() for x in _SEGMENT.finditer(args["segments"]))]
-            if not parts:
-                return reason
-            args["segments"] = gettext_in(locale, N_("; ")).join(parts)
-        return gettext_in(locale, words) % args
-    return reason
+    code, p = reason.get("code"), reason.get("params") or {}
+    if code not in REASON_WORDS:
+        return fallback if fallback is not None else str(code)
+
+    def num(x, digits: int) -> str:
+        return _number(x, digits, locale)
+
+    if code in ("factor_moved", "factor_moved_within_campaign_type"):
+        args = {"factor": label(p["factor"], locale), "psi": num(p["psi"], 2)}
+        if code == "factor_moved_within_campaign_type":
+            args["type"] = value_label(p["campaign_type"], locale)
+    elif code == "predicted_risk_moved":
+        args = {"psi": num(p["psi"], 2), "mean": _share(p["mean_risk"], locale),
+                "ref": _share(p["reference_mean_risk"], locale)}
+    elif code == "miscalibrated":
+        low, high = p["interval"]
+        args = {"observed": num(p["observed"], 0), "expected": num(p["expected"], 1),
+                "low": num(low, 1), "high": num(high, 1)}
+    elif code == "roc_auc_dropped":
+        args = {"auc": num(p["roc_auc"], 3), "card": num(p["card_roc_auc"], 3)}
+    elif code == "ece_rose":
+        args = {"ece": num(p["ece"], 3), "card": num(p["card_ece"], 3)}
+    else:  # segments_miscalibrated
+        parts = [gettext_in(locale, SEGMENT_REASON) % {
+            "segment": _segment(s["segment"], locale),
+            "value": s["value"] if s["segment"] == "month" else value_label(s["value"], locale),
+            "observed": num(s["observed"], 0), "expected": num(s["expected"], 1)}
+            for s in p["segments"][:SEGMENTS_SHOWN]]
+        args = {"segments": gettext_in(locale, N_("; ")).join(parts)}
+    return gettext_in(locale, REASON_WORDS[code]) % args
 
 
-def _share(text: str, locale: str) -> str:
+def _number(x, digits: int, locale: str) -> str:
+    from babel.numbers import format_decimal
+
+    from service.workbench.render import _babel
+
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    return format_decimal(x, pattern, locale=_babel(locale))
+
+
+def _share(x, locale: str) -> str:
     from riskmodel import format_share
 
-    try:
-        return format_share(float(text), locale)
-    except ValueError:
-        return text
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return format_share(float(x), locale)
 
 
 # ------------------------------------------------------------------ plots (inline SVG)
