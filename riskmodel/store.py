@@ -740,7 +740,7 @@ class Store:
                     _joined(self, func.replace(part.c.plan, "\n", " "), "\n"),
                     _joined(self, part.c.campaign_id, "\n"),
                     _joined(self, cast(part.c.epoch, Text), ","),
-                    _joined(self, cast(part.c.failure_risk, Text), ","),
+                    _joined(self, _exact_text(self, part.c.failure_risk), ","),
                     _joined(self, cast(part.c.id, Text), ","),
                     func.count())).one())
 
@@ -1075,6 +1075,18 @@ def plans_frame(texts: list[str], lines: bool = False) -> pd.DataFrame:
     for block in blocks:
         reader.add(block)
     return reader.frame()
+
+
+def _exact_text(store: Store, value):
+    """A float column as text that reads back as the same float. SQLite's CAST gives 15
+    significant digits (a logged risk came back off in its last bits, and SQLite and
+    PostgreSQL disagreed on a report's sums); its printf shows up to 16 unless given the
+    ``!`` flag, and at 17 a few doubles near 1e300 still came back one bit off (of 200,000
+    random ones; none in [0, 1]), at 18 none did. PostgreSQL's CAST is exact already (the
+    shortest text that reads back the same)."""
+    if store.is_sqlite:
+        return func.printf("%!.18g", value)
+    return cast(value, Text)
 
 
 def _joined(store: Store, value, separator: str):

@@ -505,6 +505,17 @@ def test_scored_plans_reads_each_campaigns_last_plan_in_chunks(open_store):
     assert s.scored_plans(until=day).empty
 
 
+def test_scored_plans_reads_the_logged_risk_to_its_last_bit(open_store):
+    """A risk needs 17 significant digits to come back the same (SQLite's text of a float
+    has 15): monitoring's sums then agree on either database."""
+    s = open_store()
+    risks = [0.16528532201300913, 1 / 3, 0.1 + 0.2, 5e-324, 0.9999999999999999]
+    s.log_predictions([{"campaign_id": f"r{i}", "model_version": "v1", "failure_risk": r,
+                        "risk_band": "low", "source": "api", "request_id": None,
+                        "inputs": {"campaign_id": f"r{i}"}} for i, r in enumerate(risks)])
+    assert s.scored_plans()["failure_risk"].tolist() == risks
+
+
 def test_a_plan_pyarrow_cannot_type_is_read_the_slow_way(open_store):
     s = open_store()
     s.log_predictions([{"campaign_id": "old", "model_version": "v1", "failure_risk": 0.1,
