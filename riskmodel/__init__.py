@@ -41,9 +41,10 @@ _EXPORTS = {
     "Registry": "registry",
     "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
     "REFERENCE_FILE": "drift", "reference_statistics": "drift",
-    "VERDICTS": "monitoring", "MonitoringError": "monitoring", "Policy": "monitoring",
+    "VERDICTS": "verdicts", "MonitoringError": "monitoring", "Policy": "monitoring",
     "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
-    "assess": "monitoring", "EmptyWindow": "monitoring", "REASON_CODES": "monitoring",
+    "assess": "monitoring", "EmptyWindow": "monitoring", "REASON_CODES": "verdicts",
+    "REASON_LEVELS": "verdicts",
     "Reason": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
@@ -140,8 +141,6 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     )
     from riskmodel.model import DEFAULT_INTERACTIONS, AdditiveRiskModel
     from riskmodel.monitoring import (
-        REASON_CODES,
-        VERDICTS,
         EmptyWindow,
         MonitoringError,
         Policy,
@@ -174,3 +173,4 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         validate_campaigns,
         validate_record,
     )
+    from riskmodel.verdicts import REASON_CODES, REASON_LEVELS, VERDICTS

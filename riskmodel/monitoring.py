@@ -38,9 +38,21 @@ from riskmodel.registry import Registry
 from riskmodel.scoring import Scorer
 from riskmodel.store import Store
 from riskmodel.validation import validate_campaigns
-
-OK, WATCH, RETRAIN = "ok", "watch", "retrain recommended"
-VERDICTS = (OK, WATCH, RETRAIN)
+from riskmodel.verdicts import (
+    ECE_ROSE,
+    FACTOR_MOVED,
+    FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE,
+    MISCALIBRATED,
+    OK,
+    PREDICTED_RISK_MOVED,
+    REASON_CODES,  # noqa: F401  public here as before riskmodel.verdicts held them
+    REASON_LEVELS,  # noqa: F401
+    RETRAIN,
+    ROC_AUC_DROPPED,
+    SEGMENTS_MISCALIBRATED,
+    VERDICTS,  # noqa: F401
+    WATCH,
+)
 
 
 @dataclass(frozen=True)
@@ -248,19 +260,6 @@ def realized_performance(scorer: Scorer, reference: Mapping, outcomes: pd.DataFr
     return out
 
 
-# The reasons a verdict can give, each a stable code with its parameters beside the
-# English (docs/monitoring.md, "The reasons as codes"): a program or a page in another
-# language reads the code, never the words.
-FACTOR_MOVED = "factor_moved"
-FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE = "factor_moved_within_campaign_type"
-PREDICTED_RISK_MOVED = "predicted_risk_moved"
-MISCALIBRATED = "miscalibrated"
-ROC_AUC_DROPPED = "roc_auc_dropped"
-ECE_ROSE = "ece_rose"
-SEGMENTS_MISCALIBRATED = "segments_miscalibrated"
-REASON_CODES = (FACTOR_MOVED, FACTOR_MOVED_WITHIN_CAMPAIGN_TYPE, PREDICTED_RISK_MOVED,
-                MISCALIBRATED, ROC_AUC_DROPPED, ECE_ROSE, SEGMENTS_MISCALIBRATED)
-REASON_LEVELS = ("retrain", "watch")
 
 
 @dataclass(frozen=True)

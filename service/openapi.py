@@ -9,7 +9,10 @@ from riskmodel import (
     FAMILIES,
     MAX_ERRORS,
     OUT_OF_DEPTH_CODES,
+    REASON_CODES,
+    REASON_LEVELS,
     SCHEMA,
+    VERDICTS,
     WARNING_CODES,
     Column,
     __version__,
@@ -37,12 +40,6 @@ def column_schema(col: Column) -> dict:
         if "enum" in s:
             s["enum"] = s["enum"] + [None]
     return s
-
-
-MONITORING_VERDICTS = ("ok", "watch", "retrain recommended")
-MONITORING_REASON_CODES = ("factor_moved", "factor_moved_within_campaign_type",
-                           "predicted_risk_moved", "miscalibrated", "roc_auc_dropped",
-                           "ece_rose", "segments_miscalibrated")
 
 
 def _problem(description: str, with_errors: bool = False) -> dict:
@@ -182,16 +179,14 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
                                                          "listed."}}}]}
     json_body = {"application/json": {"schema": {"type": "object"}}}
     # the verdict and its reasons; the result's other keys (window, input_drift,
-    # score_drift, performance, policy...) as docs/monitoring.md describes them. The
-    # lists are riskmodel.VERDICTS and riskmodel.REASON_CODES, written out so that the
-    # service starts without pandas (tests/test_service_monitoring.py holds them equal)
+    # score_drift, performance, policy...) as docs/monitoring.md describes them
     monitoring_reason = {
         "type": "object", "required": ["code", "level", "params"],
         "description": "One reason of the verdict as a stable code with its parameters "
                        "(docs/monitoring.md, \"The reasons as codes\").",
         "properties": {
-            "code": {"type": "string", "enum": list(MONITORING_REASON_CODES)},
-            "level": {"type": "string", "enum": ["retrain", "watch"],
+            "code": {"type": "string", "enum": list(REASON_CODES)},
+            "level": {"type": "string", "enum": list(REASON_LEVELS),
                       "description": "The verdict this reason calls for on its own."},
             "params": {"type": "object", "description": "The reason's figures, by code "
                                                         "(docs/monitoring.md)."}}}
@@ -199,7 +194,7 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
         "type": "object", "required": ["model_version", "verdict", "reasons", "reason_codes"],
         "properties": {
             "model_version": {"type": "string"},
-            "verdict": {"type": "string", "enum": list(MONITORING_VERDICTS)},
+            "verdict": {"type": "string", "enum": list(VERDICTS)},
             "reasons": {"type": "array", "items": {"type": "string"},
                         "description": "The reasons in English for operators, most serious "
                                        "first; the wording may change: a program reads "

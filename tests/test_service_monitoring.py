@@ -72,15 +72,6 @@ def _valid_by_the_document(app, body):
     jsonschema_rs.validate(dict(schema, components=document["components"]), body)
 
 
-def test_the_documents_lists_are_the_cores():
-    """The document writes the verdicts and reason codes out (the service starts without
-    pandas): they are the core's."""
-    from riskmodel import REASON_CODES, VERDICTS
-    from service.openapi import MONITORING_REASON_CODES, MONITORING_VERDICTS
-
-    assert MONITORING_REASON_CODES == REASON_CODES and MONITORING_VERDICTS == VERDICTS
-
-
 def test_a_result_is_reused_for_a_minute(app, scorer):
     fill_store(app.config["store_url"], scorer)
     client = app.test_client()
