@@ -46,7 +46,7 @@ class StoreHolder:
                 opened = open_store_file(self._path, self._create)
                 self._file_id = file_id or opened
             else:
-                self._store = _open(url, self._create, file_id)
+                self._store = _open(url, file_id)
         except StoreUnavailable as e:
             self._error = e.reason
             log.error("store unavailable", extra={"reason": str(e)})
@@ -68,7 +68,7 @@ class StoreHolder:
                     if self._path is not None and self._file_id is not None:
                         # the pinned file, not one made in its place (the clearer reason)
                         check_store_file(self._path, self._file_id, writing=False)
-                    self._store = _open(self.url, self._create, self._file_id)
+                    self._store = _open(self.url, self._file_id)
                 self._store.migrate()
             except StoreUnavailable as e:
                 self._error = e.reason
@@ -112,7 +112,9 @@ class StoreHolder:
             self._store.dispose()
 
 
-def _open(url: str, create: bool, file_id: tuple[int, int] | None) -> Store:
+def _open(url: str, file_id: tuple[int, int] | None) -> Store:
+    """The store at ``url``, its tables created by the first migration; a SQLite file
+    pinned by ``file_id`` must be that file (it is never made anew)."""
     from riskmodel import Store  # SQLAlchemy: imported on the store's first use
 
-    return Store(url, create=create, file_id=file_id)
+    return Store(url, create=True, file_id=file_id)
