@@ -45,34 +45,46 @@ def serve(dev: bool, bind: str | None, workers: int | None) -> None:
 
 
 def _pin_store(settings) -> None:
-    """Open (create, migrate) the SQLite store once, before any worker starts, show where
-    it is, and pass its absolute location and file identity to the workers: each refuses
-    any other file, one restarted after the data folder vanished too. A store that cannot
-    be opened is a warning: scoring works without it."""
+    """Pin the SQLite store's file before any worker starts: create it (and its folder)
+    if missing so that it has an identity, show where it is, and pass its absolute
+    location and identity (device:inode) to the workers: each refuses any other file, one
+    restarted after the data folder vanished too. No SQLAlchemy here (a tenth of a second
+    of start-up): each worker opens the store and migrates it on first use (migrations
+    take SQLite's write lock, so two workers migrating at once apply each step once). A
+    store that cannot be created is a warning: scoring works without it. A database
+    server is not opened here: the workers open it when needed."""
     import os
+    from urllib.parse import quote
 
-    from riskmodel import Store, database_url
+    from riskmodel import StoreUnavailable, database_url, open_store_file, store_file
 
+    url = database_url(settings)
+    path = store_file(url)
+    if path is None:  # a database server (or SQLite in memory): shown without its password
+        click.echo(f"store: {_shown(url)}", err=True)
+        return
+    click.echo(f"store: {path}", err=True)
     try:
-        store = Store(database_url(settings))
-    except Exception as e:  # noqa: BLE001  outcomes will answer 503 until it can be opened
+        device, inode = open_store_file(path)
+    except StoreUnavailable as e:  # outcomes will answer 503 until it can be created
         click.echo(f"warning: the store cannot be opened ({e}); scoring works, outcome "
                    f"posts answer 503 store-unavailable", err=True)
         return
-    try:
-        click.echo(f"store: {store.location}", err=True)
-        if store.path is None:  # a database server: the workers open it when needed
-            return
-        try:
-            store.migrate()
-        except Exception as e:  # noqa: BLE001
-            click.echo(f"warning: the store cannot be migrated ({e}); outcome posts answer "
-                       f"503 store-unavailable until it can", err=True)
-        if settings.database_url:
-            os.environ["RISKMODEL_DATABASE_URL"] = store.url  # its path made absolute
-        else:
-            os.environ["RISKMODEL_DATA_DIR"] = settings.data_dir  # absolute: environment()
-        if store.file_id is not None:
-            os.environ["RISKMODEL_STORE_FILE_ID"] = "{}:{}".format(*store.file_id)
-    finally:
-        store.dispose()
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        click.echo(f"warning: the store {path} or its folder is read-only; scoring works, "
+                   f"outcome posts answer 503 store-unavailable until it is writable",
+                   err=True)
+    if settings.database_url:  # its path made absolute, the rest kept
+        scheme, query = url.partition("://")[0], url.partition("?")[2]
+        os.environ["RISKMODEL_DATABASE_URL"] = f"{scheme}:///{quote(str(path), safe='/')}" \
+            + (f"?{query}" if query else "")
+    else:
+        os.environ["RISKMODEL_DATA_DIR"] = settings.data_dir  # absolute: environment()
+    os.environ["RISKMODEL_STORE_FILE_ID"] = f"{device}:{inode}"
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password (as SQLAlchemy renders it: ``***``)."""
+    import re
+
+    return re.sub(r"^([\w+]+://[^:/@]*):[^@]*@", r"\1:***@", url)

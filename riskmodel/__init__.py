@@ -52,8 +52,10 @@ _EXPORTS = {
     "Scorer": "scoring", "load_model": "scoring",
     "KeyFileError": "signing", "SignatureError": "signing", "generate_keys": "signing",
     "model_keys": "signing",
-    "OutcomeConflict": "store", "Store": "store", "StoreMissing": "store",
-    "StoreUnavailable": "store", "UnknownCampaign": "store",
+    "OutcomeConflict": "errors", "Store": "store", "StoreMissing": "errors",
+    "StoreUnavailable": "errors", "UnknownCampaign": "errors",
+    "check_store_file": "storefile", "open_store_file": "storefile",
+    "store_file": "storefile",
     "CAMPAIGN_ALLOWED": "validation", "CAMPAIGN_FIELDS": "validation",
     "ErrorList": "validation", "check_fields": "validation",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
@@ -98,9 +100,13 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         ArtifactError,
         DataError,
         FieldError,
+        OutcomeConflict,
         ParameterError,
         RiskModelError,
         SchemaError,
+        StoreMissing,
+        StoreUnavailable,
+        UnknownCampaign,
         shorten,
     )
     from riskmodel.estimators import BoundedLogisticRegression
@@ -154,13 +160,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.rules import MAX_ERRORS, MAX_FIELDS
     from riskmodel.scoring import Scorer, load_model
     from riskmodel.signing import KeyFileError, SignatureError, generate_keys, model_keys
-    from riskmodel.store import (
-        OutcomeConflict,
-        Store,
-        StoreMissing,
-        StoreUnavailable,
-        UnknownCampaign,
-    )
+    from riskmodel.store import Store
+    from riskmodel.storefile import check_store_file, open_store_file, store_file
     from riskmodel.validation import (
         CAMPAIGN_ALLOWED,
         CAMPAIGN_FIELDS,

@@ -129,3 +129,45 @@ class ParameterError(RiskModelError, ValueError):
     def __init__(self, error: FieldError) -> None:
         self.error = error
         super().__init__(error.message)
+
+
+# The store's errors live here, not in riskmodel.store, so that what answers them (the
+# service's problems, its prediction log) does not import SQLAlchemy.
+
+class OutcomeConflict(RiskModelError, ValueError):
+    """An outcome that contradicts one already recorded (send it as a correction)."""
+
+    def __init__(self, conflicts: list[dict]) -> None:
+        self.conflicts = conflicts
+        ids = ", ".join(c["campaign_id"] for c in conflicts[:5])
+        super().__init__(f"{len(conflicts)} outcome(s) differ from the recorded ones "
+                         f"({ids}); send them with \"correction\": true to replace")
+
+
+class UnknownCampaign(RiskModelError, ValueError):
+    """An outcome sent without its plan for a campaign never scored before it was
+    completed (no plan was logged before its completion date)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        super().__init__(f"{len(ids)} outcome(s) for campaigns never scored before they were "
+                         f"completed, sent without their plan: {', '.join(ids[:5])}; attach "
+                         f"the plan as \"plan\"")
+
+
+class StoreUnavailable(RiskModelError, OSError):
+    """The store cannot take writes now: its file vanished, was replaced by another or is
+    read-only, or the database cannot be reached. ``location`` is the file (or the URL
+    without its password), ``reason`` what is wrong."""
+
+    _message = "the store {location} is unavailable: {reason}"
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location, self.reason = location, reason
+        super().__init__(self._message.format(location=location, reason=reason))
+
+
+class StoreMissing(StoreUnavailable, FileNotFoundError):
+    """A store that does not exist where it was looked for, opened with ``create=False``."""
+
+    _message = "no store at {location}: {reason}"

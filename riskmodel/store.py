@@ -60,7 +60,14 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from riskmodel.contract import FAILURE_REASONS, SCHEMA
-from riskmodel.errors import RiskModelError
+from riskmodel.errors import (  # defined there, without SQLAlchemy; the same names here
+    OutcomeConflict,
+    RiskModelError,
+    StoreMissing,
+    StoreUnavailable,
+    UnknownCampaign,
+)
+from riskmodel.storefile import check_store_file, open_store_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -323,45 +330,6 @@ def _duration_days(conn: Connection):
                  inputs["duration_days"].as_float()))
 
 
-class OutcomeConflict(RiskModelError, ValueError):
-    """An outcome that contradicts one already recorded (send it as a correction)."""
-
-    def __init__(self, conflicts: list[dict]) -> None:
-        self.conflicts = conflicts
-        ids = ", ".join(c["campaign_id"] for c in conflicts[:5])
-        super().__init__(f"{len(conflicts)} outcome(s) differ from the recorded ones "
-                         f"({ids}); send them with \"correction\": true to replace")
-
-
-class UnknownCampaign(RiskModelError, ValueError):
-    """An outcome sent without its plan for a campaign never scored before it was
-    completed (no plan was logged before its completion date)."""
-
-    def __init__(self, ids: list[str]) -> None:
-        self.ids = ids
-        super().__init__(f"{len(ids)} outcome(s) for campaigns never scored before they were "
-                         f"completed, sent without their plan: {', '.join(ids[:5])}; attach "
-                         f"the plan as \"plan\"")
-
-
-class StoreUnavailable(RiskModelError, OSError):
-    """The store cannot take writes now: its file vanished, was replaced by another or is
-    read-only, or the database cannot be reached. ``location`` is the file (or the URL
-    without its password), ``reason`` what is wrong."""
-
-    _message = "the store {location} is unavailable: {reason}"
-
-    def __init__(self, location: str, reason: str) -> None:
-        self.location, self.reason = location, reason
-        super().__init__(self._message.format(location=location, reason=reason))
-
-
-class StoreMissing(StoreUnavailable, FileNotFoundError):
-    """A store that does not exist where it was looked for, opened with ``create=False``."""
-
-    _message = "no store at {location}: {reason}"
-
-
 @dataclass(frozen=True)
 class OutcomeResult:
     campaign_id: str
@@ -479,8 +447,8 @@ class Store:
         :class:`StoreMissing` naming where it looked.
     file_id : (int, int), optional
         The device and inode the SQLite file must have (a running service passes the one
-        it started with, so every worker refuses the same replacement). Default: the
-        file's identity now.
+        it started with, so every worker refuses the same replacement); with it, a missing
+        file is :class:`StoreMissing`, never created. Default: the file's identity now.
 
     Examples
     --------
@@ -505,8 +473,9 @@ class Store:
                 self.path = Path(os.path.abspath(database))
                 self.url = parsed.set(database=str(self.path)).render_as_string(
                     hide_password=False)
-                self._ensure_file(create)
-                self.file_id = file_id or _file_id(self.path)
+                # a file pinned by its identity is never made anew: a new one is not it
+                opened = open_store_file(self.path, create and file_id is None)
+                self.file_id = file_id or opened
                 # connections open the file that exists and never create one: a store
                 # whose file vanished must not come back empty under the same name
                 target = parsed.set(database=f"file:{_uri_path(self.path)}",
@@ -527,50 +496,14 @@ class Store:
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
                 "BEGIN IMMEDIATE"))
 
-    def _ensure_file(self, create: bool) -> None:
-        path = self.path
-        if path is None or path.exists():
-            return
-        if not create:
-            raise StoreMissing(str(path), "there is no such file, and this does not create "
-                                          "one")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # an empty file is an empty SQLite database; O_EXCL: never truncate a racer's
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.close(fd)
-        except FileExistsError:
-            pass
-        except OSError as e:
-            raise StoreUnavailable(str(path), f"its file cannot be created: {e.strerror}") \
-                from None
-
     # ------------------------------------------------------------------ availability
 
     def check(self, writing: bool = True) -> None:
         """Raise :class:`StoreUnavailable` if the SQLite file this store opened has
         vanished, was replaced by another file, or (``writing``) cannot be written. One
         ``stat`` (and one ``access``); no database I/O. A no-op for other databases."""
-        path = self.path
-        if path is None:
-            return
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise StoreUnavailable(self.location, "its file has vanished (deleted or moved "
-                                                  "away); writes are refused until the "
-                                                  "same file is back") from None
-        except OSError as e:
-            raise StoreUnavailable(self.location, f"its file cannot be read: {e.strerror}") \
-                from None
-        if (st.st_dev, st.st_ino) != self.file_id:
-            raise StoreUnavailable(self.location, "its file was replaced by another file "
-                                                  "(not the one opened); writes are refused "
-                                                  "until the same file is back, or a restart "
-                                                  "opens the new one")
-        if writing and not os.access(path, os.W_OK):
-            raise StoreUnavailable(self.location, "its file is read-only; writes are "
-                                                  "refused until it is writable again")
+        if self.path is not None:
+            check_store_file(self.path, self.file_id, writing)
 
     def health(self) -> str | None:
         """Why the store cannot take writes now (its file, see :meth:`check`, or the last
@@ -975,11 +908,6 @@ def _applied(conn: Connection) -> set[int] | None:
     if not inspect(conn).has_table(migrations_table.name):
         return None
     return set(conn.scalars(select(migrations_table.c.version)))
-
-
-def _file_id(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
 
 
 def _uri_path(path: Path) -> str:

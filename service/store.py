@@ -5,7 +5,10 @@ Scoring never needs the store, so a store that cannot be used makes outcome post
 ``store-unavailable`` and holds the prediction log back; it never stops scoring. A SQLite
 file is pinned by its identity when the app is created (by ``riskmodel serve`` for all of
 its workers, through ``RISKMODEL_STORE_FILE_ID``): a file deleted, moved away or
-replaced later is refused until the same file is back.
+replaced later is refused until the same file is back. Pinning it takes a ``stat``, not
+SQLAlchemy: the :class:`riskmodel.Store` (SQLAlchemy's engine, the migrations) is made on
+first use, so a worker is ready for scoring without having imported SQLAlchemy. A
+database server's store is made (not connected) when the app is created.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from riskmodel import Store, StoreUnavailable
+from riskmodel import StoreUnavailable, check_store_file, open_store_file, store_file
+
+if TYPE_CHECKING:
+    from riskmodel import Store
 
 log = logging.getLogger("riskmodel.service")
 
@@ -29,12 +36,17 @@ class StoreHolder:
         # pinned by `riskmodel serve`: this worker must find that file, never create one
         self._create = file_id is None
         self._file_id = file_id
+        self._path = store_file(url)  # None: a database server (or SQLite in memory)
         self._store: Store | None = None
         self._ready = False  # migrated
         self._error: str | None = None  # why the store could not be opened
         self._lock = threading.Lock()
         try:  # the file now, so every later check compares with the file the app began with
-            self._store = Store(url, create=self._create, file_id=file_id)
+            if self._path is not None:
+                opened = open_store_file(self._path, self._create)
+                self._file_id = file_id or opened
+            else:
+                self._store = _open(url, file_id)
         except StoreUnavailable as e:
             self._error = e.reason
             log.error("store unavailable", extra={"reason": str(e)})
@@ -53,7 +65,10 @@ class StoreHolder:
                 return self._store
             try:
                 if self._store is None:
-                    self._store = Store(self.url, create=self._create, file_id=self._file_id)
+                    if self._path is not None and self._file_id is not None:
+                        # the pinned file, not one made in its place (the clearer reason)
+                        check_store_file(self._path, self._file_id, writing=False)
+                    self._store = _open(self.url, self._file_id)
                 self._store.migrate()
             except StoreUnavailable as e:
                 self._error = e.reason
@@ -61,7 +76,8 @@ class StoreHolder:
             except Exception as e:  # an unreachable database: scoring goes on without it
                 self._error = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
                 log.error("store unavailable", extra={"reason": self._error})
-                location = self._store.location if self._store else "(unopened)"
+                location = self._store.location if self._store else \
+                    str(self._path or "(unopened)")
                 raise StoreUnavailable(location, self._error) from e
             self._ready, self._error = True, None
             return self._store
@@ -75,7 +91,15 @@ class StoreHolder:
         and how the last operation went."""
         store = self._store
         if store is None:
-            return {"status": "unavailable", "reason": self._error}
+            if self._path is None or self._file_id is None:
+                return {"status": "unavailable", "reason": self._error}
+            try:  # a SQLite file pinned, its store not opened yet
+                check_store_file(self._path, self._file_id)
+            except StoreUnavailable as e:
+                return {"status": "unavailable", "reason": e.reason}
+            if self._error is not None:
+                return {"status": "unavailable", "reason": self._error}
+            return {"status": "available", "reason": None}
         reason = store.health() or self._error
         if reason is not None:
             return {"status": "unavailable", "reason": reason}
@@ -86,3 +110,11 @@ class StoreHolder:
     def dispose(self) -> None:
         if self._store is not None:
             self._store.dispose()
+
+
+def _open(url: str, file_id: tuple[int, int] | None) -> Store:
+    """The store at ``url``, its tables created by the first migration; a SQLite file
+    pinned by ``file_id`` must be that file (it is never made anew)."""
+    from riskmodel import Store  # SQLAlchemy: imported on the store's first use
+
+    return Store(url, create=True, file_id=file_id)

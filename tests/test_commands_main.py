@@ -54,3 +54,34 @@ def test_a_command_run_in_process_gives_the_sigterm_handler_back():
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_serve_main_process_imports_no_sqlalchemy_nor_fitting_library(tmp_path):
+    """``riskmodel serve``'s main process, up to the fork of its workers (settings, the
+    store's file pinned, the app's code preloaded), loads neither SQLAlchemy nor
+    scikit-learn, scipy, pandas or matplotlib: each costs start-up, and the workers open
+    the store on first use. granian is replaced by a stand-in that reports instead of
+    forking; the store's file is pinned all the same."""
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = ("import json, sys, granian\n"
+            "class Server:\n"
+            "    def __init__(self, *args, **kwargs): pass\n"
+            "    def serve(self, **kwargs):\n"
+            "        print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('sqlalchemy', 'sklearn', 'scipy', 'pandas', 'matplotlib'))))\n"
+            "granian.Granian = Server\n"
+            "from commands.main import main\n"
+            f"main(['serve', '--bind', '127.0.0.1:{port}'], standalone_mode=False)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["RISKMODEL_DATA_DIR"] = str(tmp_path / "var")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [], out.stderr
+    store = tmp_path / "var" / "riskmodel.sqlite3"
+    assert f"store: {store}" in out.stderr
+    assert store.is_file()  # pinned: it exists, so it has an identity for the workers

@@ -354,6 +354,13 @@ def test_the_worst_bodies_cost_a_worker_less_than_100_mb(trained, tmp_path):
         [worker] = _workers(proc.pid)
         for _ in range(20):
             _score(port)
+        # the prediction log has written (the worker opened its store on first use)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as r:
+                if json.loads(r.read())["prediction_log"]["queued"] == 0:
+                    break
+            time.sleep(0.2)
         idle = _memory_kb(worker, "VmRSS")
         sizes = {}
         for _ in range(3):

@@ -167,3 +167,41 @@ def test_serve_refuses_outcomes_in_every_worker_after_the_data_folder_is_deleted
         assert status == 200 and ready["store"]["status"] == "unavailable"
     finally:
         stop_server(proc)
+
+
+def test_serve_creates_the_store_at_the_first_outcome_and_refuses_a_swapped_file(
+        trained, tmp_path):
+    """``riskmodel serve`` on a data folder that does not exist: its main process makes
+    the store's empty file (its identity pins it for the workers) and nothing more; the
+    first outcome post creates the tables (a worker migrates on first use); a file
+    swapped in under the same name afterwards is refused by every worker."""
+    from riskmodel.store import MIGRATIONS
+
+    root, _ = trained
+    var = tmp_path / "var"
+    proc, port = start_server(root, {"RISKMODEL_API_KEYS": KEY, "RISKMODEL_DATA_DIR": str(var),
+                                     "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    db = var / "riskmodel.sqlite3"
+    try:
+        wait_ready(proc, port)
+        assert db.is_file() and db.stat().st_size == 0  # pinned, not yet migrated
+        status, ready = _request(port, "/readyz")
+        assert status == 200 and ready["store"]["status"] == "available"
+        assert _request(port, "/v1/outcomes", _outcome("f-0"))[0] == 200
+        store = Store(f"sqlite:///{db}", create=False)
+        try:
+            assert store.schema_version() == MIGRATIONS[-1][0]
+            assert store.outcome_count() == 1
+        finally:
+            store.dispose()
+        swapped = tmp_path / "swapped.sqlite3"
+        shutil.copy(db, swapped)
+        os.replace(swapped, db)  # the same name, another file
+        statuses = {_request(port, "/v1/outcomes", _outcome(f"f-{i}"))[0]
+                    for i in range(1, 9)}
+        assert statuses == {503}
+        status, ready = _request(port, "/readyz")
+        assert status == 200 and ready["store"]["status"] == "unavailable"
+        assert "replaced" in ready["store"]["reason"]
+    finally:
+        stop_server(proc)
