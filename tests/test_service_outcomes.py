@@ -131,7 +131,7 @@ def test_requests_on_several_threads_open_one_store(trained, tmp_path, monkeypat
     import threading
     import time
 
-    import service.store
+    import riskmodel
 
     opened, migrated = [], []
 
@@ -146,7 +146,8 @@ def test_requests_on_several_threads_open_one_store(trained, tmp_path, monkeypat
             time.sleep(0.2)  # a database that takes a moment to migrate
             return []
 
-    monkeypatch.setattr(service.store, "Store", SlowStore)
+    # the holder takes riskmodel.Store on first use (SQLAlchemy is imported then)
+    monkeypatch.setattr(riskmodel, "Store", SlowStore)
     root, _ = trained
     app = create_app({"artifacts": str(root), "data_dir": str(tmp_path)})
     store = app.extensions["riskmodel.store"]
