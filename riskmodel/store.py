@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -67,7 +66,7 @@ from riskmodel.errors import (  # defined there, without SQLAlchemy; the same na
     StoreUnavailable,
     UnknownCampaign,
 )
-from riskmodel.storefile import check_store_file, open_store_file
+from riskmodel.storefile import check_store_file, open_store_file, store_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -467,10 +466,10 @@ class Store:
         self.last_error: str | None = None  # why the last database operation failed
         target: str | URL = url
         if self.is_sqlite:
-            parsed = make_url(url)
-            database = parsed.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self.path = Path(os.path.abspath(database))
+            # the file as `riskmodel serve` pins it, by the same rule (riskmodel/storefile.py)
+            self.path = store_file(url)
+            if self.path is not None:
+                parsed = make_url(url)
                 self.url = parsed.set(database=str(self.path)).render_as_string(
                     hide_password=False)
                 # a file pinned by its identity is never made anew: a new one is not it
