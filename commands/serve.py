@@ -56,12 +56,18 @@ def _pin_store(settings) -> None:
     import os
     from urllib.parse import quote
 
-    from riskmodel import StoreUnavailable, database_url, open_store_file, store_file
+    from riskmodel import (
+        StoreUnavailable,
+        database_url,
+        open_store_file,
+        shown_url,
+        store_file,
+    )
 
     url = database_url(settings)
     path = store_file(url)
     if path is None:  # a database server (or SQLite in memory): shown without its password
-        click.echo(f"store: {_shown(url)}", err=True)
+        click.echo(f"store: {shown_url(url)}", err=True)
         return
     click.echo(f"store: {path}", err=True)
     try:
@@ -82,9 +88,3 @@ def _pin_store(settings) -> None:
         os.environ["RISKMODEL_DATA_DIR"] = settings.data_dir  # absolute: environment()
     os.environ["RISKMODEL_STORE_FILE_ID"] = f"{device}:{inode}"
 
-
-def _shown(url: str) -> str:
-    """A database URL without its password (as SQLAlchemy renders it: ``***``)."""
-    import re
-
-    return re.sub(r"^([\w+]+://[^:/@]*):[^@]*@", r"\1:***@", url)

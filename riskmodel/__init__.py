@@ -55,7 +55,7 @@ _EXPORTS = {
     "OutcomeConflict": "errors", "Store": "store", "StoreMissing": "errors",
     "StoreUnavailable": "errors", "UnknownCampaign": "errors",
     "check_store_file": "storefile", "open_store_file": "storefile",
-    "store_file": "storefile",
+    "store_file": "storefile", "shown_url": "storefile",
     "CAMPAIGN_ALLOWED": "validation", "CAMPAIGN_FIELDS": "validation",
     "ErrorList": "validation", "check_fields": "validation",
     "Validated": "validation", "missing_columns": "validation", "parse_outcome": "validation",
@@ -161,7 +161,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
     from riskmodel.scoring import Scorer, load_model
     from riskmodel.signing import KeyFileError, SignatureError, generate_keys, model_keys
     from riskmodel.store import Store
-    from riskmodel.storefile import check_store_file, open_store_file, store_file
+    from riskmodel.storefile import check_store_file, open_store_file, shown_url, store_file
     from riskmodel.validation import (
         CAMPAIGN_ALLOWED,
         CAMPAIGN_FIELDS,

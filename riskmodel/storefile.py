@@ -9,6 +9,7 @@ tenth of a second of start-up): the workers open and migrate the store on first 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -35,6 +36,16 @@ def store_file(url: str) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(os.path.abspath(database))
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be shown: its password as ``***`` (as SQLAlchemy renders
+    it), read without SQLAlchemy.
+
+    >>> shown_url("postgresql://riskmodel:s3cret@db/riskmodel")
+    'postgresql://riskmodel:***@db/riskmodel'
+    """
+    return re.sub(r"^([\w+]+://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def open_store_file(path: Path, create: bool = True) -> tuple[int, int]:
