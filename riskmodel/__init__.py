@@ -44,7 +44,7 @@ _EXPORTS = {
     "VERDICTS": "verdicts", "MonitoringError": "monitoring", "Policy": "monitoring",
     "ReferenceMissing": "monitoring", "load_reference": "monitoring", "monitor": "monitoring",
     "assess": "monitoring", "EmptyWindow": "monitoring", "REASON_CODES": "verdicts",
-    "REASON_LEVELS": "verdicts",
+    "REASON_LEVELS": "verdicts", "SEGMENTS_NAMED": "verdicts",
     "Reason": "monitoring",
     "BANDS": "explanation", "DIRECTIONS": "explanation", "CampaignScore": "explanation",
     "Explanation": "explanation", "FactorContribution": "explanation",
@@ -174,4 +174,4 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         validate_campaigns,
         validate_record,
     )
-    from riskmodel.verdicts import REASON_CODES, REASON_LEVELS, VERDICTS
+    from riskmodel.verdicts import REASON_CODES, REASON_LEVELS, SEGMENTS_NAMED, VERDICTS

@@ -50,6 +50,7 @@ from riskmodel.verdicts import (
     RETRAIN,
     ROC_AUC_DROPPED,
     SEGMENTS_MISCALIBRATED,
+    SEGMENTS_NAMED,
     VERDICTS,  # noqa: F401
     WATCH,
 )
@@ -302,7 +303,7 @@ def reason_text(code: str, params: Mapping) -> str:
     if code == SEGMENTS_MISCALIBRATED:
         return "miscalibrated segments: " + ", ".join(
             f"{s['segment']} {s['value']} ({s['observed']} failed, "
-            f"{s['expected']:.1f} expected)" for s in p["segments"][:8])
+            f"{s['expected']:.1f} expected)" for s in p["segments"][:SEGMENTS_NAMED])
     raise ValueError(f"unknown reason code {code!r}")
 
 

@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
-from riskmodel import N_, RiskModelError, StoreUnavailable, label, value_label
+from riskmodel import (
+    N_,
+    SEGMENTS_NAMED,
+    RiskModelError,
+    StoreUnavailable,
+    label,
+    value_label,
+)
 from service.auth import key_is_valid
 from service.i18n import locale_of
 from service.workbench.blueprint import bp, csrf_ok
@@ -167,7 +174,6 @@ REASON_WORDS = {
     "segments_miscalibrated": N_("The risks are off in some segments: %(segments)s."),
 }
 SEGMENT_REASON = N_("%(segment)s %(value)s: %(observed)s failed, %(expected)s expected")
-SEGMENTS_SHOWN = 8  # as many as the core's English names
 
 
 def reason_words(reason: dict, locale: str, fallback: str | None = None) -> str:
@@ -203,7 +209,7 @@ def reason_words(reason: dict, locale: str, fallback: str | None = None) -> str:
             "segment": _segment(s["segment"], locale),
             "value": s["value"] if s["segment"] == "month" else value_label(s["value"], locale),
             "observed": num(s["observed"], 0), "expected": num(s["expected"], 1)}
-            for s in p["segments"][:SEGMENTS_SHOWN]]
+            for s in p["segments"][:SEGMENTS_NAMED]]
         args = {"segments": gettext_in(locale, N_("; ")).join(parts)}
     return gettext_in(locale, REASON_WORDS[code]) % args
 
