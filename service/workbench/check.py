@@ -90,16 +90,12 @@ def page(locale: str) -> tuple[list, dict]:
     return _groups(fields, locale), data
 
 
-FIELDS = _fields("en")
-GROUPS, PAGE_DATA = page("en")
-
-
 @bp.get("/")
 def check_page():
     """The form, filled from the address when it carries a campaign."""
     holder = current_app.extensions["riskmodel.holder"]
     scorer = holder.scorer
-    values = {f["name"]: request.args.get(f["name"], "") for f in FIELDS}
+    values = {name: request.args.get(name, "") for name in SCHEMA.names}
     key_required = current_app.extensions["riskmodel.settings"].scoring_requires_key
     groups, page_data = page(locale_of(request.environ))
     data = dict(page_data, bands=scorer.bands if scorer is not None else None,
