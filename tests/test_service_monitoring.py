@@ -105,6 +105,22 @@ def test_what_cannot_be_monitored_is_a_problem(app, scorer, query, status, kind)
     assert r.status_code == status and r.get_json()["type"] == f"/problems/{kind}"
 
 
+def test_an_empty_window_is_said_in_the_requests_language(app, scorer):
+    """The 409's detail is a text of the catalog, not the core's English message."""
+    from test_i18n import english_left
+
+    fill_store(app.config["store_url"], scorer, n=200)
+    client = app.test_client()
+    query = "?since=2025-01-01&until=2025-02-01"
+    zh = client.get(f"/v1/monitoring{query}&lang=zh-CN", headers={"X-API-Key": KEY})
+    en = _get(client, query)
+    assert zh.status_code == en.status_code == 409
+    assert zh.get_json()["type"] == en.get_json()["type"] == "/problems/cannot-monitor"
+    assert zh.headers["Content-Language"] == "zh-CN"
+    assert english_left(zh.get_json()["title"] + zh.get_json()["detail"]) == []
+    assert "nothing to monitor yet" in en.get_json()["detail"]
+
+
 def test_the_gauges_are_refreshed_in_the_background_of_a_scrape(app, scorer):
     fill_store(app.config["store_url"], scorer, Shift(budget_ratio_factor=0.5))
     client = app.test_client()

@@ -36,7 +36,7 @@ def _day(name: str) -> datetime | None:
 def monitoring() -> Response:
     """The same JSON as `riskmodel monitor --json`; ?since= and ?until= as its options."""
     # monitoring's statistics (pandas, scipy) load with the first call, not with the app
-    from riskmodel import MonitoringError
+    from riskmodel import EmptyWindow, ReferenceMissing
 
     since, until = _day("since"), _day("until")
     if since is not None and until is not None and until <= since:
@@ -47,13 +47,26 @@ def monitoring() -> Response:
         result = current_app.extensions["riskmodel.monitoring"].result(since, until)
     except LookupError as e:
         raise Problem(503, "model-unavailable", N_("Model unavailable"), str(e)) from None
-    except MonitoringError as e:  # an empty window, no reference statistics
-        raise Problem(409, "cannot-monitor", N_("Cannot monitor"), str(e)) from None
-    except RiskModelError as e:
+    except EmptyWindow:
+        raise _cannot(N_("No campaign was scored in the window asked for: there is nothing "
+                         "to monitor yet. Widen the window (since, until).")) from None
+    except ReferenceMissing as e:
+        raise _cannot(N_("The serving model version has no reference statistics it can be "
+                         "compared with (it was trained before monitoring kept them): "
+                         "retrain it to monitor it."), e) from None
+    except RiskModelError as e:  # none of the window's plans valid now, and the like
         if isinstance(e, OSError):  # the store: StoreUnavailable, answered as elsewhere
             raise
-        raise Problem(409, "cannot-monitor", N_("Cannot monitor"), str(e)) from None
+        raise _cannot(N_("The campaigns scored in the window cannot be compared with the "
+                         "model's reference statistics (see reason)."), e) from None
     return Response(dumps(result), mimetype="application/json")
+
+
+def _cannot(detail: str, error: Exception | None = None) -> Problem:
+    """A 409 ``cannot-monitor`` whose detail is a text of the catalog (said in the
+    request's language); the core's own words, English, ride along as ``reason``."""
+    return Problem(409, "cannot-monitor", N_("Cannot monitor"), detail,
+                   extra=None if error is None else {"reason": str(error)})
 
 
 @bp.before_app_request
