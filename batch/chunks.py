@@ -16,7 +16,6 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from riskmodel import DataError
 
@@ -104,6 +103,15 @@ def csv_names(path: Path) -> list[str]:
     return names
 
 
+def input_names(path: Path) -> list[str]:
+    """The column names of an input file: a Parquet file's schema, a CSV file's header."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq  # only for Parquet: a CSV run does not load it
+
+        return pq.ParquetFile(path).schema_arrow.names
+    return csv_names(path)
+
+
 def csv_options(names: list[str]) -> tuple[pacsv.ParseOptions, pacsv.ConvertOptions]:
     """How every reader here parses CSV: every cell as text, quoted line breaks allowed."""
     return (pacsv.ParseOptions(newlines_in_values=True),
@@ -115,6 +123,8 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pa.Table]:
     """Chunks of the input as arrow tables, as read (CSV cells as text); a broken CSV
     record is a :class:`DataError` naming its row in the file."""
     if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             yield pa.Table.from_batches([batch])
         return

@@ -53,7 +53,7 @@ from batch.columns import output_columns
 from batch.dask_read import Source, as_table, open_source, plans_frame, read_table
 from batch.outputs import Output, Rejects
 from batch.parts import Part, score_part
-from batch.summary import BatchSummary
+from batch.summary import BatchSummary, progress_bar
 from batch.workbook import is_workbook, score_via_workbook
 from riskmodel import (
     FAMILIES,
@@ -286,7 +286,6 @@ def _out_kind(dst: str) -> str:
 
 def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows, progress,
          log_to, workers, scheduler) -> BatchSummary:
-    from tqdm import tqdm
 
     kind = _out_kind(dst_name)
     to_stdout = dst_name == "-"
@@ -334,8 +333,7 @@ def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows,
             keep = log_to is not None
             tasks = [dask.delayed(score_partition)(p, i, model, source, top_k, keep, sink)
                      for i, p in enumerate(frame.to_delayed())]
-            bar = tqdm(unit=" rows", desc="scoring", disable=None if progress is None
-                       else not progress, file=sys.stderr)
+            bar = progress_bar(progress)
             if kind != "dataset":
                 out = Output(sys.stdout.buffer if to_stdout else str(tmp), kind)
             offset = 0

@@ -12,13 +12,15 @@ import shutil
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from batch.cells import safe_schema, safe_table, safe_text
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 
 class Output:
@@ -57,6 +59,8 @@ class Output:
         if not hasattr(sink, "write"):
             sink = self._owned = open_untruncated(sink)
         if self.kind == "parquet":
+            import pyarrow.parquet as pq  # only for Parquet: a CSV run does not load it
+
             schema = pa.schema([pa.field(f.name, f.type.value_type)
                                 if pa.types.is_dictionary(f.type) else f for f in schema])
             self._writer = pq.ParquetWriter(sink, schema)

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from batch.chunks import CHUNK_ROWS, csv_names, prefetch, read_chunks
+from batch.chunks import CHUNK_ROWS, input_names, prefetch, read_chunks
 from batch.columns import output_columns, replaced_columns
 from batch.outputs import Output, Rejects, check_paths, default_rejects
 from batch.parts import Part, score_part
-from batch.summary import BatchSummary
+from batch.summary import BatchSummary, progress_bar
 from batch.workbook import is_workbook, score_via_workbook
 from riskmodel import (
     BANDS,
@@ -57,8 +56,6 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
     cluster of that many processes (the ``dask`` extra). The output is the same for any
     number.
     """
-    from tqdm import tqdm
-
     check_paths(input=src, output=dst, rejects_file=default_rejects(dst) if rejects is None
                 else rejects)
     if workers is not None and workers > 1:
@@ -92,9 +89,7 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
     rejects_path = Path(rejects) if rejects else default_rejects(dst)
     summary = BatchSummary(model_version=scorer.version)
     try:
-        summary.replaced = len(replaced_columns(
-            pq.ParquetFile(src).schema_arrow.names if src.suffix.lower() == ".parquet"
-            else csv_names(src)))
+        summary.replaced = len(replaced_columns(input_names(src)))
         if strict:
             _check_all(src, chunk_rows)
         tmp = None
@@ -109,8 +104,7 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
                 tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(6)}.part")
                 tmp.open("xb").close()
             sink = sys.stdout.buffer if to_stdout else str(tmp)
-            bar = tqdm(unit=" rows", desc="scoring", disable=None if progress is None
-                       else not progress, file=sys.stderr)
+            bar = progress_bar(progress)
             out = Output(sink, out_kind)
             chunks = _checked(read_chunks(src, chunk_rows))
             # the next chunk is read (and made a frame) on a thread while this one is scored
@@ -128,8 +122,7 @@ def score_file(src: str | Path, dst: str | Path, scorer: Scorer, *, top_k: int =
             if offset == 0:
                 raise DataError(f"{src} has a header but no campaigns")
             if not out.started:  # nothing valid: still write a header-only output
-                names = (pq.ParquetFile(src).schema_arrow.names
-                         if src.suffix.lower() == ".parquet" else csv_names(src))
+                names = input_names(src)
                 old = set(replaced_columns(names))
                 out.write_schema(pa.schema([(n, pa.string()) for n in names if n not in old]
                                            + [(n, pa.string()) for n in

@@ -109,3 +109,26 @@ def summary_lines(s: BatchSummary, gettext: Callable[[str], str] = _same) -> lis
         lines.append(_(N_("the input was scored before: its {n} score columns were replaced "
                           "by this run's")).format(n=s.replaced))
     return lines
+
+
+class _NoBar:
+    """What a run updates when no progress is shown: nothing."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(progress: bool | None):
+    """The run's progress bar on stderr (tqdm): shown if ``progress``, hidden if False, and
+    for None only when stderr is a terminal, as tqdm decides. tqdm is loaded only to be
+    shown: a run in a script or a pipe does not pay its import."""
+    import sys
+
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(unit=" rows", desc="scoring", file=sys.stderr)

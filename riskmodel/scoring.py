@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from riskmodel.errors import ArtifactError, FieldError, ParameterError, SchemaEr
 from riskmodel.explanation import (
     CampaignScore,
     Explanation,
+    FactorInfo,
     build_score,
     explain_factor,
     explain_top,
@@ -79,10 +80,10 @@ class Scorer:
         self.factors = model.factors
         self.factor_names = model.factor_names
         self.families = tuple(f.family for f in self.factors)
-        # what the explanations say about each factor, in every shipped language (built
-        # once: a request in any language costs the same)
-        self._about = {loc: tuple(factor_info(f, loc) for f in self.factors)
-                       for loc in LOCALES}
+        # what the explanations say about each factor, per shipped language: English now,
+        # another language when first asked for (a command scoring in English never loads
+        # the others' number formats), or all at once by prepare()
+        self._about = {"en": tuple(factor_info(f, "en") for f in self.factors)}
         self.locale = "en"  # the language of the texts when a call names none
         self.about = self._about["en"]
         self._actionable = [info.actionable for info in self.about]
@@ -114,9 +115,26 @@ class Scorer:
         :data:`riskmodel.LOCALES`; anything else gives English): the same model and tables,
         shared. For callers that hand a scorer on, such as batch scoring's workers."""
         other = copy.copy(self)
-        other.locale = locale if locale in self._about else "en"
-        other.about = self._about[other.locale]
+        other.locale, other.about = self._texts(locale)
         return other
+
+    def prepare(self, locales: Iterable[str] = LOCALES) -> Scorer:
+        """Build the texts of ``locales`` now (a service does, so that the first request
+        in any language costs what the others do); returns this scorer."""
+        for locale in locales:
+            self._texts(locale)
+        return self
+
+    def _texts(self, locale: str) -> tuple[str, tuple[FactorInfo, ...]]:
+        """``locale`` if shipped (English otherwise) and what the explanations say about
+        each factor in it, built on first use."""
+        about = self._about.get(locale)
+        if about is None:
+            if locale not in LOCALES:
+                return "en", self._about["en"]
+            # two threads may build it at once: the same tuple, the last one kept
+            about = self._about[locale] = tuple(factor_info(f, locale) for f in self.factors)
+        return locale, about
 
     def check_top_k(self, k: object) -> int:
         """``k`` as the number of factors to explain: an integer from 0 to the number of the
@@ -159,8 +177,7 @@ class Scorer:
         in ``locale`` (one of :data:`riskmodel.LOCALES`; anything else gives English; by
         default the scorer's, see :meth:`with_locale`)."""
         top_k = self.check_top_k(top_k)
-        locale = self.locale if locale is None else locale if locale in self._about else "en"
-        about = self._about[locale]
+        locale, about = self._texts(self.locale if locale is None else locale)
         arr = self.compute(batch)
         top = _top_order(arr.contributions, top_k)
         c, points, up, reasons, texts = explain_top(about, arr.inputs, arr.risk,
@@ -269,9 +286,7 @@ class Scorer:
         # a stable sort, reversed, keeps ties in contract order, as the vectorised path does
         sizes = [abs(c) for c in contrib]
         top = sorted(range(len(contrib)), key=sizes.__getitem__, reverse=True)[:top_k]
-        about = self._about.get(locale)
-        if about is None:
-            about, locale = self.about, "en"
+        locale, about = self._texts(locale)
         factors = []
         for j in top:
             info = about[j]

@@ -84,7 +84,9 @@ class ModelHolder:
             self._on_loaded(version)
 
     def _load(self, version: str) -> Scorer:
-        scorer = load_model(version, root=self.root, verify_key=self.verify_key)
+        # every language's texts built now: the first request in Chinese costs what the
+        # others do
+        scorer = load_model(version, root=self.root, verify_key=self.verify_key).prepare()
         [result] = scorer.score(WARM_UP)
         if not math.isfinite(result.failure_risk):
             raise ValueError(f"warm-up scored {result.failure_risk!r}")

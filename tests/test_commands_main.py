@@ -16,6 +16,23 @@ def test_help_imports_no_heavy_library():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
+def test_scoring_a_small_csv_loads_only_what_it_uses(trained, plans_csv, tmp_path):
+    """``riskmodel score`` of a CSV into a CSV, its stderr not a terminal, loads no
+    progress bar (tqdm), no Parquet module, no Dask, no workbook reader, no database
+    layer and no fitting library: each is start-up a 10-row file does not need."""
+    root, _ = trained
+    code = ("import json, sys\nfrom commands.main import main\n"
+            f"main(['score', '--artifacts', {str(root)!r}, '--in', {str(plans_csv)!r}, "
+            f"'--out', {str(tmp_path / 'o.csv')!r}], standalone_mode=False)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tqdm', 'dask', 'distributed', 'openpyxl', 'sqlalchemy', 'sklearn', 'scipy', "
+            "'matplotlib') or m.startswith('pyarrow.parquet'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert (tmp_path / "o.csv").is_file()
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [], out.stderr[-2000:]
+
+
 def test_a_command_run_in_process_gives_the_sigterm_handler_back():
     """The group turns SIGTERM into KeyboardInterrupt for the command's length only: a
     process that runs commands itself (pytest here) keeps its own handler, and what it forks

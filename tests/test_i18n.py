@@ -284,6 +284,32 @@ def test_an_unknown_locale_reads_english(scorer, plans):
     assert scorer.score(plans[0], 3, locale="xx") == scorer.score(plans[0], 3)
 
 
+def test_a_language_s_texts_are_built_when_first_asked_for(trained, plans, monkeypatch):
+    """A scorer used in English never builds another language's texts (a command scoring
+    in English does not load Chinese number formats); asking for one builds it once, the
+    same texts as prepare() builds for a service."""
+    import riskmodel.scoring
+    from riskmodel import load_model
+
+    root, result = trained
+    built = []
+    real = riskmodel.scoring.factor_info
+    monkeypatch.setattr(riskmodel.scoring, "factor_info",
+                        lambda f, locale="en": built.append(locale) or real(f, locale))
+    lazy = load_model(result.version, root=root)
+    english = lazy.score(plans[:3], 3)
+    assert set(built) == {"en"}
+    chinese = lazy.score(plans[:3], 3, locale="zh_CN")
+    assert set(built) == {"en", "zh_CN"}
+    n = len(built)
+    lazy.score(plans[0], 3, locale="zh_CN")
+    lazy.with_locale("zh_CN")
+    assert len(built) == n  # built once
+    ready = load_model(result.version, root=root).prepare()
+    assert ready.score(plans[:3], 3, locale="zh_CN") == chinese
+    assert ready.score(plans[:3], 3) == english
+
+
 def test_english_is_unchanged_by_the_catalogs(scorer, plans):
     [s] = scorer.score(dict(plans[0], material_delay_days=12.0, goal_alignment_score=0.4),
                        len(scorer.factors))
