@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from riskmodel import N_, load_catalog, negotiate_locale
+from riskmodel import N_, negotiate_locale, read_catalog
 
 CATALOGS = Path(__file__).with_name("locale")
 DOMAIN = "commands"
@@ -59,8 +59,8 @@ def locale() -> str:
 
 
 @cache
-def _catalog(locale: str):
-    return load_catalog(CATALOGS, DOMAIN, locale)
+def _catalog(locale: str) -> stdlib_gettext.NullTranslations:
+    return read_catalog(CATALOGS, DOMAIN, locale)
 
 
 def _(message: str) -> str:

@@ -15,6 +15,7 @@ unknown or malformed gives English.
 from __future__ import annotations
 
 import decimal
+import gettext as stdlib_gettext
 import re
 from functools import cache, lru_cache
 from pathlib import Path
@@ -66,6 +67,8 @@ def _supported(tag: str) -> str | None:
     text = tag.strip().split(".")[0].split("@")[0]  # LANG's zh_CN.UTF-8
     if not text or len(text) > 35:
         return None
+    if text in ("C", "POSIX"):  # LANG=C.UTF-8: Babel reads it as en_US_POSIX, English;
+        return DEFAULT_LOCALE  # said here without loading Babel's data for it
     from babel import Locale, UnknownLocaleError
 
     try:
@@ -90,10 +93,21 @@ def load_catalog(directory: str | Path, domain: str, locale: str) -> NullTransla
     return Translations.load(str(directory), [locale], domain)
 
 
+def read_catalog(directory: str | Path, domain: str,
+                 locale: str) -> stdlib_gettext.NullTranslations:
+    """As :func:`load_catalog`, read by Python's own gettext, for a caller that asks it
+    for ``gettext`` only (the core, the command line): Babel's loader imports babel.dates,
+    which has pytz look the machine's time zone up among all ~600 zone files, on every
+    command's start. Flask-Babel needs Babel's methods: :func:`load_catalog`."""
+    if locale == DEFAULT_LOCALE:
+        return stdlib_gettext.NullTranslations()
+    return stdlib_gettext.translation(domain, str(directory), [locale], fallback=True)
+
+
 @cache
-def translations(locale: str) -> NullTranslations:
+def translations(locale: str) -> stdlib_gettext.NullTranslations:
     """The core's catalog for ``locale`` (an unknown locale gives English), loaded once."""
-    return load_catalog(CATALOGS, DOMAIN, locale if locale in LOCALES else DEFAULT_LOCALE)
+    return read_catalog(CATALOGS, DOMAIN, locale if locale in LOCALES else DEFAULT_LOCALE)
 
 
 def gettext(locale: str, message: str) -> str:

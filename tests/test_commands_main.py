@@ -5,28 +5,33 @@ import sys
 
 def test_help_imports_no_heavy_library():
     """``riskmodel --help`` (and the group itself) loads neither scikit-learn, scipy,
-    pandas, matplotlib nor numpy."""
+    pandas, matplotlib nor numpy; and in the C locale (``LANG=C.UTF-8``, English) not
+    Babel either, whose locale data it took to say so."""
+    import os
+
     code = ("import json, sys\nfrom click.testing import CliRunner\n"
             "from commands.main import main\n"
             "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('sklearn', 'scipy', 'pandas', 'matplotlib', 'numpy'))))")
+            "('sklearn', 'scipy', 'pandas', 'matplotlib', 'numpy', 'babel'))))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANGUAGE"))}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=dict(env, LANG="C.UTF-8"))
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_scoring_a_small_csv_loads_only_what_it_uses(trained, plans_csv, tmp_path):
     """``riskmodel score`` of a CSV into a CSV, its stderr not a terminal, loads no
     progress bar (tqdm), no Parquet module, no Dask, no workbook reader, no database
-    layer and no fitting library: each is start-up a 10-row file does not need."""
+    layer, no fitting library and not Babel's catalog loader: each is start-up a 10-row
+    file does not need."""
     root, _ = trained
     code = ("import json, sys\nfrom commands.main import main\n"
             f"main(['score', '--artifacts', {str(root)!r}, '--in', {str(plans_csv)!r}, "
             f"'--out', {str(tmp_path / 'o.csv')!r}], standalone_mode=False)\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('tqdm', 'dask', 'distributed', 'openpyxl', 'sqlalchemy', 'sklearn', 'scipy', "
-            "'matplotlib') or m.startswith('pyarrow.parquet'))))")
+            "'matplotlib') or m.startswith(('pyarrow.parquet', 'babel.support')))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)
     assert (tmp_path / "o.csv").is_file()
