@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from babel import Locale
+    from babel.numbers import NumberPattern
     from babel.support import NullTranslations
 
     from riskmodel.errors import FieldError
@@ -145,7 +147,7 @@ def format_share(value: float, locale: str) -> str:
     from babel.numbers import format_percent
 
     try:
-        return format_percent(value, "#,##0%", locale=_babel(locale))
+        return format_percent(value, _pattern("#,##0%"), locale=_babel(locale))
     except decimal.InvalidOperation:
         return _scientific(decimal.Decimal(value) * 100, locale) + "%"
 
@@ -166,7 +168,7 @@ def _money(value: float, currency: str, locale: str) -> str:
     from babel.numbers import format_currency, get_currency_symbol
 
     try:
-        return format_currency(value, currency, "¤#,##0", locale=_babel(locale),
+        return format_currency(value, currency, _pattern("¤#,##0"), locale=_babel(locale),
                                currency_digits=False)
     except decimal.InvalidOperation:
         return get_currency_symbol(currency, _babel(locale)) + _scientific(value, locale)
@@ -175,12 +177,25 @@ def _money(value: float, currency: str, locale: str) -> str:
 def _scientific(value: float | decimal.Decimal, locale: str) -> str:
     from babel.numbers import format_scientific
 
-    return format_scientific(value, "#.###E0", locale=_babel(locale))
+    return format_scientific(value, _pattern("#.###E0"), locale=_babel(locale))
 
 
-def _babel(locale: str) -> str:
-    # English numbers as the contract's stores write them (US); unknown locales as English
-    return "zh_CN" if locale == "zh_CN" else "en_US"
+@cache
+def _babel(locale: str) -> Locale:
+    """Babel's locale for ``locale``: English numbers as the contract's stores write them
+    (US); unknown locales as English. Parsed once: given a name, each of Babel's format
+    calls parses it again, which was half the cost of formatting an amount."""
+    from babel import Locale
+
+    return Locale.parse("zh_CN" if locale == "zh_CN" else "en_US")
+
+
+@cache
+def _pattern(pattern: str) -> NumberPattern:
+    """A number pattern, parsed once (Babel's format calls take it parsed as it is)."""
+    from babel.numbers import parse_pattern
+
+    return parse_pattern(pattern)
 
 
 # A field error's message in another language: its problem (marked where it is raised), its
