@@ -366,6 +366,7 @@ def _end(proc, workers: list[int], within: float) -> tuple[bytes, list[int]]:
     for w in left:
         os.kill(w, signal.SIGKILL)
     reader.join(timeout=10)
+    proc.stderr.close()
     return (err[0] if err else b""), left
 
 
