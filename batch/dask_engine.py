@@ -182,6 +182,36 @@ def dask_client(workers: int | None, scheduler: str | None):
     # forked workers start with what this process has loaded (spawned ones took about
     # four seconds here); the setting stays for workers the nannies restart
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ExitWithThisProcess(WorkerPlugin):
+        """A worker exits when this process (its parent: the nannies live here) is gone.
+
+        distributed's own check misses it: a worker waits for the end of a pipe whose
+        write end stays open in its parent, but a forked worker also inherits the write
+        ends of the pipes of the workers started around it, so two workers can keep each
+        other waiting after a SIGKILL (seen in 1-3 of 100 starts on a loaded machine).
+        Their fallback, closing on the lost scheduler connection, never ends either (it
+        waits on the dead nanny). The plugin is run again in a worker a nanny restarts.
+        """
+
+        name = "riskmodel-exit-with-parent"
+
+        def __init__(self, parent: int) -> None:
+            self.parent = parent
+
+        def setup(self, worker) -> None:
+            import threading
+            import time
+
+            def watch(parent: int) -> None:
+                while os.getppid() == parent:
+                    time.sleep(0.2)
+                os._exit(1)
+
+            threading.Thread(target=watch, args=(self.parent,), daemon=True,
+                             name="riskmodel exit with parent").start()
+
     with dask.config.set({"distributed.worker.multiprocessing-method": method}):
         # the scheduler's HTTP server starts even without a dashboard, on 8787 unless told:
         # a free loopback port, so a second run (or a busy 8787) neither clashes nor warns
@@ -189,6 +219,7 @@ def dask_client(workers: int | None, scheduler: str | None):
                           dashboard_address=LOOPBACK_ANY_PORT,
                           silence_logs=logging.CRITICAL) as cluster, \
                 Client(cluster) as client:
+            client.register_plugin(ExitWithThisProcess(os.getpid()))
             yield client
 
 

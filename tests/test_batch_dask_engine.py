@@ -339,43 +339,95 @@ def _start_big_run(trained, tmp_path):
         if parts and len(_descendants(proc.pid)) >= 2:
             return proc
         time.sleep(0.05)
+    workers = _descendants(proc.pid)
     proc.kill()
+    _end(proc, workers, 60)
     pytest.fail("the dask run never started writing")
+
+
+def _end(proc, workers: list[int], within: float) -> tuple[bytes, list[int]]:
+    """Wait for ``proc`` and then for its ``workers`` to exit, ``within`` seconds each;
+    return its standard error and the workers left alive (killed, so none stays behind).
+
+    Not ``proc.communicate``: the workers inherit the command's standard error, so its end
+    comes only when every worker has exited, and a slow worker would fail the wait for the
+    command instead of the check of the workers."""
+    import threading
+    import time
+
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    proc.wait(timeout=within)
+    deadline = time.monotonic() + within
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    reader.join(timeout=10)
+    proc.stderr.close()
+    return (err[0] if err else b""), left
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupting_a_dask_run_leaves_nothing(sig, trained, tmp_path):
-    import time
-
     proc = _start_big_run(trained, tmp_path)
     workers = _descendants(proc.pid)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    err, left = _end(proc, workers, 60)
     assert proc.returncode == 130, err.decode()[-3000:]
     assert err.decode().strip().endswith("interrupted: no output was written"), \
         err.decode()[-3000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
-    deadline = time.monotonic() + 30
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert [w for w in workers if _alive(w)] == []
+    assert left == []
+
+
+def _hold_parent_alive_pipes(proc, workers: list[int]) -> list[int]:
+    """Open here the write end of each worker's parent-alive pipe (distributed's: the
+    worker exits when it reads its end), as a worker forked after another's pipe was made
+    holds it: then the command's death alone does not end that pipe."""
+    def pipes(pid):
+        ends: dict[str, set[str]] = {}
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                name = os.readlink(f"/proc/{pid}/fd/{fd}")
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    flags = int(f.read().split("flags:")[1].split()[0], 8)
+            except (OSError, IndexError):
+                continue
+            if name.startswith("pipe:"):
+                ends.setdefault(name, set()).add("w" if flags & os.O_WRONLY else "r")
+        return ends
+
+    read_only = set().union(*({p for p, e in pipes(w).items() if e == {"r"}} for w in workers))
+    held = []
+    for fd in os.listdir(f"/proc/{proc.pid}/fd"):
+        try:
+            name = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+            if name in read_only:
+                held.append(os.open(f"/proc/{proc.pid}/fd/{fd}", os.O_WRONLY))
+        except OSError:
+            pass
+    return held
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
-def test_the_local_cluster_ends_when_the_command_is_killed(trained, tmp_path):
+@pytest.mark.parametrize("held", [False, True], ids=["plain", "parent-pipes-held"])
+def test_the_local_cluster_ends_when_the_command_is_killed(held, trained, tmp_path):
     """SIGKILL leaves the command no chance to stop its cluster: the workers must notice
-    and exit by themselves."""
-    import time
-
+    and exit by themselves, also when their parent-alive pipes are held open elsewhere (a
+    worker forked just after another's pipe was made holds it: two such workers waited
+    for each other for ever)."""
     proc = _start_big_run(trained, tmp_path)
     workers = _descendants(proc.pid)
-    proc.kill()
-    proc.communicate(timeout=30)
-    deadline = time.monotonic() + 60
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [w for w in workers if _alive(w)]
-    for w in left:  # do not leave them behind, whatever the outcome
-        os.kill(w, signal.SIGKILL)
+    fds = _hold_parent_alive_pipes(proc, workers) if held else []
+    try:
+        assert len(fds) >= (len(workers) if held else 0)
+        proc.kill()
+        _, left = _end(proc, workers, 60)
+    finally:
+        for fd in fds:
+            os.close(fd)
     assert left == []
