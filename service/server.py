@@ -250,18 +250,21 @@ def _start_worker(app):
 # glibc's mallopt parameter: blocks at least this large are mapped apart and given back to
 # the system when freed (see _fixed_mmap_threshold)
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 128 * 1024
+MMAP_THRESHOLD = 1024 * 1024
 
 
 def _fixed_mmap_threshold() -> bool:
-    """Keep glibc's mmap threshold at its default, 128 KiB, instead of letting it rise.
+    """Fix glibc's mmap threshold at 1 MiB instead of letting it rise.
 
     glibc raises the threshold to the size of each large block freed (up to 32 MiB), so
     after one large body (a 2 MB request) blocks of that size come from the heap and
     stay with the process when freed: a worker sent the worst bodies of
-    tests/test_service_problems.py once held 119 MiB afterwards, against 74 MiB with the
-    threshold fixed (55 MiB idle). Fixing it (``mallopt``) stops the rise; False where
-    the C library has no ``mallopt`` (not glibc)."""
+    tests/test_service_problems.py once held 119 MiB afterwards, against 75 MiB with the
+    threshold fixed (55 MiB idle). Not at glibc's default of 128 KiB: something in every
+    request takes a block between the two, and mapping it apart each time cost a sixth of
+    the requests per second (benchmarks/bench_service.py --only throughput --baseline;
+    at 1 MiB 0.96-0.97 of the checkout before, as without the call). False where the C
+    library has no ``mallopt`` (not glibc)."""
     import ctypes
 
     try:  # the symbols the process has loaded, the C library's among them
