@@ -182,6 +182,8 @@ def dask_client(workers: int | None, scheduler: str | None):
     # forked workers start with what this process has loaded (spawned ones took about
     # four seconds here); the setting stays for workers the nannies restart
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # defined here, not at the module's top: distributed is the optional extra, and this
+    # module loads without it (require_dask says what to install)
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class ExitWithThisProcess(WorkerPlugin):
@@ -317,7 +319,6 @@ def _out_kind(dst: str) -> str:
 
 def _run(src: str, dst_name: str, scorer, *, top_k, strict, rejects, chunk_rows, progress,
          log_to, workers, scheduler) -> BatchSummary:
-
     kind = _out_kind(dst_name)
     to_stdout = dst_name == "-"
     dst = Path(dst_name.rstrip("/" + os.sep) if kind == "dataset" else dst_name)

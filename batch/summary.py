@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,8 +126,6 @@ def progress_bar(progress: bool | None):
     """The run's progress bar on stderr (tqdm): shown if ``progress``, hidden if False, and
     for None only when stderr is a terminal, as tqdm decides. tqdm is loaded only to be
     shown: a run in a script or a pipe does not pay its import."""
-    import sys
-
     if progress is False or (progress is None and not sys.stderr.isatty()):
         return _NoBar()
     from tqdm import tqdm
