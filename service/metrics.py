@@ -58,6 +58,8 @@ class Metrics:
             registry=registry)
 
         self._children: dict = {}
+        self._version: str | None = None  # the model version in service
+        os.register_at_fork(after_in_child=self._forked)
 
     def child(self, metric, *labels: str):
         """``metric.labels(*labels)``, looked up once per label set: prometheus_client
@@ -72,6 +74,14 @@ class Metrics:
         if previous:
             self.model_info.labels(model_version=previous).set(0)
         self.model_info.labels(model_version=version).set(1)
+        self._version = version
+
+    def _forked(self) -> None:
+        """In a worker forked from the process that built the app (``riskmodel serve``):
+        prometheus_client starts a new process's values at zero, so the version in
+        service is shown again, as this worker's."""
+        if self._version is not None:
+            self.model_info.labels(model_version=self._version).set(1)
 
     def exposition(self) -> tuple[bytes, str]:
         registry = self.registry

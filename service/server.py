@@ -7,10 +7,10 @@ processes (forked) and starts a new one when one dies; each worker serves reques
 pool of threads. On SIGTERM or SIGINT it stops accepting, lets requests in progress finish
 (up to ``graceful_timeout`` seconds, then kills the worker) and exits.
 
-What gunicorn's hooks did is done here: :func:`load_worker_app` runs in every worker as
-it starts (the app, with its model loaded and warmed up; the garbage collector tuned; the
-Prometheus bookkeeping of dead workers), and at a worker's exit the prediction log is
-flushed. See docs/service.md.
+What gunicorn's hooks did is done here: the main process builds the app (its model
+loaded and warmed up) before forking the workers; :func:`load_worker_app` runs in every
+worker as it starts (the garbage collector tuned; the Prometheus bookkeeping of dead
+workers), and at a worker's exit the prediction log is flushed. See docs/service.md.
 """
 
 from __future__ import annotations
@@ -142,11 +142,13 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
         remove_stale_metrics_dirs(tempfile.gettempdir())
         made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
             prefix=f"riskmodel-metrics-{os.getpid()}-")
+    global _preloaded
     try:
-        _preload(target)
+        _preload(target, factory)
         server = Granian(target, factory=factory, **options(s))
         server.serve(target_loader=load_worker_app if factory else load_worker_object)
     finally:
+        _preloaded = None
         if made:
             shutil.rmtree(made, ignore_errors=True)
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -186,28 +188,49 @@ def _zombie(pid: int) -> bool:
     return stat.rsplit(b")", 1)[-1].split()[:1] == [b"Z"]
 
 
-def _preload(target: str) -> None:
-    """Import the app's code once in the main process, so that forked workers start with
-    the libraries (Flask, numpy...) already loaded; each worker still builds its own app.
+# (target, app) built by _preload in this process; workers forked from it serve that app
+_preloaded: tuple[str, Any] | None = None
 
-    The garbage collector is off while importing and what was loaded is then frozen
+
+def _preload(target: str, factory: bool) -> None:
+    """Build the app once in the main process (for a ``factory``; import it otherwise), so
+    that forked workers start with the libraries, the model (loaded, verified, warmed up)
+    and the app in memory instead of each building its own, which kept the first worker
+    from answering for a tenth of a second longer, the two workers contending for the
+    cores while each did the same work (docs/service.md, Start-up). What must be each
+    worker's own is made again in it: the prediction log's writer thread and queue, the
+    request-id sequence, this process's Prometheus values (prometheus_client starts a
+    new process's values at zero; the version in service is set again), the database
+    connections (none is opened before the fork: SQLAlchemy connects on first use). A
+    worker checks ``CURRENT`` again on its first request past the reload interval, so
+    one started later (a respawn) serves the version promoted since.
+
+    The main process serves nothing: its own live gauges (the model it loaded) are
+    removed before the workers start, which show theirs.
+
+    The garbage collector is off while building and what was built is then frozen
     (``gc.freeze``), as Python's documentation advises before a fork without exec: a
-    worker's collections never walk those objects again. Without it the first full
-    collection in each worker, while building its app, walked every object the imports
-    made: 54 ms of the 0.16 s it took (0.09 s with). Measured: docs/service.md, Start-up.
+    worker's collections never walk those objects again (when each worker still built its
+    own app, its first full collection walked every object the imports had made: 54 ms).
     """
+    global _preloaded
     gc.disable()
     try:
-        _resolve(target)
+        obj = _resolve(target)
+        _preloaded = (target, obj() if factory else obj)
     finally:
         gc.freeze()
         gc.enable()
+    if "prometheus_client" in sys.modules:  # what was built may have set live gauges
+        _mark_dead(os.getpid())
 
 
 def load_worker_app(target: str):
-    """granian's loader, run in each worker as it starts: the app from the factory
-    ``target`` (for ours: settings, model loaded, verified and warmed up), then the
-    worker's set-up."""
+    """granian's loader, run in each worker as it starts: the app the main process built
+    from the factory ``target`` before forking (:func:`_preload`), or, if it did not, one
+    built now; then the worker's set-up."""
+    if _preloaded is not None and _preloaded[0] == target:
+        return _start_worker(_preloaded[1])
     return _start_worker(_resolve(target)())
 
 

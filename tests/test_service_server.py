@@ -4,6 +4,7 @@
 import gc
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -174,6 +175,59 @@ def test_what_the_main_process_preloads_is_frozen_before_the_workers_fork(tmp_pa
         gc.enable()
 
 
+BUILT: list[int] = []  # the processes where _factory ran
+
+
+def _factory():
+    BUILT.append(os.getpid())
+    return {"built_in": os.getpid()}
+
+
+def test_the_app_is_built_once_before_the_workers_fork(tmp_path, monkeypatch):
+    """The main process builds the app (for ours: the model loaded, verified, warmed up)
+    and the forked workers serve it, instead of each building its own. granian is
+    replaced by a stand-in that forks two workers and calls the loader in each, as the
+    real one does."""
+    import granian
+
+    answers = []
+
+    class Server:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def serve(self, target_loader, **kwargs):
+            for _ in range(2):
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # a worker
+                    try:
+                        app = target_loader("test_service_server:_factory")
+                        os.write(w, json.dumps([app["built_in"], len(BUILT)]).encode())
+                    finally:
+                        os._exit(0)
+                os.close(w)
+                with os.fdopen(r) as f:
+                    answers.append(json.loads(f.read() or "null"))
+                os.waitpid(pid, 0)
+
+    monkeypatch.setattr(granian, "Granian", Server)
+    monkeypatch.setattr(server, "_start_worker", lambda app: app)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    BUILT.clear()
+    try:
+        server.serve(settings({"RISKMODEL_BIND": f"127.0.0.1:{port}"}),
+                     "test_service_server:_factory")
+    finally:
+        gc.unfreeze()
+    # each worker got the app built in this process, and built none of its own
+    assert answers == [[os.getpid(), 1], [os.getpid(), 1]]
+    assert BUILT == [os.getpid()]
+
+
 def test_a_starting_worker_drops_the_live_gauges_of_dead_workers(tmp_path, monkeypatch):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -306,9 +360,13 @@ def test_a_killed_worker_is_replaced_and_its_gauges_dropped(trained, tmp_path):
             _score(port)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             text = r.read().decode()
-        loaded = [line for line in text.splitlines()
-                  if line.startswith("riskmodel_model_loaded{")]
-        assert loaded and not [line for line in loaded if f'pid="{victim}"' in line]
+        # each worker shows the version it serves (the one forked after the kill too);
+        # neither the dead worker nor the main process, which built the app but serves
+        # nothing, is shown
+        shown = {int(m[1]) for line in text.splitlines()
+                 if line.startswith("riskmodel_model_loaded{") and line.endswith(" 1.0")
+                 and (m := re.search(r'pid="(\d+)"', line))}
+        assert shown == _workers(proc.pid) and victim not in shown and proc.pid not in shown
     finally:
         stop_server(proc)
 
