@@ -35,11 +35,12 @@ import multiprocessing as mp
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,8 @@ def _scorer(scorer):
 # ---------------------------------------------------------------- here
 
 
+log = logging.getLogger(__name__)
+
 LOOPBACK_ANY_PORT = "127.0.0.1:0"  # the local cluster's scheduler HTTP server
 
 
@@ -217,12 +220,44 @@ def dask_client(workers: int | None, scheduler: str | None):
     with dask.config.set({"distributed.worker.multiprocessing-method": method}):
         # the scheduler's HTTP server starts even without a dashboard, on 8787 unless told:
         # a free loopback port, so a second run (or a busy 8787) neither clashes nor warns
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=LOOPBACK_ANY_PORT,
-                          silence_logs=logging.CRITICAL) as cluster, \
-                Client(cluster) as client:
-            client.register_plugin(ExitWithThisProcess(os.getpid()))
-            yield client
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=LOOPBACK_ANY_PORT,
+                               silence_logs=logging.CRITICAL)
+        try:
+            with Client(cluster) as client:
+                client.register_plugin(ExitWithThisProcess(os.getpid()))
+                yield client
+        finally:
+            stop_cluster(cluster)
+
+
+# seconds a local cluster has to stop before its workers are killed (it takes one or two)
+STOP_TIMEOUT = 30.0
+
+
+def stop_cluster(cluster, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop a local cluster; kill the worker processes it still has after ``timeout``
+    seconds, and wait as long again for it to finish.
+
+    distributed waits without limit for a worker process to exit: once in the suite, under
+    load, after a partition had killed its workers, a nanny was restarting one as the
+    cluster closed, that worker never exited, and the run, its error already known, hung
+    until pytest's timeout (ten minutes) instead of exiting.
+    """
+    try:
+        cluster.close(timeout=timeout)
+        return
+    except TimeoutError:
+        pass
+    log.warning("the local Dask cluster did not stop within %.0f s; killing its workers",
+                timeout)
+    for nanny in list(cluster.workers.values()):
+        pid = getattr(nanny, "pid", None)  # its worker process, if alive
+        if pid:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    with suppress(TimeoutError):
+        cluster.close(timeout=timeout)
 
 
 def default_workers() -> int:
@@ -461,4 +496,4 @@ def _into_place(tmp: Path, dst: Path) -> None:
 
 
 __all__ = ["MISSING", "Sink", "check_partition", "dask_client", "default_workers", "read_table",
-           "require_dask", "score_file_dask", "score_partition"]
+           "require_dask", "score_file_dask", "score_partition", "stop_cluster"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 pytest.importorskip("distributed")  # the dask extra; `make test` installs it
 
 from batch import score_file  # noqa: E402
-from batch.dask_engine import score_file_dask  # noqa: E402
+from batch.dask_engine import score_file_dask, stop_cluster  # noqa: E402
 from commands.main import main  # noqa: E402
 from riskmodel import RiskModelError, SchemaError  # noqa: E402
 
@@ -278,6 +279,34 @@ def test_a_partition_that_keeps_killing_workers_is_a_clear_error(scorer, plans_c
                                                                          None),
                             workers=2, chunk_rows=50, progress=False)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+class _StuckCluster:
+    """A local cluster whose close waits for ever on a worker that does not exit (as
+    distributed's can), until that worker is killed."""
+
+    def __init__(self, worker):
+        self.worker, self.closes = worker, []
+        self.workers = {0: type("Nanny", (), {"pid": worker.pid})(), 1: type("Nanny", (), {
+            "pid": None})()}  # a nanny whose worker is gone
+
+    def close(self, timeout=None):
+        self.closes.append(timeout)
+        try:
+            self.worker.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError from None
+
+
+def test_a_cluster_that_does_not_stop_has_its_workers_killed():
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        cluster = _StuckCluster(worker)
+        stop_cluster(cluster, timeout=0.5)
+        assert worker.poll() == -signal.SIGKILL and cluster.closes == [0.5, 0.5]
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def test_a_running_cluster_by_its_address(scorer, plans_csv, tmp_path):
