@@ -195,9 +195,9 @@ _preloaded: tuple[str, Any] | None = None
 def _preload(target: str, factory: bool) -> None:
     """Build the app once in the main process (for a ``factory``; import it otherwise), so
     that forked workers start with the libraries, the model (loaded, verified, warmed up)
-    and the app in memory instead of each building its own, which kept the first worker
-    from answering for a tenth of a second longer, the two workers contending for the
-    cores while each did the same work (docs/service.md, Start-up). What must be each
+    and the app in memory. Each worker used to build its own after the fork, 80-130 ms
+    with both doing it at once on the cores, before the first could answer; a worker now
+    listens about 20 ms after it is forked (docs/service.md, Start-up). What must be each
     worker's own is made again in it: the prediction log's writer thread and queue, the
     request-id sequence, this process's Prometheus values (prometheus_client starts a
     new process's values at zero; the version in service is set again), the database
