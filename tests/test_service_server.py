@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import start_server, stop_server, wait_ready
+from conftest import free_port, start_server, stop_server, wait_ready
 
 from riskmodel import Store, settings
 from service import server
@@ -144,13 +144,26 @@ def test_a_worker_is_set_up_and_flushes_its_log_at_exit(monkeypatch):
     assert app.extensions["riskmodel.predlog"].flushed == 1
 
 
+def _serve_on(stand_in, target: str, factory: bool, tmp_path, monkeypatch) -> None:
+    """``server.serve`` of ``target`` on a free port with ``stand_in`` in granian's place;
+    the collector unfrozen and on again after."""
+    import granian
+
+    monkeypatch.setattr(granian, "Granian", stand_in)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    try:
+        server.serve(settings({"RISKMODEL_BIND": f"127.0.0.1:{free_port()}"}), target,
+                     factory=factory)
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def test_what_the_main_process_preloads_is_frozen_before_the_workers_fork(tmp_path,
                                                                             monkeypatch):
     """The workers' collections never walk the preloaded libraries (gc.freeze before the
     fork), and the collector is on when they fork. granian is replaced by a stand-in that
     looks at the collector where the real one would fork."""
-    import granian
-
     seen = {}
 
     class Server:
@@ -160,19 +173,9 @@ def test_what_the_main_process_preloads_is_frozen_before_the_workers_fork(tmp_pa
         def serve(self, **kwargs):
             seen.update(frozen=gc.get_freeze_count(), enabled=gc.isenabled())
 
-    monkeypatch.setattr(granian, "Granian", Server)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     gc.unfreeze()
-    try:
-        server.serve(settings({"RISKMODEL_BIND": f"127.0.0.1:{port}"}), "json:dumps",
-                     factory=False)
-        assert seen["frozen"] > 0 and seen["enabled"]
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    _serve_on(Server, "json:dumps", False, tmp_path, monkeypatch)
+    assert seen["frozen"] > 0 and seen["enabled"]
 
 
 BUILT: list[int] = []  # the processes where _factory ran
@@ -188,8 +191,6 @@ def test_the_app_is_built_once_before_the_workers_fork(tmp_path, monkeypatch):
     and the forked workers serve it, instead of each building its own. granian is
     replaced by a stand-in that forks two workers and calls the loader in each, as the
     real one does."""
-    import granian
-
     answers = []
 
     class Server:
@@ -211,18 +212,9 @@ def test_the_app_is_built_once_before_the_workers_fork(tmp_path, monkeypatch):
                     answers.append(json.loads(f.read() or "null"))
                 os.waitpid(pid, 0)
 
-    monkeypatch.setattr(granian, "Granian", Server)
     monkeypatch.setattr(server, "_start_worker", lambda app: app)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     BUILT.clear()
-    try:
-        server.serve(settings({"RISKMODEL_BIND": f"127.0.0.1:{port}"}),
-                     "test_service_server:_factory")
-    finally:
-        gc.unfreeze()
+    _serve_on(Server, "test_service_server:_factory", True, tmp_path, monkeypatch)
     # each worker got the app built in this process, and built none of its own
     assert answers == [[os.getpid(), 1], [os.getpid(), 1]]
     assert BUILT == [os.getpid()]
