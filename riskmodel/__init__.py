@@ -35,7 +35,7 @@ _EXPORTS = {
     "MARKETPLACE_NAMES": "labels", "value_label": "labels", "warning_label": "labels",
     "LOCALES": "i18n", "format_number": "i18n", "format_share": "i18n",
     "format_usd": "i18n", "gettext": "i18n", "language_tag": "i18n",
-    "load_catalog": "i18n", "read_catalog": "i18n", "negotiate_locale": "i18n",
+    "read_catalog": "i18n", "negotiate_locale": "i18n",
     "escalation": "advice",
     "N_": "i18n", "field_message": "i18n", "advice_text": "advice", "allowed_in": "i18n",
     "OUT_OF_DEPTH_LABELS": "labels", "out_of_depth_label": "labels",
@@ -130,7 +130,6 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         format_usd,
         gettext,
         language_tag,
-        load_catalog,
         negotiate_locale,
         read_catalog,
     )

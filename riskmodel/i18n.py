@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from babel import Locale
     from babel.numbers import NumberPattern
-    from babel.support import NullTranslations
 
     from riskmodel.errors import FieldError
 
@@ -85,22 +84,13 @@ def _supported(tag: str) -> str | None:
     return None
 
 
-def load_catalog(directory: str | Path, domain: str, locale: str) -> NullTranslations:
-    """The compiled catalog ``<directory>/<locale>/LC_MESSAGES/<domain>.mo``; for English,
-    or a locale with no catalog, the identity (the texts are written in English)."""
-    from babel.support import NullTranslations, Translations
-
-    if locale == DEFAULT_LOCALE:
-        return NullTranslations()
-    return Translations.load(str(directory), [locale], domain)
-
-
 def read_catalog(directory: str | Path, domain: str,
                  locale: str) -> stdlib_gettext.NullTranslations:
-    """As :func:`load_catalog`, read by Python's own gettext, for a caller that asks it
-    for ``gettext`` only (the core, the command line): Babel's loader imports babel.dates,
-    which has pytz look the machine's time zone up among all ~600 zone files, on every
-    command's start. Flask-Babel needs Babel's methods: :func:`load_catalog`."""
+    """The compiled catalog ``<directory>/<locale>/LC_MESSAGES/<domain>.mo``, read by
+    Python's own gettext; for English, or a locale with no catalog, the identity (the texts
+    are written in English). Not Babel's loader (babel.support): it imports babel.dates,
+    and the machine's time zone with it, which a command that formats no number never
+    needs."""
     if locale == DEFAULT_LOCALE:
         return stdlib_gettext.NullTranslations()
     return stdlib_gettext.translation(domain, str(directory), [locale], fallback=True)

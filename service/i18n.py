@@ -1,10 +1,10 @@
 """The language of a request: the ``lang`` query parameter, then ``Accept-Language``.
 
 One choice per request, made once and kept in the WSGI environ, read the same way by the
-scoring shortcut (no Flask there) and by Flask-Babel (its locale selector) for the other
-views and the workbench's templates. An unknown or malformed language gives English, never
-an error. Every response says which language it used in ``Content-Language``
-(:class:`service.observe.Observed` adds it).
+scoring shortcut (no Flask there), by the other views (:func:`gettext`) and by the
+workbench's templates (Jinja's i18n extension, :func:`init_app`). An unknown or malformed
+language gives English, never an error. Every response says which language it used in
+``Content-Language`` (:class:`service.observe.Observed` adds it).
 
 The service's own texts (problem titles and details) live in the ``service`` catalog,
 ``service/locale``; the core's texts (reasons, field messages) in the core's.
@@ -17,11 +17,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, Domain
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
-from riskmodel import LOCALES, language_tag, load_catalog, negotiate_locale
+from riskmodel import LOCALES, language_tag, negotiate_locale, read_catalog
 
 LOCALE_KEY = "riskmodel.locale"
 CATALOGS = Path(__file__).with_name("locale")
@@ -67,7 +66,7 @@ def content_language(environ: dict) -> str:
 
 @cache
 def _catalog(locale: str):
-    return load_catalog(CATALOGS, DOMAIN, locale)
+    return read_catalog(CATALOGS, DOMAIN, locale)
 
 
 def gettext_in(locale: str, message: str) -> str:
@@ -76,20 +75,38 @@ def gettext_in(locale: str, message: str) -> str:
     return _catalog(locale).gettext(message)
 
 
-class _Domain(Domain):
-    """Flask-Babel's domain, answering with this module's catalogs: Flask-Babel names a
-    catalog by the locale Babel parses (``zh_Hans_CN``), the catalogs are ``zh_CN``."""
+def _translations():
+    """The service's catalog in the language of the request being answered (English
+    outside a request)."""
+    return _catalog(locale_of(request.environ) if has_request_context() else "en")
 
-    def get_translations(self):
-        if not has_request_context():
-            return _catalog("en")
-        return _catalog(locale_of(request.environ))
+
+def gettext(message: str, **variables) -> str:
+    """``message`` in the request's language, ``%(name)s`` placeholders filled from
+    ``variables`` (as the templates' ``_()`` does)."""
+    text = _translations().gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """The form of ``singular``/``plural`` for ``num`` in the request's language (the
+    catalog's plural rule), ``%(num)s`` and ``variables`` filled."""
+    variables.setdefault("num", num)
+    return _translations().ngettext(singular, plural, num) % variables
 
 
 def init_app(app: Flask) -> None:
-    """Flask-Babel for the views and templates, choosing the request's locale as above."""
-    babel = Babel(app, default_domain=DOMAIN, default_translation_directories=str(CATALOGS),
-                  locale_selector=lambda: locale_of(request.environ))
-    babel.domain_instance = _Domain(str(CATALOGS), DOMAIN)  # type: ignore[misc]
-    for locale in LOCALES:  # read the catalogs now, not on a request
+    """The templates' ``_()`` and ``ngettext()`` in the request's language: Jinja's i18n
+    extension with the service's catalogs, read now rather than on a request.
+
+    Flask-Babel did this before; only its locale selector and catalog loading were used,
+    both replaced here, and it pulled in pytz, whose look-up of the machine's time zone
+    among all ~600 zone files (Babel's, at its first use) cost about 20 ms of every start
+    (docs/service.md, Start-up)."""
+    for locale in LOCALES:
         _catalog(locale)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: _translations().gettext(message),
+        lambda singular, plural, n: _translations().ngettext(singular, plural, n),
+        newstyle=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
 
 from riskmodel import N_, Registry, RiskModelError
 from service.auth import key_is_valid
+from service.i18n import gettext as _
 from service.workbench.blueprint import bp, csrf_ok, page_error
 
 # metric, its Bayes limit, what it says, whether lower is better

@@ -11,7 +11,6 @@ import math
 from datetime import UTC, date, datetime
 
 from flask import current_app, render_template, request
-from flask_babel import gettext as _
 
 from riskmodel import (
     N_,
@@ -22,6 +21,7 @@ from riskmodel import (
     value_label,
 )
 from service.auth import key_is_valid
+from service.i18n import gettext as _
 from service.i18n import locale_of
 from service.workbench.blueprint import bp, csrf_ok
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from riskmodel import RiskModelError
 from service.auth import key_is_valid
+from service.i18n import gettext as _
 from service.i18n import locale_of
 from service.workbench.blueprint import bp, csrf_ok, page_error
 from service.workbench.render import render_report

@@ -17,8 +17,8 @@ from riskmodel import (
     family_label,
     label,
     language_tag,
-    load_catalog,
     out_of_depth_label,
+    read_catalog,
     warning_label,
 )
 from riskmodel import value_label as riskmodel_value_label
@@ -115,7 +115,7 @@ def _environment(locale: str) -> Environment:
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)
     env.install_gettext_translations(  # type: ignore[attr-defined]
-        load_catalog(CATALOGS, DOMAIN, locale), newstyle=True)
+        read_catalog(CATALOGS, DOMAIN, locale), newstyle=True)
     return env
 
 
