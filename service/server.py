@@ -43,6 +43,9 @@ GRACEFUL_TIMEOUT = 10
 # seconds a thread holds the interpreter lock before another waiting for it gets a turn
 # (Python's default 0.005): see _start_worker
 SWITCH_INTERVAL = 0.0005
+# numpy's BLAS (OpenBLAS) on one thread in the server, unless the environment says
+# otherwise: see serve
+BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 class AddressInUse(OSError):
@@ -130,9 +133,18 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
     ``PROMETHEUS_MULTIPROC_DIR`` a fresh one is made for this run and removed at exit, and
     those of earlier runs that were killed (``kill -9`` leaves no chance to remove one) are
     removed first.
+
+    numpy's BLAS computes on one thread (:data:`BLAS_THREADS`, set before the app imports
+    numpy; a value in the environment is kept): a request's products are a few dozen
+    numbers, and the workers are processes already. With OpenBLAS's default, a thread per
+    core, loading numpy started a thread that spun on the other core while the app was
+    built and the workers started: 0.15 s of CPU and 9% of the time to ready
+    (docs/service.md, Start-up).
     """
     from granian import Granian
 
+    for name, value in BLAS_THREADS.items():
+        os.environ.setdefault(name, value)
     check_address(*split_bind(s.bind))
     made = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

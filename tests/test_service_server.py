@@ -178,6 +178,42 @@ def test_what_the_main_process_preloads_is_frozen_before_the_workers_fork(tmp_pa
     assert seen["frozen"] > 0 and seen["enabled"]
 
 
+_BLAS_THREADS = """
+import json, os, sys
+import granian
+from threadpoolctl import threadpool_info
+from riskmodel import settings
+from service import server
+
+class Server:  # granian's stand-in: says what BLAS runs on where the workers would fork
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def serve(self, **kwargs):
+        print(json.dumps([i["num_threads"] for i in threadpool_info()
+                          if i["internal_api"] == "openblas"]))
+
+granian.Granian = Server
+server.serve(settings({"RISKMODEL_BIND": "127.0.0.1:" + sys.argv[1]}), "numpy:ndarray",
+             factory=False)
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS uses one thread on one core")
+@pytest.mark.parametrize("environment, threads", [(None, [1]), ("2", [2])])
+def test_blas_runs_on_one_thread_in_the_server(tmp_path, environment, threads):
+    """numpy's OpenBLAS starts no pool of threads in the server (one spun on the other
+    core while the app was built), unless the environment asks for one."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if environment is not None:
+        env["OPENBLAS_NUM_THREADS"] = environment
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", _BLAS_THREADS, str(free_port())], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == threads
+
+
 BUILT: list[int] = []  # the processes where _factory ran
 
 
