@@ -138,8 +138,8 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
     numpy; a value in the environment is kept): a request's products are a few dozen
     numbers, and the workers are processes already. With OpenBLAS's default, a thread per
     core, loading numpy started a thread that spun on the other core while the app was
-    built and the workers started: 0.15 s of CPU and 9% of the time to ready
-    (docs/service.md, Start-up).
+    built and the workers started: a fifth of the start's CPU time, 0.1 s (little of its
+    wall time on 2 cores; docs/service.md, Start-up).
     """
     from granian import Granian
 
