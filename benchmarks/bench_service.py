@@ -26,7 +26,8 @@ default three factors. Four measurements, each printed per round with the median
   English per round and of the medians (the bar: ≥ 0.95).
 
 With ``--baseline DIR`` (another checkout, e.g. ``git worktree add --detach /tmp/main main``)
-only our app runs, from this checkout and from DIR (same interpreter, same settings), in
+only our app runs, from this checkout and from DIR (on DIR's .venv if it has one, else this
+interpreter; same settings), in
 alternating rounds: a change's cost measured side by side rather than against old figures.
 Both run on the same server: granian (`riskmodel serve`) by default, or with
 ``--baseline-server gunicorn`` both on gunicorn with benchmarks/gunicorn_conf.py, for a
@@ -77,15 +78,14 @@ ECHO_ON_GRANIAN = ("import os\nfrom riskmodel import settings\nfrom service.serv
                    "serve(settings(os.environ), 'echo_app:app', factory=False)\n")
 
 
-def command(server: str, app: str) -> list[str]:
-    """How each server is launched (its port comes in RISKMODEL_BIND)."""
+def command(server: str, app: str, python: str = sys.executable) -> list[str]:
+    """How each server is launched (its port comes in RISKMODEL_BIND), by ``python``."""
     if server == "granian":
         if app == "echo":
-            return [sys.executable, "-c", ECHO_ON_GRANIAN]
-        return [sys.executable, "-m", "commands", "serve"]
+            return [python, "-c", ECHO_ON_GRANIAN]
+        return [python, "-m", "commands", "serve"]
     target = "echo_app:app" if app == "echo" else "service:create_app()"
-    return [sys.executable, "-m", "gunicorn", "--config", str(BENCH / "gunicorn_conf.py"),
-            target]
+    return [python, "-m", "gunicorn", "--config", str(BENCH / "gunicorn_conf.py"), target]
 
 
 # name -> (server, app, extra environment)
@@ -119,7 +119,10 @@ def launch(name: str, tmp: Path) -> tuple[subprocess.Popen, int]:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     else:  # `riskmodel serve` makes its own, and removes it at exit
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(command(server, app), cwd=cwd, env=env,
+    # a baseline checkout with a venv of its own runs on it: its libraries may differ
+    own = cwd / ".venv" / "bin" / "python"
+    python = str(own) if cwd != ROOT and own.exists() else sys.executable
+    proc = subprocess.Popen(command(server, app, python), cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     return proc, port
