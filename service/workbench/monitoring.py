@@ -181,13 +181,14 @@ def reason_words(reason: dict, locale: str, fallback: str | None = None) -> str:
     ``params``) in the planner's words, in ``locale``; ``fallback`` (the core's English)
     for a code this page does not know."""
     from service.i18n import gettext_in
+    from service.workbench.render import number_in
 
     code, p = reason.get("code"), reason.get("params") or {}
     if code not in REASON_WORDS:
         return fallback if fallback is not None else str(code)
 
     def num(x, digits: int) -> str:
-        return _number(x, digits, locale)
+        return number_in(x, digits, locale)
 
     if code in ("factor_moved", "factor_moved_within_campaign_type"):
         args = {"factor": label(p["factor"], locale), "psi": num(p["psi"], 2)}
@@ -212,17 +213,6 @@ def reason_words(reason: dict, locale: str, fallback: str | None = None) -> str:
             for s in p["segments"][:SEGMENTS_NAMED]]
         args = {"segments": gettext_in(locale, N_("; ")).join(parts)}
     return gettext_in(locale, REASON_WORDS[code]) % args
-
-
-def _number(x, digits: int, locale: str) -> str:
-    from babel.numbers import format_decimal
-
-    from service.workbench.render import _babel
-
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    pattern = "#,##0." + "0" * digits if digits else "#,##0"
-    return format_decimal(x, pattern, locale=_babel(locale))
 
 
 def _share(x, locale: str) -> str:

@@ -45,10 +45,16 @@ def signed(x: float | None, digits: int = 2) -> str:
 
 @pass_context
 def number(ctx, x: float | int | None, digits: int = 0) -> str:
+    return number_in(x, digits, _locale(ctx))
+
+
+def number_in(x: float | int | None, digits: int, locale: str) -> str:
+    """``x`` with ``digits`` decimals as ``locale`` writes numbers; "–" for none or a value
+    that is not finite."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     pattern = "#,##0." + "0" * digits if digits else "#,##0"
-    return format_decimal(x, pattern, locale=_babel(_locale(ctx)))
+    return format_decimal(x, pattern, locale=_babel(locale))
 
 
 @pass_context
