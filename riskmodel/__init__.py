@@ -39,6 +39,7 @@ _EXPORTS = {
     "escalation": "advice",
     "N_": "i18n", "field_message": "i18n", "advice_text": "advice", "allowed_in": "i18n",
     "OUT_OF_DEPTH_LABELS": "labels", "out_of_depth_label": "labels",
+    "BAND_RULE": "labels", "band_rule": "labels",
     "Registry": "registry",
     "MAX_ERRORS": "rules", "MAX_FIELDS": "rules",
     "REFERENCE_FILE": "drift", "reference_statistics": "drift",
@@ -134,12 +135,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test holds the two lis
         read_catalog,
     )
     from riskmodel.labels import (
+        BAND_RULE,
         FAMILY_LABELS,
         LABELS,
         MARKETPLACE_NAMES,
         OUT_OF_DEPTH_LABELS,
         VALUE_LABELS,
         WARNING_LABELS,
+        band_rule,
         family_label,
         label,
         out_of_depth_label,

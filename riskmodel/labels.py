@@ -102,6 +102,17 @@ OUT_OF_DEPTH_LABELS: dict[str, str] = {
 }
 
 
+# How training sets the risk bands, as its manifest records it (``bands.rule``)
+BAND_RULE = N_("medium from the validation failure rate; high from the 80th percentile of "
+               "validation risk")
+
+
+def band_rule(rule: str, locale: str = "en") -> str:
+    """A manifest's ``bands.rule`` in ``locale``: :data:`BAND_RULE` translated; any other
+    wording (a version trained by other code) as written."""
+    return gettext(locale, rule) if rule == BAND_RULE else rule
+
+
 def label(name: str, locale: str = "en") -> str:
     """The human label of a column or factor (the name itself if it has none), in
     ``locale``."""
@@ -145,4 +156,4 @@ def messages() -> list[str]:
     """Every message of this module's catalog (the tests check each is translated)."""
     tables = (LABELS, FAMILY_LABELS, VALUE_LABELS, MARKETPLACE_NAMES, WARNING_LABELS,
               OUT_OF_DEPTH_LABELS)
-    return list(dict.fromkeys(m for table in tables for m in table.values()))
+    return list(dict.fromkeys([*(m for table in tables for m in table.values()), BAND_RULE]))

@@ -173,6 +173,19 @@ def test_the_model_page_shows_metrics_plots_and_versions(wb):
     assert client.get(f"/model/{a}/..%2Fmanifest.json").status_code == 404
 
 
+def test_the_band_rule_is_said_in_the_pages_language(wb):
+    """The manifest's rule for the risk bands (written by training) reads in Chinese on a
+    Chinese model page; another wording (a version trained by other code) as written."""
+    from riskmodel import BAND_RULE, band_rule
+
+    client, *_ = wb
+    rule = re.compile(r'<p class="muted" id="band-rule">([^<]*)</p>')
+    assert rule.search(client.get("/model").get_data(as_text=True))[1] == BAND_RULE
+    zh = rule.search(client.get("/model?lang=zh-CN").get_data(as_text=True))[1]
+    assert zh == "中风险从验证集的失败率起；高风险从验证集风险的第80百分位起"
+    assert band_rule("by hand", "zh_CN") == "by hand"
+
+
 def test_promote_and_rollback_need_the_key_and_the_token(wb):
     client, root, a, b = wb
     reg = Registry(root)

@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from riskmodel import (
+    BAND_RULE,
     DEFAULT_INTERACTIONS,
     REFERENCE_FILE,
     AdditiveRiskModel,
@@ -224,8 +225,7 @@ def train(data: str | Path | pd.DataFrame, *, out: str | Path = "artifacts", see
                                   "slope": model.calibration_[0],
                                   "intercept": model.calibration_[1]}},
         "bands": {"medium_from": model.bands_[0], "high_from": model.bands_[1],
-                  "rule": "medium from the validation failure rate; high from the 80th "
-                          "percentile of validation risk"},
+                  "rule": BAND_RULE},
         "metrics": metrics,
     }
     result.card_data = (y[te], p_te, None if truth is None else truth[te])

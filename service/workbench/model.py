@@ -8,9 +8,10 @@ import re
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
 
-from riskmodel import N_, Registry, RiskModelError
+from riskmodel import N_, Registry, RiskModelError, band_rule
 from service.auth import key_is_valid
 from service.i18n import gettext as _
+from service.i18n import locale_of
 from service.workbench.blueprint import bp, csrf_ok, page_error
 
 # metric, its Bayes limit, what it says, whether lower is better
@@ -76,7 +77,9 @@ def model_page():
         history=list(reversed(reg.history()))[:20], current=current, message=message,
         keys_configured=bool(current_app.extensions["riskmodel.api_keys"]),
         unready=holder.unready_reason if scorer is None else None,
-        version=scorer.version if scorer is not None else None)
+        version=scorer.version if scorer is not None else None,
+        band_rule=band_rule((manifest.get("bands") or {}).get("rule") or "",
+                            locale_of(request.environ)))
 
 
 @bp.get("/model/<version>/<name>")
