@@ -169,7 +169,11 @@ def build_openapi(max_campaigns: int, max_top_k: int) -> dict:
     problem = {"type": "object", "required": ["type", "title", "status"],
                "properties": {"type": {"type": "string"}, "title": {"type": "string"},
                               "status": {"type": "integer"}, "detail": {"type": "string"},
-                              "request_id": {"type": ["string", "null"]}}}
+                              "request_id": {"type": ["string", "null"]},
+                              "reason": {"type": "string", "description":
+                                         "What the core found, in English, where the "
+                                         "detail says it in the request's language "
+                                         "(409 cannot-monitor)."}}}
     problem_with_errors = {"allOf": [{"$ref": "#/components/schemas/Problem"}, {
         "type": "object",
         "properties": {"errors": {"type": "array", "maxItems": MAX_ERRORS,

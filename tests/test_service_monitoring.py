@@ -5,7 +5,7 @@ import re
 import time
 
 import pytest
-from monitoring_data import fill_store
+from monitoring_data import fill_store, without_reference
 
 from riskmodel import Store
 from service import create_app
@@ -119,6 +119,27 @@ def test_an_empty_window_is_said_in_the_requests_language(app, scorer):
     assert zh.headers["Content-Language"] == "zh-CN"
     assert english_left(zh.get_json()["title"] + zh.get_json()["detail"]) == []
     assert "nothing to monitor yet" in en.get_json()["detail"]
+
+
+def test_a_cannot_monitor_answer_carries_what_its_schema_documents(trained, scorer, tmp_path):
+    """A version without reference statistics: 409 ``cannot-monitor``, its detail in the
+    catalog's words and the core's reason beside it; every key of the answer is one the
+    openapi document's Problem names."""
+    root, _ = trained
+    copy = without_reference(root, scorer.version, tmp_path / "art")
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    fill_store(url, scorer, n=200)
+    app = create_app({"artifacts": str(copy), "reload_interval": 3600.0, "api_keys": KEY,
+                      "database_url": url, "log_predictions": False})
+    try:
+        client = app.test_client()
+        r = _get(client)
+        assert r.status_code == 409 and r.get_json()["type"] == "/problems/cannot-monitor"
+        assert "reference statistics" in r.get_json()["reason"]
+        schema = client.get("/openapi.json").get_json()["components"]["schemas"]["Problem"]
+        assert set(r.get_json()) <= set(schema["properties"])
+    finally:
+        app.extensions["riskmodel.store"].dispose()
 
 
 def test_the_gauges_are_refreshed_in_the_background_of_a_scrape(app, scorer):
