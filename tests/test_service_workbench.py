@@ -109,6 +109,55 @@ def test_upload_scores_the_plan_like_the_command(wb, history_df):
     assert "The quarter's action list" in report and XSS not in report
 
 
+def test_the_language_chosen_in_the_address_stays_through_the_redirects(two_versions,
+                                                                         tmp_path, history_df):
+    """A planner who chose Chinese with ``?lang=`` (not by the browser's language) gets the
+    page after an upload, a promotion or a roll-back, and their error pages' way back, in
+    Chinese too."""
+    import shutil
+
+    root, a, b, _ = two_versions
+    copy = shutil.copytree(root, tmp_path / "art")  # promotes and rolls back its own
+    client = create_app({"artifacts": str(copy), "reload_interval": 3600.0,
+                         "data_dir": str(tmp_path / "var"), "api_keys": "secret-key",
+                         "log_predictions": False}).test_client()
+    token = _token(client, "/quarter?lang=zh-CN")
+    r = client.post("/quarter?lang=zh-CN", data={
+        "csrf_token": token, "plan": (io.BytesIO(_plan_csv(history_df)), "q3.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 303 and r.headers["Location"].endswith("?lang=zh-CN")
+    assert '<html lang="zh-CN">' in client.get(r.headers["Location"]).get_data(as_text=True)
+    model = client.get("/model?lang=zh-CN").get_data(as_text=True)
+    assert 'action="/model/promote?lang=zh-CN"' in model
+    assert 'action="/model/rollback?lang=zh-CN"' in model
+    r = client.post("/model/promote?lang=zh-CN", data={
+        "version": b, "csrf_token": token, "api_key": "secret-key"})
+    assert r.status_code == 303 and "lang=zh-CN" in r.headers["Location"]
+    assert '<html lang="zh-CN">' in client.get(r.headers["Location"]).get_data(as_text=True)
+    r = client.post("/model/rollback?lang=zh-CN", data={"csrf_token": token,
+                                                       "api_key": "secret-key"})
+    assert r.status_code == 303 and "lang=zh-CN" in r.headers["Location"]
+    refused = client.post("/quarter?lang=zh-CN", data={"csrf_token": "0" * 64})
+    assert refused.status_code == 403
+    assert 'href="/quarter?lang=zh-CN"' in refused.get_data(as_text=True)
+    # asked for by the browser's language alone, the addresses stay plain
+    r = client.post("/model/rollback", data={"csrf_token": token, "api_key": "secret-key"},
+                    headers={"Accept-Language": "zh-CN"})
+    assert r.status_code in (303, 422) and "lang=" not in r.headers.get("Location", "")
+
+
+def test_one_campaign_is_counted_in_the_singular(wb, history_df):
+    """The quarter's counts by family, warning and out-of-depth note say "1 campaign"."""
+    client, *_ = wb
+    plan = history_df[list(SCHEMA.names)].head(1).to_csv(index=False).encode()
+    r = client.post("/quarter", data={"csrf_token": _token(client),
+                                      "plan": (io.BytesIO(plan), "one.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 303, r.get_data(as_text=True)
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert re.search(r": 1 campaign</li>", page) and not re.search(r"\b1 campaigns", page)
+
+
 def test_upload_needs_the_csrf_token(wb, history_df):
     client, *_ = wb
     client.get("/quarter")  # the cookie is set, but the form's token is missing or wrong

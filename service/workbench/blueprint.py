@@ -40,10 +40,17 @@ def _language() -> dict:
     ``lang`` attribute, the scripts' words, and ``?lang=`` for its links when the page was
     asked for with one."""
     locale = locale_of(request.environ)
-    asked = request.args.get("lang")
     return {"locale": locale, "html_lang": language_tag(locale),
-            "page_text": page_text(locale),
-            "lang_args": {"lang": language_tag(locale)} if asked else {}}
+            "page_text": page_text(locale), "lang_args": lang_args()}
+
+
+def lang_args() -> dict:
+    """``{"lang": tag}`` for the links, forms and redirects of a page asked for with
+    ``?lang=`` (so that the language a planner chose stays through the next page), else
+    nothing: a browser's Accept-Language comes with every request by itself."""
+    if request.args.get("lang") is None:
+        return {}
+    return {"lang": language_tag(locale_of(request.environ))}
 
 
 @bp.before_request

@@ -12,7 +12,7 @@ from riskmodel import N_, Registry, RiskModelError, band_rule
 from service.auth import key_is_valid
 from service.i18n import gettext as _
 from service.i18n import locale_of
-from service.workbench.blueprint import bp, csrf_ok, page_error
+from service.workbench.blueprint import bp, csrf_ok, lang_args, page_error
 
 # metric, its Bayes limit, what it says, whether lower is better
 METRICS = (
@@ -96,7 +96,7 @@ def model_plot(version: str, name: str):
 
 def _authorised():
     """The form's token and API key, or the page that says what is wrong."""
-    back = url_for("workbench.model_page")
+    back = url_for("workbench.model_page", **lang_args())
     if not csrf_ok():
         return page_error(403, _("The form has expired"),
                           _("Refused: the form's security token did not match. Reload the "
@@ -123,9 +123,11 @@ def model_promote():
     try:
         event = _registry().promote(version, by="workbench", reason=reason[:500])
     except RiskModelError as e:
-        return page_error(422, _("Not promoted"), str(e), url_for("workbench.model_page"))
+        return page_error(422, _("Not promoted"), str(e),
+                          url_for("workbench.model_page", **lang_args()))
     current_app.extensions["riskmodel.holder"].check(force=True)
-    return redirect(url_for("workbench.model_page", done="promoted", v=event["version"]), 303)
+    return redirect(url_for("workbench.model_page", done="promoted", v=event["version"],
+                            **lang_args()), 303)
 
 
 @bp.post("/model/rollback")
@@ -136,7 +138,8 @@ def model_rollback():
     try:
         event = _registry().rollback(by="workbench")
     except RiskModelError as e:
-        return page_error(422, _("Not rolled back"), str(e), url_for("workbench.model_page"))
+        return page_error(422, _("Not rolled back"), str(e),
+                          url_for("workbench.model_page", **lang_args()))
     current_app.extensions["riskmodel.holder"].check(force=True)
-    return redirect(url_for("workbench.model_page", done="rolled-back", v=event["version"]),
-                    303)
+    return redirect(url_for("workbench.model_page", done="rolled-back", v=event["version"],
+                            **lang_args()), 303)

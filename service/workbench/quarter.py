@@ -20,7 +20,7 @@ from riskmodel import RiskModelError
 from service.auth import key_is_valid
 from service.i18n import gettext as _
 from service.i18n import locale_of
-from service.workbench.blueprint import bp, csrf_ok, page_error
+from service.workbench.blueprint import bp, csrf_ok, lang_args, page_error
 from service.workbench.render import render_report
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _too_large(size: int | None):
           "with the command line, which streams any size and writes the same report: "
           "riskmodel score --in PLAN --out scored.csv --report report.html",
           limit=limit, got=got),
-        back=url_for("workbench.quarter_page"))
+        back=url_for("workbench.quarter_page", **lang_args()))
 
 
 def _clean_old(root: Path) -> None:
@@ -83,7 +83,7 @@ def quarter_upload():
     """Score the uploaded plan; then show it (303 to the job's page)."""
     from batch import score_file, summarise_quarter  # (pandas, pyarrow): on first use
 
-    back = url_for("workbench.quarter_page")
+    back = url_for("workbench.quarter_page", **lang_args())
     if request.content_length is not None and request.content_length > _limit() + 64 * 1024:
         return _too_large(request.content_length)
     request.max_content_length = _limit() + 64 * 1024  # the form's own fields besides
@@ -134,7 +134,7 @@ def quarter_upload():
     q = summarise_quarter(folder / "scored.csv", summary.rejects_path, bands=scorer.bands,
                           source=upload.filename, locale=scorer.locale)
     (folder / "quarter.json").write_text(json.dumps(q.to_dict()), encoding="utf-8")
-    return redirect(url_for("workbench.quarter_view", job=job), 303)
+    return redirect(url_for("workbench.quarter_view", job=job, **lang_args()), 303)
 
 
 def _load(job: str) -> tuple[Path, Quarter] | None:
@@ -153,7 +153,8 @@ def _load(job: str) -> tuple[Path, Quarter] | None:
 def _gone():
     return page_error(404, _("No such check"),
                       _("This quarter check does not exist or has expired (checks are kept "
-                        "for a day). Upload the plan again."), url_for("workbench.quarter_page"))
+                        "for a day). Upload the plan again."),
+                      url_for("workbench.quarter_page", **lang_args()))
 
 
 @bp.get("/quarter/<job>")
