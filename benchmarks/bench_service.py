@@ -450,6 +450,9 @@ def main() -> None:
         server = args.baseline_server
         SERVERS["baseline riskmodel"] = (server, "riskmodel",
                                          {"cwd": str(args.baseline.resolve())})
+        own = args.baseline.resolve() / ".venv" / "bin" / "python"
+        print(f"baseline {args.baseline.resolve()} on "
+              f"{own if own.exists() else sys.executable + ' (it has no .venv)'}")
         names = [f"{server} riskmodel", "baseline riskmodel"]
         with servers(names) as (script, running):
             if "throughput" in only:

@@ -50,12 +50,17 @@ ECHO_ON_GRANIAN = ("import os\nfrom riskmodel import settings\nfrom service.serv
 
 
 def _riskmodel(root: Path) -> str:
+    """The ``riskmodel`` command of checkout ``root``: this interpreter's for this one, the
+    one in ``root``'s own .venv for a baseline."""
+    if root == ROOT:
+        return str(Path(sys.executable).with_name("riskmodel"))
     return str(root / ".venv" / "bin" / "riskmodel")
 
 
 def _env(tmp: Path, port: int | None = None, root: Path = ROOT) -> dict[str, str]:
+    var = tmp / ("var" if root == ROOT else "var-baseline")  # each checkout its own store
     env = dict(os.environ, PYTHONPATH=str(BENCH), RISKMODEL_ARTIFACTS=str(root / "artifacts"),
-               RISKMODEL_DATA_DIR=str(tmp / "var"), RISKMODEL_WORKERS="2",
+               RISKMODEL_DATA_DIR=str(var), RISKMODEL_WORKERS="2",
                RISKMODEL_LOG_LEVEL="WARNING")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if port is not None:

@@ -82,27 +82,23 @@ def _translations():
 
 
 def gettext(message: str, **variables) -> str:
-    """``message`` in the request's language, ``%(name)s`` placeholders filled from
-    ``variables`` (as the templates' ``_()`` does)."""
+    """``message`` in the request's language, its ``%(name)s`` placeholders filled from
+    ``variables`` when there are any (a message without variables is returned as it is, a
+    ``%`` in it included; the templates' ``_()`` always formats, so a template writes
+    ``%%``)."""
     text = _translations().gettext(message)
     return text % variables if variables else text
-
-
-def ngettext(singular: str, plural: str, num: int, **variables) -> str:
-    """The form of ``singular``/``plural`` for ``num`` in the request's language (the
-    catalog's plural rule), ``%(num)s`` and ``variables`` filled."""
-    variables.setdefault("num", num)
-    return _translations().ngettext(singular, plural, num) % variables
 
 
 def init_app(app: Flask) -> None:
     """The templates' ``_()`` and ``ngettext()`` in the request's language: Jinja's i18n
     extension with the service's catalogs, read now rather than on a request.
 
-    Flask-Babel did this before; only its locale selector and catalog loading were used,
-    both replaced here, and it pulled in pytz, whose look-up of the machine's time zone
-    among all ~600 zone files (Babel's, at its first use) cost about 20 ms of every start
-    (docs/service.md, Start-up)."""
+    Flask-Babel did this before, with its locale selector (ours), its catalog loading and
+    its ``gettext`` for the views (:func:`gettext` here, which formats as it did); none of
+    its Jinja filters was used. It pulled in pytz, whose look-up of the machine's time
+    zone among all ~600 zone files (Babel's, at its first number format) cost about 20 ms
+    of every start (docs/service.md, Start-up)."""
     for locale in LOCALES:
         _catalog(locale)
     app.jinja_env.add_extension("jinja2.ext.i18n")

@@ -134,17 +134,15 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
     those of earlier runs that were killed (``kill -9`` leaves no chance to remove one) are
     removed first.
 
-    numpy's BLAS computes on one thread (:data:`BLAS_THREADS`, set before the app imports
-    numpy; a value in the environment is kept): a request's products are a few dozen
-    numbers, and the workers are processes already. With OpenBLAS's default, a thread per
+    numpy's BLAS computes on one thread (:data:`BLAS_THREADS`, set for the time of the run,
+    before the app imports numpy; a value in the environment is kept): the workers are
+    processes already, one per core by default. With OpenBLAS's default, a thread per
     core, loading numpy started a thread that spun on the other core while the app was
-    built and the workers started: a fifth of the start's CPU time, 0.1 s (little of its
+    built and the workers started: about 0.1 s of the start's 0.63 s of CPU (little of its
     wall time on 2 cores; docs/service.md, Start-up).
     """
     from granian import Granian
 
-    for name, value in BLAS_THREADS.items():
-        os.environ.setdefault(name, value)
     check_address(*split_bind(s.bind))
     made = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -155,12 +153,16 @@ def serve(s: Settings, target: str = "service:create_app", factory: bool = True)
         made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
             prefix=f"riskmodel-metrics-{os.getpid()}-")
     global _preloaded
+    blas = {name: value for name, value in BLAS_THREADS.items() if name not in os.environ}
+    os.environ.update(blas)
     try:
         _preload(target, factory)
         server = Granian(target, factory=factory, **options(s))
         server.serve(target_loader=load_worker_app if factory else load_worker_object)
     finally:
         _preloaded = None
+        for name in blas:
+            os.environ.pop(name, None)
         if made:
             shutil.rmtree(made, ignore_errors=True)
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]

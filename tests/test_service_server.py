@@ -199,7 +199,8 @@ server.serve(settings({"RISKMODEL_BIND": "127.0.0.1:" + sys.argv[1]}), "numpy:nd
 """
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS uses one thread on one core")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2,
+                    reason="OpenBLAS runs one thread where the process may use one CPU")
 @pytest.mark.parametrize("environment, threads", [(None, [1]), ("2", [2])])
 def test_blas_runs_on_one_thread_in_the_server(tmp_path, environment, threads):
     """numpy's OpenBLAS starts no pool of threads in the server (one spun on the other
@@ -212,6 +213,25 @@ def test_blas_runs_on_one_thread_in_the_server(tmp_path, environment, threads):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == threads
+
+
+def test_serve_leaves_the_blas_setting_as_it_found_it(tmp_path, monkeypatch):
+    """serve() sets OPENBLAS_NUM_THREADS for the server's processes only: the caller's
+    environment is as before when it returns."""
+    class Server:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def serve(self, **kwargs):
+            seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+
+    seen: list[str | None] = []
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    _serve_on(Server, "json:dumps", False, tmp_path, monkeypatch)
+    assert seen == ["1"] and "OPENBLAS_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    _serve_on(Server, "json:dumps", False, tmp_path, monkeypatch)
+    assert seen == ["1", "3"] and os.environ["OPENBLAS_NUM_THREADS"] == "3"
 
 
 BUILT: list[int] = []  # the processes where _factory ran

@@ -183,3 +183,18 @@ def test_candidates_include_at_least_two_families(trained):
     assert len(result.validation_log_loss) >= 2
     assert result.chosen == min(result.validation_log_loss, key=result.validation_log_loss.get)
     assert set(train_module.CANDIDATES) == set(result.validation_log_loss)
+
+
+def test_the_band_rule_in_words_says_what_training_does():
+    """The manifest's ``bands.rule`` (riskmodel.BAND_RULE, translated on the model page)
+    names the quantile training cuts *high* at, and the medium cut-off's source."""
+    import numpy as np
+
+    from riskmodel import BAND_RULE
+    from training.train import HIGH_QUANTILE, choose_bands
+
+    assert f"high from the {round(HIGH_QUANTILE * 100)}th percentile of validation risk" \
+        in BAND_RULE and "medium from the validation failure rate" in BAND_RULE
+    p = np.linspace(0.0, 0.99, 100)
+    y = (np.arange(100) < 30).astype(float)
+    assert choose_bands(p, y) == (0.3, round(float(np.quantile(p, HIGH_QUANTILE)), 2))

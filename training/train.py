@@ -99,16 +99,22 @@ def split_rows(dates: np.ndarray | None, y: np.ndarray, seed: int):
     return train, val, test, "stratified at random (no completed_on)"
 
 
+# *high* starts at this quantile of validation risk (riskmodel.BAND_RULE says so in words;
+# tests/test_training_train.py holds the two together)
+HIGH_QUANTILE = 0.8
+
+
 def choose_bands(p_val: np.ndarray, y_val: np.ndarray) -> tuple[float, float]:
     """Risk band cut-offs from validation data, rounded to 0.01.
 
-    Rule: *medium* starts at the validation failure rate (a campaign riskier than the
-    average one); *high* starts at the 80th percentile of validation risk (the riskiest
-    fifth), and at least 0.01 above the medium cut-off.
+    Rule (:data:`riskmodel.BAND_RULE`, recorded in the manifest): *medium* starts at the
+    validation failure rate (a campaign riskier than the average one); *high* starts at
+    the :data:`HIGH_QUANTILE` of validation risk (the riskiest fifth), and at least 0.01
+    above the medium cut-off.
     """
     base = float(np.mean(y_val))
     medium = round(base, 2)
-    high = max(round(float(np.quantile(p_val, 0.8)), 2), medium + 0.01)
+    high = max(round(float(np.quantile(p_val, HIGH_QUANTILE)), 2), medium + 0.01)
     return medium, round(min(high, 0.99), 2)
 
 
