@@ -524,3 +524,41 @@ def test_a_plan_pyarrow_cannot_type_is_read_the_slow_way(open_store):
                                    "goal_alignment_score": "0.5"}}])
     [row] = s.scored_plans().to_dict("records")
     assert row["mou_signed"] == "yes" and row["goal_alignment_score"] == "0.5"
+
+
+class _Cursor:
+    """A cursor whose ``PRAGMA journal_mode=WAL`` fails with ``errors`` first."""
+
+    def __init__(self, *errors: str) -> None:
+        self.errors, self.tries = list(errors), 0
+
+    def execute(self, sql: str):
+        import sqlite3
+
+        assert sql == "PRAGMA journal_mode=WAL"
+        self.tries += 1
+        if self.errors:
+            raise sqlite3.OperationalError(self.errors.pop(0))
+        return self
+
+    def fetchone(self):
+        return ("wal",)
+
+
+def test_a_connection_told_locked_while_another_switches_to_wal_asks_again():
+    """SQLite can answer "database is locked" at once, past its busy timeout, to a
+    connection asking for WAL mode while another sets up a new file: the store asks
+    again (1 of about 10 starts of four replicas on a new file failed before), within a
+    limit, and passes any other error on."""
+    import sqlite3
+
+    from riskmodel.store import wal_mode
+
+    pauses: list[float] = []
+    cur = _Cursor("database is locked", "database is locked")
+    assert wal_mode(cur, pause=pauses.append) == "wal" and cur.tries == 3
+    assert pauses == [0.005, 0.01]
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        wal_mode(_Cursor("disk I/O error"), pause=pauses.append)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        wal_mode(_Cursor(*["database is locked"] * 1000), seconds=0.0, pause=pauses.append)
