@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import sys
 
 import click
 
@@ -60,6 +61,33 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
+def _on_unraisable(unraisable) -> None:
+    """An interrupt that landed in a finalizer (a ``__del__`` run by the garbage collector,
+    such as a Dask future's), where Python cannot raise it and only prints it, is asked for
+    again, so that it lands in the command's own code: a SIGTERM swallowed so once let a
+    run it had stopped finish and write its output. Anything else goes to the hook there
+    was before."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        # sent a moment later from a thread of its own: raised from here (or while this
+        # hook waited for a thread to start) it would land in this hook and be dropped
+        import _thread
+
+        _thread.start_new_thread(_stop_soon, ())
+        return
+    _previous_unraisable[-1](unraisable)
+
+
+_previous_unraisable: list = []
+
+
+def _stop_soon() -> None:
+    import time
+
+    time.sleep(0.001)  # the hook has returned by then
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:  # the command still runs
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 ROOT_HELP = N_("Failure risk of Amazon co-op campaigns: generate data, train, score, serve.")
 LANG_HELP = N_("Language of the help and messages: en or zh-CN (default: from LANG).")
 _OPTION_HELP = {"lang": LANG_HELP, "version": N_("Show the version and exit.")}
@@ -73,8 +101,16 @@ def main(lang: str | None) -> None:  # noqa: ARG001  read before click parses (L
     # SIGTERM stops a command as Ctrl-C does (its clean-up runs). The handler lasts as long
     # as the command: a caller that runs commands in its own process (tests, a notebook)
     # gets its own handler back, and nothing it forks later inherits ours.
+    # An interrupt swallowed by a finalizer is raised again (_on_unraisable).
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+    _previous_unraisable.append(sys.unraisablehook)
+    sys.unraisablehook = _on_unraisable
+
+    def restore() -> None:
+        sys.unraisablehook = _previous_unraisable.pop()
+        signal.signal(signal.SIGTERM, previous)
+
+    click.get_current_context().call_on_close(restore)
 
 
 if __name__ == "__main__":  # pragma: no cover

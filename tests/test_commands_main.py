@@ -78,6 +78,48 @@ def test_a_command_run_in_process_gives_the_sigterm_handler_back():
         signal.signal(signal.SIGTERM, previous)
 
 
+class _SignalsInItsFinalizer:
+    """An object whose ``__del__`` is running when SIGTERM's handler runs (as a Dask
+    future's finalizer was when a run was stopped)."""
+
+    def __del__(self):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10_000):  # the handler runs here, inside the finalizer
+            pass
+
+
+def test_a_sigterm_that_lands_in_a_finalizer_still_stops_the_command():
+    """Python cannot raise from a finalizer: the KeyboardInterrupt that SIGTERM's handler
+    raised there used to be printed and dropped, and a run it had stopped finished and
+    wrote its output. The command is stopped all the same."""
+    import signal
+    import time
+
+    from click.testing import CliRunner
+
+    import commands.main as entry
+
+    reached = []
+
+    @entry.main.command("probe-finalizer", hidden=True)
+    def probe() -> None:
+        _SignalsInItsFinalizer()  # made and dropped: its finalizer runs now
+        time.sleep(3)
+        reached.append(True)
+
+    previous, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    try:
+        result = CliRunner().invoke(entry.main, ["probe-finalizer"])
+    finally:
+        entry.main.commands.pop("probe-finalizer", None)
+    assert reached == [] and result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit) or "Aborted" in result.output
+    assert signal.getsignal(signal.SIGTERM) is previous and sys.unraisablehook is hook
+
+
 def test_serve_main_process_imports_no_sqlalchemy_nor_fitting_library(tmp_path):
     """``riskmodel serve``'s main process, up to the fork of its workers (settings, the
     store's file pinned, the app's code preloaded), loads neither SQLAlchemy nor
