@@ -61,23 +61,23 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-def _on_unraisable(unraisable) -> None:
-    """An interrupt that landed in a finalizer (a ``__del__`` run by the garbage collector,
-    such as a Dask future's), where Python cannot raise it and only prints it, is asked for
-    again, so that it lands in the command's own code: a SIGTERM swallowed so once let a
-    run it had stopped finish and write its output. Anything else goes to the hook there
-    was before."""
-    if issubclass(unraisable.exc_type, KeyboardInterrupt):
-        # sent a moment later from a thread of its own: raised from here (or while this
-        # hook waited for a thread to start) it would land in this hook and be dropped
-        import _thread
+def _interrupt_again(previous_hook):
+    """``sys.unraisablehook`` for as long as a command runs: an interrupt that landed in a
+    finalizer (a ``__del__`` run by the garbage collector, such as a Dask future's), where
+    Python cannot raise it and only prints it, is asked for again, so that it lands in the
+    command's own code (a SIGTERM swallowed so once let a run it had stopped finish and
+    write its output); anything else goes to ``previous_hook``."""
+    def hook(unraisable) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            # sent a moment later from a thread of its own: raised from here (or while
+            # this hook waited for a thread to start) it would land in this hook again
+            import _thread
 
-        _thread.start_new_thread(_stop_soon, ())
-        return
-    _previous_unraisable[-1](unraisable)
+            _thread.start_new_thread(_stop_soon, ())
+            return
+        previous_hook(unraisable)
 
-
-_previous_unraisable: list = []
+    return hook
 
 
 def _stop_soon() -> None:
@@ -101,13 +101,12 @@ def main(lang: str | None) -> None:  # noqa: ARG001  read before click parses (L
     # SIGTERM stops a command as Ctrl-C does (its clean-up runs). The handler lasts as long
     # as the command: a caller that runs commands in its own process (tests, a notebook)
     # gets its own handler back, and nothing it forks later inherits ours.
-    # An interrupt swallowed by a finalizer is raised again (_on_unraisable).
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    _previous_unraisable.append(sys.unraisablehook)
-    sys.unraisablehook = _on_unraisable
+    # An interrupt swallowed by a finalizer is raised again (_interrupt_again).
+    previous, previous_hook = signal.signal(signal.SIGTERM, _on_sigterm), sys.unraisablehook
+    sys.unraisablehook = _interrupt_again(previous_hook)
 
     def restore() -> None:
-        sys.unraisablehook = _previous_unraisable.pop()
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)
 
     click.get_current_context().call_on_close(restore)

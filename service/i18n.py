@@ -65,20 +65,21 @@ def content_language(environ: dict) -> str:
 
 
 @cache
-def _catalog(locale: str):
+def catalog(locale: str):
+    """The service's catalog for ``locale``, read once (English: the identity)."""
     return read_catalog(CATALOGS, DOMAIN, locale)
 
 
 def gettext_in(locale: str, message: str) -> str:
     """``message`` of the service's catalog in ``locale`` (itself when it has no
     translation): for code that answers without Flask's request context."""
-    return _catalog(locale).gettext(message)
+    return catalog(locale).gettext(message)
 
 
 def _translations():
     """The service's catalog in the language of the request being answered (English
     outside a request)."""
-    return _catalog(locale_of(request.environ) if has_request_context() else "en")
+    return catalog(locale_of(request.environ) if has_request_context() else "en")
 
 
 def gettext(message: str, **variables) -> str:
@@ -100,7 +101,7 @@ def init_app(app: Flask) -> None:
     zone among all ~600 zone files (Babel's, at its first number format) cost about 20 ms
     of every start (docs/service.md, Start-up)."""
     for locale in LOCALES:
-        _catalog(locale)
+        catalog(locale)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: _translations().gettext(message),

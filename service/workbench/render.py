@@ -18,11 +18,10 @@ from riskmodel import (
     label,
     language_tag,
     out_of_depth_label,
-    read_catalog,
     warning_label,
 )
 from riskmodel import value_label as riskmodel_value_label
-from service.i18n import CATALOGS, DOMAIN, gettext_in
+from service.i18n import catalog, gettext_in
 
 
 def _locale(ctx) -> str:
@@ -121,7 +120,7 @@ def _environment(locale: str) -> Environment:
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)
     env.install_gettext_translations(  # type: ignore[attr-defined]
-        read_catalog(CATALOGS, DOMAIN, locale), newstyle=True)
+        catalog(locale), newstyle=True)
     return env
 
 
